@@ -1,0 +1,10 @@
+"""CLI group 'serve' (filled by its owner)."""
+
+import typer
+
+app = typer.Typer(help="Run the servers: REST API + UI, standalone GraphQL, gRPC.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    """Attach this module's commands to the root app (called by cli.main)."""
+    root.add_typer(app, name="serve")

@@ -1,0 +1,120 @@
+"""One typed settings object, read from the environment (and `.env`).
+
+Every field's description is its documentation; `.env.example` lists them all.
+Outside development, placeholder secrets are refused at start-up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "minioadmin", "mlops", "admin", "dev-api-key"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- general -------------------------------------------------------------------------
+    environment: Literal["development", "test", "production"] = Field(
+        "development", alias="ENV", description="development | test | production; production refuses placeholder secrets."
+    )
+    data_dir: Path = Field(
+        Path("data"), alias="DATA_DIR",
+        description="Local data directory; holds the bucket layout (raw-data/, processed-data/, ...) when S3 is not configured.",
+    )
+    log_level: str = Field("INFO", alias="LOG_LEVEL", description="Python logging level.")
+
+    # --- market data ---------------------------------------------------------------------
+    default_symbol: str = Field("BTC/USDT", alias="DEFAULT_SYMBOL", description="Pair used when none is given.")
+    default_timeframe: str = Field("1h", alias="DEFAULT_TIMEFRAME", description="Candle timeframe used when none is given.")
+    data_source: Literal["ccxt", "csv", "synthetic"] = Field(
+        "ccxt", alias="DATA_SOURCE", description="Where candles come from: ccxt (exchange), csv (DATA_CSV_PATH) or synthetic."
+    )
+    data_csv_path: Path | None = Field(None, alias="DATA_CSV_PATH", description="CSV file used when DATA_SOURCE=csv.")
+    exchange: str = Field("binance", alias="EXCHANGE", description="ccxt exchange id.")
+    exchange_timeout_s: float = Field(10.0, alias="EXCHANGE_TIMEOUT_S", description="Per-request exchange timeout (s).")
+    exchange_max_retries: int = Field(3, alias="EXCHANGE_MAX_RETRIES", description="Retries with exponential backoff.")
+    synthetic_seed: int = Field(42, alias="SYNTHETIC_SEED", description="Seed of the synthetic market simulator.")
+    ohlcv_cache_ttl_s: float = Field(60.0, alias="OHLCV_CACHE_TTL_S", description="How long cached candles count as fresh (s).")
+
+    # --- object storage (S3 / MinIO / SeaweedFS) -----------------------------------------
+    s3_endpoint_url: str | None = Field(
+        None, alias="MLFLOW_S3_ENDPOINT_URL",
+        description="S3 endpoint (MinIO/SeaweedFS). When set, buckets live in S3; otherwise under DATA_DIR.",
+    )
+    aws_access_key_id: str | None = Field(None, alias="AWS_ACCESS_KEY_ID", description="S3 access key.")
+    aws_secret_access_key: str | None = Field(None, alias="AWS_SECRET_ACCESS_KEY", description="S3 secret key.")
+    aws_region: str = Field("us-east-1", alias="AWS_DEFAULT_REGION", description="S3 region.")
+    bucket_prefix: str = Field("", alias="BUCKET_PREFIX", description="Optional prefix for every bucket name.")
+
+    # --- MLflow --------------------------------------------------------------------------
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///mlflow.db", alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking URI: sqlite:///mlflow.db (embedded) or http://127.0.0.1:5000.",
+    )
+    mlflow_experiment: str = Field("crypto-volatility", alias="MLFLOW_EXPERIMENT", description="Experiment name.")
+    model_name: str = Field("crypto-predictor", alias="MODEL_NAME", description="Registered model name.")
+    model_alias: str = Field("champion", alias="MODEL_ALIAS", description="Alias served by the API.")
+
+    # --- database (history) --------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///data/history.db", alias="DATABASE_URL",
+        description="SQLAlchemy URL for signal/prediction history (SQLite file or postgresql+psycopg2://...).",
+    )
+
+    # --- serving ---------------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", alias="API_HOST", description="Bind address of the REST API.")
+    api_port: int = Field(8800, alias="API_PORT", description="REST API / UI / GraphQL port.")
+    graphql_port: int = Field(4000, alias="GRAPHQL_PORT", description="Standalone GraphQL port.")
+    grpc_port: int = Field(50051, alias="GRPC_PORT", description="gRPC port.")
+    mlflow_port: int = Field(5000, alias="MLFLOW_PORT", description="MLflow UI port (embedded stack).")
+    api_key: str = Field(
+        "dev-api-key", alias="API_KEY", description="Key required by admin endpoints (X-API-Key header)."
+    )
+    api_url: str = Field(
+        "http://127.0.0.1:8800", alias="API_URL", description="Where the pipeline reaches the API to ask for a reload."
+    )
+
+    # --- streaming -------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka bootstrap servers."
+    )
+    kafka_topic_prices: str = Field("crypto-prices", alias="KAFKA_TOPIC_PRICES", description="Price ticks topic.")
+    kafka_topic_predictions: str = Field("predictions", alias="KAFKA_TOPIC_PREDICTIONS", description="Predictions topic.")
+    kafka_topic_alerts: str = Field("alerts", alias="KAFKA_TOPIC_ALERTS", description="Alerts topic.")
+    kafka_topic_dead_letter: str = Field(
+        "crypto-prices-dlq", alias="KAFKA_TOPIC_DEAD_LETTER", description="Dead-letter topic for malformed messages."
+    )
+    kafka_consumer_group: str = Field(
+        "crypto-ml-processor", alias="KAFKA_CONSUMER_GROUP", description="Consumer group of the stream processor."
+    )
+    kafka_session_timeout_ms: int = Field(
+        6000, alias="KAFKA_SESSION_TIMEOUT_MS",
+        description="Consumer session timeout; tansu delays JoinGroup by about half of it, so keep it small.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.environment == "production":
+            bad = [
+                name for name, value in (("API_KEY", self.api_key), ("AWS_SECRET_ACCESS_KEY", self.aws_secret_access_key))
+                if (value or "") in PLACEHOLDER_SECRETS
+            ]
+            if bad:
+                raise ValueError(f"refusing placeholder secrets in production: {', '.join(bad)}")
+        return self
+
+    @property
+    def s3_enabled(self) -> bool:
+        return bool(self.s3_endpoint_url)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached); tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()
