@@ -1,0 +1,1 @@
+"""REST API, dashboard and SSE feed (FastAPI)."""

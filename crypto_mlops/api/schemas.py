@@ -1,0 +1,40 @@
+"""REST request models and shared query constraints (responses are the service's result models)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crypto_mlops.service import MAX_LIMIT, MIN_LIMIT
+
+Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]
+SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}([/\-_]?[A-Za-z0-9]{2,10})?$"
+EXCHANGE_PATTERN = r"^[A-Za-z0-9_]{2,32}$"
+MAX_BODY_BYTES = 16 * 1024
+
+SYMBOL_DOC = "Pair: BTCUSDT, BTC/USDT, btc-usdt... (normalized to BASE/QUOTE)."
+EXCHANGE_DOC = "ccxt exchange id (used when DATA_SOURCE=ccxt)."
+LIMIT_DOC = f"Number of candles ({MIN_LIMIT}..{MAX_LIMIT})."
+
+
+class MarketRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field("BTCUSDT", pattern=SYMBOL_PATTERN, max_length=26, description=SYMBOL_DOC)
+    exchange: str = Field("binance", pattern=EXCHANGE_PATTERN, description=EXCHANGE_DOC)
+    timeframe: Timeframe = Field("1h", description="Candle timeframe.")
+    limit: int = Field(200, ge=MIN_LIMIT, le=MAX_LIMIT, description=LIMIT_DOC)
+
+
+class SignalRequest(MarketRequest):
+    horizon_min: int = Field(60, ge=1, le=10080, description="Horizon echoed in the response (minutes).")
+    explain: bool = Field(False, description="Include the formula inputs and the last feature rows.")
+
+
+class MLSignalRequest(MarketRequest):
+    include_heuristic: bool = Field(True, description="Add the heuristic signal on the same candles.")
+
+
+class ErrorDetail(BaseModel):
+    detail: str

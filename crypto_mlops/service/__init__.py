@@ -1,0 +1,36 @@
+"""The service layer every adapter (REST, GraphQL, gRPC, CLI, SSE) calls. See docs/CONTRACTS.md."""
+
+from __future__ import annotations
+
+import threading
+
+from crypto_mlops.service.cache import CacheKey, OHLCVCache
+from crypto_mlops.service.core import MAX_LIMIT, MIN_LIMIT, CryptoService
+from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed
+from crypto_mlops.service.history import HistoryStore
+from crypto_mlops.service.model_holder import ModelHolder
+
+__all__ = [
+    "MAX_LIMIT",
+    "MIN_LIMIT",
+    "CacheKey",
+    "CryptoService",
+    "HistoryStore",
+    "ModelHolder",
+    "OHLCVCache",
+    "PeriodicPredictionFeed",
+    "PredictionFeed",
+    "get_service",
+]
+
+_lock = threading.Lock()
+_service: CryptoService | None = None
+
+
+def get_service() -> CryptoService:
+    """The process-wide service (one per process), built from settings on first use."""
+    global _service
+    with _lock:
+        if _service is None:
+            _service = CryptoService()
+        return _service

@@ -1,0 +1,53 @@
+"""Live prediction feeds for `GET /v1/stream/predictions` (server-sent events).
+
+`PredictionFeed` is the plug: anything with a `name` and an async `subscribe()` that yields event
+dicts shaped like a `predictions` topic message (`symbol, timestamp, source, candle_time, price_data,
+heuristic_signal, ml_prediction, anomalies, processing_latency_ms`). The API opens one subscription
+per SSE client and closes it (`aclose()`) when the client goes away.
+
+`PeriodicPredictionFeed` is the built-in feed: it asks the service itself for a prediction every
+`interval_s` (cached candles, so cheap). The streaming package provides a Kafka-backed feed that reads
+the `predictions` topic; `CryptoService.set_prediction_feed(feed)` swaps it in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class PredictionFeed(Protocol):
+    name: str
+
+    def subscribe(self, symbols: Sequence[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Events for `symbols` (normalized, e.g. 'BTC/USDT'; None = all) until the iterator is closed."""
+        ...
+
+
+class PeriodicPredictionFeed:
+    """Computes a prediction event per symbol every `interval_s` with the in-process service."""
+
+    name = "periodic"
+
+    def __init__(
+        self,
+        make_event: Callable[[str], dict[str, Any]],
+        default_symbols: Sequence[str],
+        interval_s: float = 5.0,
+    ) -> None:
+        self._make_event = make_event
+        self.default_symbols = list(default_symbols)
+        self.interval_s = interval_s
+
+    async def subscribe(self, symbols: Sequence[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+        wanted = list(symbols) if symbols else self.default_symbols
+        while True:
+            for symbol in wanted:
+                try:
+                    event = await asyncio.to_thread(self._make_event, symbol)
+                except Exception as exc:  # one bad cycle must not end the stream
+                    event = {"symbol": symbol, "error": f"{type(exc).__name__}: {exc}"}
+                yield event
+            await asyncio.sleep(self.interval_s)

@@ -1,0 +1,132 @@
+"""History of generated signals and ML predictions (SQLAlchemy: SQLite file or PostgreSQL).
+
+Each row keeps the searchable columns plus the full response as JSON, so the `tail` endpoints return
+exactly what the caller got back at the time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+signals_table = sa.Table(
+    "signals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("symbol", sa.String(32), nullable=False, index=True),
+    sa.Column("timeframe", sa.String(8), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("candle_time", sa.String(32), nullable=False),
+    sa.Column("horizon_min", sa.Integer, nullable=False),
+    sa.Column("risk_score", sa.Float, nullable=False),
+    sa.Column("nowcast_ret", sa.Float, nullable=False),
+    sa.Column("vol", sa.Float, nullable=False),
+    sa.Column("vol_regime", sa.String(16), nullable=False),
+    sa.Column("risk_level", sa.String(16), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+)
+
+ml_predictions_table = sa.Table(
+    "ml_predictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("symbol", sa.String(32), nullable=False, index=True),
+    sa.Column("timeframe", sa.String(8), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("candle_time", sa.String(32), nullable=False),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("model_type", sa.String(64), nullable=False),
+    sa.Column("predicted_rv_24h", sa.Float, nullable=False),
+    sa.Column("predicted_volatility", sa.Float, nullable=False),
+    sa.Column("current_volatility", sa.Float, nullable=False),
+    sa.Column("volatility_regime", sa.String(16), nullable=False),
+    sa.Column("risk_level", sa.String(16), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for `url`; creates the directory of a SQLite file and shares one connection for :memory:."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            return sa.create_engine(
+                url, connect_args={"check_same_thread": False}, poolclass=StaticPool, future=True
+            )
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, future=True)
+    return sa.create_engine(url, pool_pre_ping=True, future=True)
+
+
+class HistoryStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+        self.write_errors = 0
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def add_signal(self, created_at: datetime, row: dict[str, Any], payload: dict[str, Any]) -> None:
+        self._insert(signals_table, {"created_at": created_at, **row, "payload": payload})
+
+    def add_ml_prediction(self, created_at: datetime, row: dict[str, Any], payload: dict[str, Any]) -> None:
+        self._insert(ml_predictions_table, {"created_at": created_at, **row, "payload": payload})
+
+    def tail_signals(self, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
+        return self._tail(signals_table, n, symbol)
+
+    def tail_ml_predictions(self, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
+        return self._tail(ml_predictions_table, n, symbol)
+
+    def count(self, table: str) -> int:
+        target = signals_table if table == "signals" else ml_predictions_table
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
+        # History must never break the request that produced it: log and count the failure instead.
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(table.insert().values(**values))
+        except Exception as exc:
+            self.write_errors += 1
+            log.error("could not store %s row: %s", table.name, exc)
+
+    def _tail(self, table: sa.Table, n: int, symbol: str | None) -> list[dict[str, Any]]:
+        query = sa.select(table.c.payload).order_by(table.c.id.desc()).limit(n)
+        if symbol:
+            query = query.where(table.c.symbol == symbol)
+        with self.engine.connect() as conn:
+            rows = [row[0] for row in conn.execute(query)]
+        rows.reverse()  # oldest first, like the tail of the seed's JSONL file
+        return rows

@@ -1,0 +1,178 @@
+"""The model the service predicts with: champion from MLflow, hot reload, baseline fallback.
+
+* Loaded once (lazily, on first use or at start-up), never per request.
+* `reload()` swaps in a new champion atomically; if MLflow is down or the load fails, the model that
+  was serving keeps serving and the error is reported.
+* With no champion at all (fresh registry, MLflow unreachable at first start), the HAR-RV baseline
+  serves, and `info()` says so (`fallback=True` with the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import pandas as pd
+
+from crypto_mlops.config import Settings
+from crypto_mlops.service.results import ModelInfo, ReloadResult, iso_z, utc_now
+
+log = logging.getLogger(__name__)
+
+FALLBACK_BASELINE = "har"
+
+
+class PredictorLike(Protocol):
+    model_name: str
+    model_version: str
+    model_type: str
+    metrics: dict[str, Any]
+
+    def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> Any: ...
+
+
+def _load_champion(settings: Settings) -> PredictorLike:
+    from crypto_mlops.models.inference import load_predictor
+
+    return load_predictor(settings)  # type: ignore[no-any-return]
+
+
+def _load_baseline(name: str) -> PredictorLike:
+    from crypto_mlops.models.inference import baseline_predictor
+
+    return baseline_predictor(name)  # type: ignore[no-any-return]
+
+
+class ModelHolder:
+    def __init__(
+        self,
+        settings: Settings,
+        load_champion: Callable[[Settings], PredictorLike] = _load_champion,
+        load_baseline: Callable[[str], PredictorLike] = _load_baseline,
+        on_change: Callable[[PredictorLike, bool], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._load_champion = load_champion
+        self._load_baseline = load_baseline
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._predictor: PredictorLike | None = None
+        self.fallback = False
+        self.fallback_reason: str | None = None
+        self.load_time: datetime | None = None
+        self.last_reload_at: datetime | None = None
+        self.last_reload_error: str | None = None
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.settings.model_name}@{self.settings.model_alias}"
+
+    @property
+    def loaded(self) -> bool:
+        return self._predictor is not None
+
+    def get(self) -> PredictorLike:
+        """The serving model; loads it on first use."""
+        predictor = self._predictor
+        if predictor is None:
+            with self._lock:
+                if self._predictor is None:
+                    self._initial_load()
+                predictor = self._predictor
+        assert predictor is not None
+        return predictor
+
+    def reload(self) -> ReloadResult:
+        """Load the current champion again; keep the serving model if that fails."""
+        with self._lock:
+            self.last_reload_at = utc_now()
+            try:
+                predictor = self._load_champion(self.settings)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                self.last_reload_error = reason
+                if self._predictor is None:
+                    self._use_baseline(reason)
+                keep = self._predictor
+                log.warning("model reload failed (%s); still serving %s", reason, _describe(keep))
+                return ReloadResult(
+                    success=False,
+                    message=f"reload failed, still serving {_describe(keep)}: {reason}",
+                    model_version=str(getattr(keep, "model_version", "")) or None,
+                    model_type=getattr(keep, "model_type", None),
+                )
+            self._set(predictor, fallback=False, reason=None)
+            self.last_reload_error = None
+            return ReloadResult(
+                success=True,
+                message=f"loaded {self.model_uri} ({_describe(predictor)})",
+                model_version=str(predictor.model_version),
+                model_type=predictor.model_type,
+            )
+
+    def info(self) -> ModelInfo:
+        predictor = self._predictor
+        metrics = dict(getattr(predictor, "metrics", None) or {}) if predictor else {}
+        backtest = getattr(predictor, "backtest", None) if predictor else None
+        if backtest is None:
+            backtest = metrics.get("backtest") if isinstance(metrics.get("backtest"), dict) else None
+        return ModelInfo(
+            model_loaded=predictor is not None,
+            model_name=str(getattr(predictor, "model_name", self.settings.model_name)),
+            model_version=str(predictor.model_version) if predictor else None,
+            model_type=getattr(predictor, "model_type", None),
+            load_time=iso_z(self.load_time),
+            metrics=_jsonable(metrics),
+            sequence_length=getattr(predictor, "sequence_length", None) if predictor else None,
+            feature_columns=list(getattr(predictor, "feature_columns", None) or []) if predictor else [],
+            fallback=self.fallback,
+            fallback_reason=self.fallback_reason,
+            model_uri=self.model_uri,
+            mlflow_uri=self.settings.mlflow_tracking_uri,
+            backtest=_jsonable(backtest) if backtest else None,
+            last_reload_at=iso_z(self.last_reload_at),
+            last_reload_error=self.last_reload_error,
+        )
+
+    # -- internals --------------------------------------------------------------------------
+    def _initial_load(self) -> None:
+        try:
+            self._set(self._load_champion(self.settings), fallback=False, reason=None)
+        except Exception as exc:
+            self._use_baseline(f"no champion at {self.model_uri}: {type(exc).__name__}: {exc}")
+
+    def _use_baseline(self, reason: str) -> None:
+        log.warning("serving the %s baseline: %s", FALLBACK_BASELINE, reason)
+        self._set(self._load_baseline(FALLBACK_BASELINE), fallback=True, reason=reason)
+
+    def _set(self, predictor: PredictorLike, fallback: bool, reason: str | None) -> None:
+        self._predictor = predictor
+        self.fallback = fallback
+        self.fallback_reason = reason
+        self.load_time = utc_now()
+        if self._on_change is not None:
+            self._on_change(predictor, fallback)
+
+
+def _describe(predictor: PredictorLike | None) -> str:
+    if predictor is None:
+        return "no model"
+    return f"{predictor.model_name} v{predictor.model_version} ({predictor.model_type})"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types only (numpy scalars, NaN and timestamps are common in metric dicts)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return None if number != number or number in (float("inf"), float("-inf")) else number

@@ -1,0 +1,238 @@
+"""Typed results of the service layer.
+
+REST returns these models as they are (OpenAPI is generated from them); GraphQL and gRPC map them
+field by field. Field names follow the seed API (SPEC-SEED §1) and SPEC §4; fields we added say
+where the data came from (`source`) and which candle it is based on (`candle_time`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+
+def iso_z(value: datetime | pd.Timestamp | None) -> str | None:
+    """UTC ISO-8601 ending in 'Z' (the seed's timestamp format)."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DataOrigin(BaseModel):
+    """Where a response's numbers come from."""
+
+    source: str = Field(description="Data source: exchange id (e.g. binance), 'csv' or 'synthetic'.")
+    candle_time: str = Field(description="Open time (UTC) of the last candle the result is based on.")
+
+
+class OHLCVBar(BaseModel):
+    ts: int = Field(description="Candle open time, epoch milliseconds.")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    time: str = Field(description="Candle open time, UTC ISO-8601.")
+
+
+class OHLCVResult(DataOrigin):
+    symbol: str
+    exchange: str
+    timeframe: str
+    limit: int
+    rows: int = Field(description="Number of bars in `data`.")
+    data: list[OHLCVBar]
+    cache_age_s: float = Field(description="Age of the cached candles when served (s).")
+
+
+class FeatureRow(BaseModel):
+    time: str
+    close: float
+    ret: float
+    vol24: float
+    sma12: float
+    sma48: float
+    vol_per_hour: float
+
+
+class SignalExplanation(BaseModel):
+    nowcast_ret: float
+    vol: float
+    vol_regime: str
+    risk_score: float
+    momentum: int
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Inputs of the heuristic formula.")
+    features_tail: list[FeatureRow]
+
+
+class SignalResult(DataOrigin):
+    symbol: str
+    horizon_min: int
+    risk_score: float = Field(description="0..1, higher = riskier (SPEC §4).")
+    nowcast_ret: float
+    vol_regime: str
+    method: str = "heuristic"
+    explain: SignalExplanation | None = None
+    vol: float = Field(description="Std of the last 24 log returns, per hour.")
+    momentum: int
+    risk_level: str
+    timestamp: str = Field(description="When the signal was generated (UTC).")
+    exchange: str
+    timeframe: str
+
+
+class MLPredictionOut(BaseModel):
+    prediction: float = Field(description="Seed name for predicted_volatility.")
+    predicted_rv_24h: float
+    predicted_volatility: float
+    current_volatility: float
+    volatility_regime: str
+    risk_level: str
+    confidence: float
+    model_name: str
+    model_version: str
+    model_type: str
+    prediction_timestamp: str
+    source: str
+
+
+class MLVsHeuristic(BaseModel):
+    volatility_diff: float = Field(description="ML predicted_volatility - heuristic vol (both per hour).")
+    regime_match: bool
+
+
+class HeuristicComparison(BaseModel):
+    heuristic_risk_score: float
+    heuristic_vol_regime: str
+    heuristic_volatility: float
+    heuristic_risk_level: str
+    ml_vs_heuristic: MLVsHeuristic
+
+
+class MLSignalResult(DataOrigin):
+    symbol: str
+    method: str = "ml"
+    timestamp: str
+    model_version: str
+    ml_prediction: MLPredictionOut
+    heuristic_comparison: HeuristicComparison | None = None
+    exchange: str
+    timeframe: str
+
+
+class CompareHeuristic(BaseModel):
+    risk_score: float
+    vol_regime: str
+    volatility: float
+    risk_level: str
+
+
+class CompareML(BaseModel):
+    predicted_volatility: float
+    predicted_rv_24h: float
+    vol_regime: str
+    confidence: float
+    risk_level: str
+    model_version: str
+    model_type: str
+
+
+class CompareDetail(BaseModel):
+    volatility_diff: float
+    regime_agreement: bool
+    risk_level_agreement: bool
+    ml_confidence: float
+
+
+class CompareResult(DataOrigin):
+    symbol: str
+    timestamp: str
+    heuristic: CompareHeuristic
+    ml: CompareML
+    comparison: CompareDetail
+    exchange: str
+    timeframe: str
+
+
+class ModelInfo(BaseModel):
+    model_loaded: bool
+    model_name: str
+    model_version: str | None
+    model_type: str | None
+    load_time: str | None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    sequence_length: int | None = None
+    feature_columns: list[str] = Field(default_factory=list)
+    fallback: bool = Field(
+        description="True when serving the HAR baseline because no champion could be loaded."
+    )
+    fallback_reason: str | None = None
+    model_uri: str
+    mlflow_uri: str
+    backtest: dict[str, Any] | None = Field(
+        None,
+        description="Backtest metrics of the model and the baselines on the validation window, when logged.",
+    )
+    last_reload_at: str | None = None
+    last_reload_error: str | None = None
+
+
+class ReloadResult(BaseModel):
+    success: bool
+    message: str
+    model_version: str | None = None
+    model_type: str | None = None
+
+
+class HealthResult(BaseModel):
+    status: str
+    ml_available: bool = Field(
+        description="A model (champion or baseline fallback) is loaded and can predict."
+    )
+    timestamp: str
+    version: str
+    model_loaded: bool
+    model_version: str | None
+    model_fallback: bool
+    data_source: str
+    database: str
+
+
+class MetricsResult(BaseModel):
+    start_time: str
+    requests_total: int
+    signals_total: int
+    ml_predictions_total: int
+    last_signal_at: str | None
+    last_ml_prediction_at: str | None
+    ml_available: bool
+
+
+class VolatilityPoint(BaseModel):
+    time: str = Field(description="Forecast origin candle (UTC).")
+    predicted_rv_24h: float
+    realized_rv_24h: float | None = Field(
+        description="Realized RV over the next 24 h; null until it is known."
+    )
+
+
+class ChartSeries(DataOrigin):
+    """Everything the dashboard draws, computed from one cached frame."""
+
+    symbol: str
+    timeframe: str
+    candles: list[OHLCVBar]
+    regimes: list[str] = Field(description="Heuristic vol regime per candle (aligned with candles).")
+    vol_per_hour: list[float | None]
+    volatility: list[VolatilityPoint]
+    model_version: str
+    model_type: str

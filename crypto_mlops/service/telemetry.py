@@ -1,0 +1,105 @@
+"""Counters behind `/metrics` (seed JSON keys) and `/metrics/prometheus`.
+
+Each service instance owns its own Prometheus registry, so several apps in one process (tests) do
+not collide on metric names.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from crypto_mlops.service.results import MetricsResult, iso_z, utc_now
+
+PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.start_time = utc_now()
+        self._lock = threading.Lock()
+        self.requests_total = 0
+        self.signals_total = 0
+        self.ml_predictions_total = 0
+        self.last_signal_at: datetime | None = None
+        self.last_ml_prediction_at: datetime | None = None
+
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "crypto_http_requests_total",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "crypto_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+        self.predictions = Counter(
+            "crypto_predictions_total",
+            "Signals and ML predictions served, by kind and adapter.",
+            ["kind", "adapter"],
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "crypto_model_info",
+            "The model being served (value 1; labels say which).",
+            ["model_name", "model_version", "model_type", "fallback"],
+            registry=self.registry,
+        )
+        self.predicted_rv = Gauge(
+            "crypto_predicted_rv_24h",
+            "Last predicted 24 h realized volatility per symbol.",
+            ["symbol"],
+            registry=self.registry,
+        )
+        self.history_write_errors = Gauge(
+            "crypto_history_write_errors",
+            "History rows that could not be stored.",
+            registry=self.registry,
+        )
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self.requests_total += 1
+        self.http_requests.labels(route, method, str(status)).inc()
+        self.http_latency.labels(route, method).observe(seconds)
+
+    def count_signal(self, adapter: str) -> None:
+        with self._lock:
+            self.signals_total += 1
+            self.last_signal_at = utc_now()
+        self.predictions.labels("heuristic", adapter).inc()
+
+    def count_ml_prediction(self, adapter: str, symbol: str, predicted_rv: float) -> None:
+        with self._lock:
+            self.ml_predictions_total += 1
+            self.last_ml_prediction_at = utc_now()
+        self.predictions.labels("ml", adapter).inc()
+        self.predicted_rv.labels(symbol).set(predicted_rv)
+
+    def set_model(self, name: str, version: str, model_type: str, fallback: bool) -> None:
+        self.model_info.clear()
+        self.model_info.labels(name, version, model_type, str(fallback).lower()).set(1)
+
+    def snapshot(self, ml_available: bool) -> MetricsResult:
+        with self._lock:
+            return MetricsResult(
+                start_time=iso_z(self.start_time) or "",
+                requests_total=self.requests_total,
+                signals_total=self.signals_total,
+                ml_predictions_total=self.ml_predictions_total,
+                last_signal_at=iso_z(self.last_signal_at),
+                last_ml_prediction_at=iso_z(self.last_ml_prediction_at),
+                ml_available=ml_available,
+            )
+
+    def prometheus(self, history_write_errors: int) -> bytes:
+        self.history_write_errors.set(history_write_errors)
+        return generate_latest(self.registry)
