@@ -1,0 +1,45 @@
+"""Shared CLI plumbing: one-line errors instead of tracebacks, a console, and common options."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from crypto_mlops.data.errors import CryptoMLOpsError, DataUnavailable, InvalidInput
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_INVALID_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the project's errors into a one-line message and a non-zero exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InvalidInput as exc:
+            err_console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(EXIT_INVALID_INPUT) from None
+        except DataUnavailable as exc:
+            err_console.print(f"[bold red]unavailable:[/] {exc}")
+            raise typer.Exit(EXIT_UNAVAILABLE) from None
+        except CryptoMLOpsError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def quiet_libraries() -> None:
+    for name in ("ccxt", "urllib3", "matplotlib", "mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Candle sources: csv files, the synthetic simulator and ccxt exchanges."""
