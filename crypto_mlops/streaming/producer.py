@@ -1,0 +1,184 @@
+"""Price producer: send ticks to `crypto-prices`, keyed by symbol, with delivery reports checked.
+
+`TickProducer` wraps a confluent-kafka producer (acks=all, murmur2_random partitioner). Every message
+has a delivery callback; failures are counted and reported, and `close()` flushes what is in flight.
+`run_producer` drives a tick source at a speed factor (event time / wall time) until the source ends,
+`max_messages` is reached or SIGINT/SIGTERM arrives, then flushes and returns a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.streaming.clients import producer_config
+from crypto_mlops.streaming.schemas import PriceTick
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.failed += 1
+            if len(self.errors) < 20:
+                self.errors.append(f"{msg.topic()} key={msg.key()!r}: {err}")
+            log.error("delivery failed: %s", err)
+        else:
+            self.delivered += 1
+
+    @property
+    def in_flight(self) -> int:
+        return self.sent - self.delivered - self.failed
+
+
+class TickProducer:
+    """Sends ticks; `produce` never blocks for long: a full local queue is drained by polling."""
+
+    def __init__(self, settings: Settings | None = None, topic: str | None = None, **overrides: Any) -> None:
+        self.settings = settings or get_settings()
+        self.topic = topic or self.settings.kafka_topic_prices
+        self._producer = Producer(producer_config(self.settings, **overrides))
+        self.stats = DeliveryStats()
+
+    def send(self, tick: PriceTick, stamp: bool = True) -> None:
+        if stamp:
+            tick = tick.model_copy(update={"produced_at": datetime.now(UTC)})
+        self.send_raw(tick.symbol.encode(), tick.to_bytes())
+
+    def send_raw(self, key: bytes | None, value: bytes) -> None:
+        """Send bytes as they are (tests use it for malformed input)."""
+        while True:
+            try:
+                self._producer.produce(self.topic, key=key, value=value, on_delivery=self.stats.on_delivery)
+                break
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.1)
+        self.stats.sent += 1
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait for every in-flight message; return how many are still undelivered."""
+        return int(self._producer.flush(timeout))
+
+    def close(self, timeout: float = 30.0) -> DeliveryStats:
+        remaining = self.flush(timeout)
+        if remaining:
+            log.error("%d messages still undelivered after %.0f s", remaining, timeout)
+        return self.stats
+
+
+class Pacer:
+    """Sleeps so that event time advances `speed` times faster than wall time (0 = no pacing)."""
+
+    def __init__(self, speed: float, stop: threading.Event) -> None:
+        self.speed = speed
+        self.stop = stop
+        self._origin: tuple[float, datetime] | None = None
+
+    def wait_for(self, event_time: datetime) -> None:
+        if self.speed <= 0:
+            return
+        if self._origin is None:
+            self._origin = (time.monotonic(), event_time)
+            return
+        wall0, event0 = self._origin
+        due = wall0 + (event_time - event0).total_seconds() / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            self.stop.wait(delay)
+
+
+@dataclass
+class ProducerReport:
+    mode: str
+    sent: int
+    delivered: int
+    failed: int
+    seconds: float
+    stopped_by: str
+    errors: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.sent == self.delivered
+
+
+class _StopOnSignals:
+    """SIGINT/SIGTERM set `stop` instead of killing the process, so the producer can flush."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.stop.set()
+
+    def __enter__(self) -> _StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def run_producer(
+    ticks: Iterable[PriceTick],
+    *,
+    mode: str,
+    settings: Settings | None = None,
+    speed: float = 0.0,
+    max_messages: int | None = None,
+    stop: threading.Event | None = None,
+    producer: TickProducer | None = None,
+    on_sent: Callable[[PriceTick], None] | None = None,
+) -> ProducerReport:
+    """Send ticks until the source ends, `max_messages`, or a stop signal; always flush at the end."""
+    stop = stop or threading.Event()
+    sink = producer or TickProducer(settings)
+    pacer = Pacer(speed, stop)
+    started = time.monotonic()
+    stopped_by = "end of source"
+    with _StopOnSignals(stop) as signals:
+        try:
+            for tick in ticks:
+                if stop.is_set():
+                    break
+                pacer.wait_for(tick.timestamp)
+                if stop.is_set():
+                    break
+                sink.send(tick)
+                if on_sent is not None:
+                    on_sent(tick)
+                if max_messages is not None and sink.stats.sent >= max_messages:
+                    stopped_by = "max messages"
+                    break
+        finally:
+            if stop.is_set():
+                stopped_by = signals.signal_name or "stop requested"
+            stats = sink.close()
+    return ProducerReport(
+        mode=mode, sent=stats.sent, delivered=stats.delivered, failed=stats.failed,
+        seconds=round(time.monotonic() - started, 3), stopped_by=stopped_by, errors=stats.errors,
+    )
