@@ -1,0 +1,1 @@
+"""gRPC adapter: `crypto.CryptoService` (proto in this folder; stubs generated into `generated/`)."""
