@@ -1,0 +1,51 @@
+"""Last step: ask the API to reload its champion. A down API is a warning, never a failed run."""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+
+from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.pipeline import layout
+from crypto_mlops.pipeline.config import get_pipeline_settings
+from crypto_mlops.pipeline.manifests import StepOutcome
+from crypto_mlops.pipeline.store import Store, open_store
+
+RELOAD_PATH = "/v1/ml/model/reload"
+
+
+def notify(
+    deployed: StepOutcome | dict,
+    store: Store | None = None,
+    settings: Settings | None = None,
+    force: bool = False,
+) -> StepOutcome:
+    """POST {API_URL}/v1/ml/model/reload with X-API-Key when the champion moved (or `force`)."""
+    deployed = StepOutcome.model_validate(deployed)
+    settings = settings or get_settings()
+    outcome = StepOutcome(run_id=deployed.run_id, step="notify", done=False)
+    if not (deployed.done or force):
+        outcome.reason = "champion unchanged: no reload needed"
+    else:
+        url = settings.api_url.rstrip("/") + RELOAD_PATH
+        try:
+            response = httpx.post(
+                url, headers={"X-API-Key": settings.api_key}, timeout=get_pipeline_settings().notify_timeout_s
+            )
+        except httpx.HTTPError as exc:
+            outcome.reason = (
+                f"warning: API not reachable at {url} ({type(exc).__name__}); it loads the champion on start"
+            )
+        else:
+            outcome.details = {"status_code": response.status_code, "url": url}
+            if response.is_success:
+                outcome.done = True
+                outcome.reason = f"API reloaded the champion ({response.status_code})"
+                with contextlib.suppress(ValueError):
+                    outcome.details["response"] = response.json()
+            else:
+                outcome.reason = f"warning: reload answered {response.status_code}: {response.text[:200]}"
+    outcome.key = layout.step_record_key(outcome.run_id, "notify")
+    (store or open_store(settings)).put_json(layout.MODELS, outcome.key, outcome.model_dump(mode="json"))
+    return outcome
