@@ -73,9 +73,12 @@ def _default_market_loader(key: CacheKey, bars: int, settings: Settings) -> Mark
     )
     if key.source == "ccxt" and key.exchange != settings.exchange:
         settings = settings.model_copy(update={"exchange": key.exchange})
-    return load_market_data(
+    data = load_market_data(
         key.source, key.symbol, key.timeframe, limit=bars, csv_path=csv_path, settings=settings
     )
+    if key.source == "csv" and data.symbol != key.symbol:
+        raise InvalidInput(f"DATA_CSV_PATH holds {data.symbol} candles, not {key.symbol}")
+    return data
 
 
 def _csv_path_for(configured: Path | None, symbol: str, timeframe: str) -> Path:

@@ -1,0 +1,1 @@
+from tests.service.fixtures import service  # noqa: F401  (shared fixture)

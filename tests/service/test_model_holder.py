@@ -1,0 +1,87 @@
+"""Champion loading, hot reload, last-good-model and baseline fallback (loaders injected)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from crypto_mlops.config import get_settings
+from crypto_mlops.service.model_holder import ModelHolder
+
+
+@dataclass
+class Named:
+    model_version: str
+    model_type: str
+    model_name: str = "crypto-predictor"
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> Any:
+        raise NotImplementedError
+
+
+class Registry:
+    """Stands in for MLflow: returns the current champion or raises like an unreachable server."""
+
+    def __init__(self) -> None:
+        self.champion: Named | None = None
+        self.down = False
+        self.loads = 0
+
+    def load(self, _settings: Any) -> Named:
+        self.loads += 1
+        if self.down:
+            raise ConnectionError("MLflow unreachable")
+        if self.champion is None:
+            raise LookupError("no model version has alias champion")
+        return self.champion
+
+
+def test_fallback_to_har_baseline_when_no_champion() -> None:
+    registry = Registry()
+    holder = ModelHolder(get_settings(), load_champion=registry.load, load_baseline=lambda n: Named("baseline", n))
+    assert holder.get().model_type == "har"
+    info = holder.info()
+    assert info.fallback is True
+    assert "no model version has alias champion" in (info.fallback_reason or "")
+    assert info.model_uri == "models:/crypto-predictor@champion"
+
+
+def test_loaded_once_then_reload_swaps_and_keeps_last_good_when_mlflow_down() -> None:
+    registry = Registry()
+    registry.champion = Named("3", "bilstm", metrics={"qlike": 0.12, "backtest": {"har": {"qlike": 0.15}}})
+    changes: list[tuple[str, bool]] = []
+    holder = ModelHolder(
+        get_settings(), load_champion=registry.load, load_baseline=lambda n: Named("baseline", n),
+        on_change=lambda p, fb: changes.append((p.model_version, fb)),
+    )
+    assert holder.get().model_version == "3"
+    holder.get()
+    assert registry.loads == 1  # not per request
+
+    registry.champion = Named("4", "bilstm")
+    ok = holder.reload()
+    assert ok.success and ok.model_version == "4"
+    assert holder.get().model_version == "4"
+
+    registry.down = True
+    failed = holder.reload()
+    assert not failed.success
+    assert "MLflow unreachable" in failed.message and "v4" in failed.message
+    assert holder.get().model_version == "4"  # the last good model keeps serving
+    assert holder.info().last_reload_error is not None
+    assert changes == [("3", False), ("4", False)]
+
+
+def test_reload_promotes_from_fallback_to_champion() -> None:
+    registry = Registry()
+    holder = ModelHolder(get_settings(), load_champion=registry.load, load_baseline=lambda n: Named("baseline", n))
+    assert holder.get().model_type == "har"
+    registry.champion = Named("1", "bilstm", metrics={"backtest": {"bilstm": {"qlike": 0.1}, "har": {"qlike": 0.2}}})
+    assert holder.reload().success
+    info = holder.info()
+    assert info.fallback is False and info.fallback_reason is None
+    assert info.model_version == "1"
+    assert info.backtest == {"bilstm": {"qlike": 0.1}, "har": {"qlike": 0.2}}
