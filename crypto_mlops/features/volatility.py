@@ -41,6 +41,7 @@ def weekend_shares(index: pd.DatetimeIndex, bar_hours: float, hours: float = 24.
     offsets = np.arange(n) * np.timedelta64(int(step.value), "ns")
     past = ts[:, None] - offsets[None, :]
     future = ts[:, None] + offsets[None, :] + np.timedelta64(int(step.value), "ns")
+
     # numpy datetime64: day 0 (1970-01-01) was a Thursday -> weekday = (days + 3) % 7, Mon = 0.
     def _weekend(a: np.ndarray) -> np.ndarray:
         days = a.astype("datetime64[D]").astype(np.int64)

@@ -1,0 +1,1 @@
+"""Volatility models: baselines, BiLSTM, backtest, MLflow registry and the inference API."""

@@ -1,0 +1,116 @@
+"""Common interface of every volatility model: fit on a feature frame, forecast RV24 at each origin."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from crypto_mlops.models.confidence import ConfidenceModel
+from crypto_mlops.models.target import horizon_bars
+
+# RV below 0.01 % over a window only happens when the exchange was down (flat zero-volume candles,
+# e.g. Binance on 2018-02-08); such origins are not fitted on, and logs are floored there.
+MIN_RV = 1e-4
+LOG_VAR_FLOOR = MIN_RV**2
+
+
+def log_var(vol: np.ndarray | pd.Series) -> np.ndarray:
+    """log of the variance of a volatility, floored so that flat (outage) windows stay finite."""
+    return np.log(np.maximum(np.asarray(vol, float) ** 2, LOG_VAR_FLOOR))
+
+
+class VolatilityModel(ABC):
+    """A model forecasting RV24 (decimal volatility over the next 24 h) at every origin of a frame.
+
+    `features` is always the output of `crypto_mlops.features.compute_features`; `predict` may only use
+    each row's past (rows <= t), so forecasting the whole frame at once is causal.
+    """
+
+    name: ClassVar[str]
+    model_type: ClassVar[str] = "baseline"
+
+    def __init__(self) -> None:
+        self.bar_hours = 1.0
+        self.confidence: ConfidenceModel | None = None
+        self.fitted = False
+
+    @property
+    def horizon(self) -> int:
+        return horizon_bars(self.bar_hours)
+
+    def fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray,
+            bar_hours: float = 1.0) -> VolatilityModel:
+        self.bar_hours = float(bar_hours)
+        self._fit(features, target, np.asarray(train_mask, bool))
+        self.fitted = True
+        return self
+
+    @abstractmethod
+    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None: ...
+
+    def predict(self, features: pd.DataFrame, mask: np.ndarray | None = None) -> pd.Series:
+        """RV24 forecast at every row (baselines are cheap, so `mask` is only a hint for costly models)."""
+        if not self.fitted:
+            raise RuntimeError(f"model {self.name!r} is not fitted")
+        return pd.Series(self._predict(features), index=features.index, name=self.name)
+
+    @abstractmethod
+    def _predict(self, features: pd.DataFrame) -> np.ndarray: ...
+
+    def calibrate(self, features: pd.DataFrame, target: pd.Series, mask: np.ndarray) -> None:
+        """Fit the confidence model on out-of-sample errors at the `mask` origins."""
+        forecast = self.predict(features, mask).to_numpy()
+        self.confidence = ConfidenceModel.fit(features, target.to_numpy(), forecast, np.asarray(mask, bool))
+
+    # --- persistence ----------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """JSON-able fitted parameters (weights of learned models are saved separately)."""
+        return {}
+
+    def set_params(self, params: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {
+            "name": self.name,
+            "model_type": self.model_type,
+            "bar_hours": self.bar_hours,
+            "params": self.params(),
+            "confidence": self.confidence.to_dict() if self.confidence else None,
+        }
+        (directory / "state.json").write_text(json.dumps(state, indent=1))
+        self._save_extra(directory)
+
+    def _save_extra(self, directory: Path) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def _load_extra(self, directory: Path) -> None:  # noqa: B027 - optional hook
+        pass
+
+    @classmethod
+    def load(cls, directory: Path) -> VolatilityModel:
+        from crypto_mlops.models.zoo import MODEL_CLASSES
+
+        state = json.loads((directory / "state.json").read_text())
+        model = MODEL_CLASSES[state["name"]]()
+        model.bar_hours = float(state["bar_hours"])
+        model.set_params(state["params"])
+        model._load_extra(directory)
+        if state.get("confidence"):
+            model.confidence = ConfidenceModel.from_dict(state["confidence"])
+        model.fitted = True
+        return model
+
+
+def fit_rows(features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray, columns: list[str]) -> np.ndarray:
+    """Train rows with a finite target and finite inputs."""
+    ok = train_mask & np.isfinite(target.to_numpy(float))
+    for c in columns:
+        ok &= np.isfinite(features[c].to_numpy(float))
+    return ok

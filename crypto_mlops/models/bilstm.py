@@ -1,0 +1,323 @@
+"""Hybrid bidirectional LSTM forecaster of log RV24 (PyTorch; CUDA when available, else CPU).
+
+Design (all inputs causal, all scaling statistics from the training part only, saved with the model):
+- sequence branch: a BiLSTM over the last `window` bars of log r², log high-low range², log relative
+  volume, signed return and the hour-of-week variance factor. Returns and ranges are expressed
+  relative to the 30-day variance level at the origin, so the net sees the shape of recent
+  activity, not the price regime;
+- static branch at the origin: HAR components, range estimators (Parkinson, Garman-Klass), short
+  RV, EWMA, calendar terms and the calendar-aware HAR forecast itself;
+- the output is a correction added to the calendar-HAR log-variance forecast (hybrid), trained on
+  log variance (MSE, or QLIKE with `loss="qlike"`), with early stopping on a validation tail and a
+  final constant log-variance correction from that tail (the QLIKE-optimal scale).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from crypto_mlops.models.base import VolatilityModel, log_var
+from crypto_mlops.models.baselines import HarCalendarModel, har_design
+
+EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
+
+
+@dataclass
+class BiLSTMConfig:
+    window: int = 168
+    hidden: int = 24
+    layers: int = 1
+    head_hidden: int = 32
+    dropout: float = 0.1
+    epochs: int = 25
+    patience: int = 4
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    val_frac: float = 0.15
+    train_stride: int = 2
+    loss: str = "mse_log"
+    seed: int = 42
+    device: str = "auto"
+    max_train_seconds: float | None = None
+    progress: bool = True
+
+    @classmethod
+    def tiny(cls) -> BiLSTMConfig:
+        """For tests: seconds on a CPU."""
+        return cls(window=24, hidden=8, head_hidden=8, epochs=2, patience=1, batch_size=128, train_stride=6,
+                   progress=False)
+
+
+class BiLSTMNet(nn.Module):
+    def __init__(self, n_seq: int, n_static: int, hidden: int, layers: int, head_hidden: int, dropout: float):
+        super().__init__()
+        self.lstm = nn.LSTM(n_seq, hidden, num_layers=layers, batch_first=True, bidirectional=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.head = nn.Sequential(
+            nn.Linear(4 * hidden + n_static, head_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_hidden, 1)
+        )
+        # Start exactly at the calendar-HAR forecast; the net learns a correction.
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(self, seq: torch.Tensor, static: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        out, (h, _) = self.lstm(seq)
+        z = torch.cat([h[-2], h[-1], out.mean(dim=1), static], dim=1)
+        return base + self.head(z).squeeze(-1)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class _Arrays:
+    """Full-frame inputs; sequences are gathered per batch from `raw` (N, C)."""
+
+    raw: torch.Tensor
+    log_level: torch.Tensor
+    static: torch.Tensor
+    base: torch.Tensor
+    valid: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BiLSTMModel(VolatilityModel):
+    name = "bilstm"
+    model_type = "bilstm"
+
+    def __init__(self, config: BiLSTMConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or BiLSTMConfig()
+        self.calendar = HarCalendarModel()
+        self.seq_mean: list[float] = []
+        self.seq_std: list[float] = []
+        self.static_mean: list[float] = []
+        self.static_std: list[float] = []
+        self.correction = 0.0
+        self.history: list[dict[str, float]] = []
+        self.train_seconds = 0.0
+        self.device_used = "cpu"
+        self.net: BiLSTMNet | None = None
+
+    # --- inputs ----------------------------------------------------------------------------
+    def _inputs(self, features: pd.DataFrame) -> _Arrays:
+        n_level = 720
+        r = np.nan_to_num(features["log_ret"].to_numpy(float))
+        level = features["rv720"].to_numpy(float) ** 2 / n_level
+        log_level = np.log(np.maximum(level, 1e-14))
+        lr2 = np.nan_to_num(features["log_range"].to_numpy(float)) ** 2
+        rel_vol = features["rel_volume"].to_numpy(float)
+        log_rel_vol = np.clip(np.nan_to_num(np.log(np.maximum(rel_vol, 1e-3)), nan=0.0), -5, 5)
+        factors = np.asarray(self.calendar.factors)
+        how = features["hour_of_week"].to_numpy(int)
+        raw = np.column_stack([r**2, lr2, log_rel_vol, r, np.log(factors[how])])
+
+        har = har_design(features)  # log per-bar variance: day, week, month
+        def rel(col: str, bars: int) -> np.ndarray:
+            return log_var(features[col]) - np.log(bars) - log_level
+
+        base = self.calendar.log_forecast(features) - log_level  # per-bar log variance, relative
+        static = np.column_stack([
+            har[:, 0] - log_level, har[:, 1] - log_level, log_level,
+            rel("parkinson24", 24), rel("garman_klass24", 24), rel("rv6", 6),
+            np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)) - log_level,
+            self.calendar.calendar_design(features),
+            np.sin(2 * np.pi * how / 24), np.cos(2 * np.pi * how / 24),
+            base,
+        ])
+        valid = np.isfinite(log_level) & np.isfinite(base) & (level > 0)
+        valid &= np.arange(len(r)) >= self.config.window - 1
+        static = np.nan_to_num(static, nan=0.0, posinf=0.0, neginf=0.0)
+        return _Arrays(
+            raw=torch.tensor(raw, dtype=torch.float32),
+            log_level=torch.tensor(np.nan_to_num(log_level), dtype=torch.float32),
+            static=torch.tensor(static, dtype=torch.float32),
+            base=torch.tensor(np.nan_to_num(base), dtype=torch.float32),
+            valid=valid,
+        )
+
+    def _sequences(self, a: _Arrays, idx: torch.Tensor) -> torch.Tensor:
+        """(B, window, 5) relative sequence inputs for origins `idx` (unscaled)."""
+        w = self.config.window
+        pos = idx[:, None] + torch.arange(-w + 1, 1)
+        x = a.raw[pos]  # (B, W, C)
+        lvl = torch.exp(a.log_level[idx])[:, None]
+        log_lvl = a.log_level[idx][:, None]
+        r2 = torch.log(x[..., 0] + EPS_REL * lvl) - log_lvl
+        lr2 = torch.log(x[..., 1] + EPS_REL * 4 * math.log(2) * lvl) - log_lvl
+        signed = torch.clamp(x[..., 3] / torch.sqrt(lvl), -10, 10)
+        return torch.stack([r2, lr2, x[..., 2], signed, x[..., 4]], dim=-1)
+
+    def _scaled(self, a: _Arrays, idx: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, ...]:
+        seq = (self._sequences(a, idx) - torch.tensor(self.seq_mean)) / torch.tensor(self.seq_std)
+        static = (a.static[idx] - torch.tensor(self.static_mean)) / torch.tensor(self.static_std)
+        return seq.to(device), static.to(device), a.base[idx].to(device)
+
+    # --- training --------------------------------------------------------------------------
+    def _loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "qlike":
+            d = torch.clamp(y - pred, max=6.0)
+            return (torch.exp(d) - d - 1.0).mean()
+        return ((pred - y) ** 2).mean()
+
+    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        device = pick_device(cfg.device)
+        self.device_used = str(device)
+        self.calendar.bar_hours = self.bar_hours
+        self.calendar.fit(features, target, train_mask, self.bar_hours)
+
+        a = self._inputs(features)
+        y_all = log_var(target) - np.log(self.horizon) - a.log_level.numpy()
+        usable = train_mask & a.valid & np.isfinite(y_all) & (np.arange(len(y_all)) >= 720)
+        pos = np.flatnonzero(usable)
+        if len(pos) < 200:
+            raise ValueError(f"bilstm: too few training origins ({len(pos)})")
+        n_val = max(50, int(len(pos) * cfg.val_frac))
+        val_pos = pos[-n_val:]
+        # Purge: training targets must end before the first validation origin.
+        tr_pos = pos[pos < val_pos[0] - self.horizon][:: cfg.train_stride]
+
+        sample = torch.tensor(tr_pos[:: max(1, len(tr_pos) // 4000)])
+        seq = self._sequences(a, sample).reshape(-1, 5)
+        self.seq_mean = seq.mean(0).tolist()
+        self.seq_std = seq.std(0).clamp_min(1e-6).tolist()
+        st = a.static[torch.tensor(tr_pos)]
+        self.static_mean = st.mean(0).tolist()
+        self.static_std = st.std(0).clamp_min(1e-6).tolist()
+
+        self.net = BiLSTMNet(5, a.static.shape[1], cfg.hidden, cfg.layers, cfg.head_hidden, cfg.dropout).to(device)
+        opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        y_t = torch.tensor(np.nan_to_num(y_all), dtype=torch.float32)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        tr_idx = torch.tensor(tr_pos)
+        val_idx = torch.tensor(val_pos)
+
+        best = (math.inf, None)
+        bad_epochs = 0
+        self.history = []
+        start = time.perf_counter()
+        epochs = range(1, cfg.epochs + 1)
+        bar = None
+        if cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(epochs, desc="bilstm", unit="epoch")
+            epochs = bar
+        for epoch in epochs:
+            self.net.train()
+            order = tr_idx[torch.randperm(len(tr_idx), generator=gen)]
+            total, count = 0.0, 0
+            for i in range(0, len(order), cfg.batch_size):
+                b = order[i : i + cfg.batch_size]
+                s, x, base = self._scaled(a, b, device)
+                loss = self._loss(self.net(s, x, base), y_t[b].to(device))
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+                opt.step()
+                total += float(loss.detach()) * len(b)
+                count += len(b)
+            val_pred = self._predict_rel(a, val_idx, device)
+            val_y = y_t[val_idx].numpy()
+            val_loss = float(self._loss(torch.tensor(val_pred), torch.tensor(val_y)))
+            d = val_y - val_pred
+            val_qlike = float(np.mean(np.exp(d) - d - 1.0))
+            self.history.append({"epoch": epoch, "train_loss": total / count, "val_loss": val_loss,
+                                 "val_qlike": val_qlike})
+            if bar is not None:
+                bar.set_postfix(train=f"{total / count:.4f}", val=f"{val_loss:.4f}")
+            if val_loss < best[0] - 1e-5:
+                best = (val_loss, {k: v.detach().clone() for k, v in self.net.state_dict().items()})
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+            if bad_epochs >= cfg.patience:
+                break
+            if cfg.max_train_seconds and time.perf_counter() - start > cfg.max_train_seconds:
+                break
+        if bar is not None:
+            bar.close()
+        if best[1] is not None:
+            self.net.load_state_dict(best[1])
+        # QLIKE-optimal constant: variance scale that makes mean(y / f) = 1 on the validation tail.
+        d = y_t[val_idx].numpy() - self._predict_rel(a, val_idx, device)
+        self.correction = float(np.log(np.mean(np.exp(np.clip(d, -20, 20)))))
+        self.train_seconds = time.perf_counter() - start
+        self.net.to("cpu")
+
+    @torch.no_grad()
+    def _predict_rel(self, a: _Arrays, idx: torch.Tensor, device: torch.device) -> np.ndarray:
+        assert self.net is not None
+        self.net.eval()
+        outs = []
+        for i in range(0, len(idx), 2048):
+            b = idx[i : i + 2048]
+            s, x, base = self._scaled(a, b, device)
+            outs.append(self.net(s, x, base).cpu().numpy())
+        return np.concatenate(outs) if outs else np.zeros(0)
+
+    def predict(self, features: pd.DataFrame, mask: np.ndarray | None = None) -> pd.Series:
+        """Forecast RV24 at the origins in `mask` (all rows by default); NaN where history is short."""
+        if not self.fitted or self.net is None:
+            raise RuntimeError("model 'bilstm' is not fitted")
+        a = self._inputs(features)
+        want = a.valid if mask is None else (a.valid & np.asarray(mask, bool))
+        out = np.full(len(features), np.nan)
+        pos = np.flatnonzero(want)
+        if len(pos):
+            device = next(self.net.parameters()).device
+            rel = self._predict_rel(a, torch.tensor(pos), device)
+            out[pos] = np.sqrt(self.horizon * np.exp(rel + self.correction + a.log_level.numpy()[pos]))
+        return pd.Series(out, index=features.index, name=self.name)
+
+    def _predict(self, features: pd.DataFrame) -> np.ndarray:
+        return self.predict(features).to_numpy()
+
+    # --- persistence -----------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config), "calendar": self.calendar.params(),
+            "seq_mean": self.seq_mean, "seq_std": self.seq_std,
+            "static_mean": self.static_mean, "static_std": self.static_std,
+            "correction": self.correction, "history": self.history,
+            "train_seconds": self.train_seconds, "device_used": self.device_used,
+            "n_static": len(self.static_mean),
+        }
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.config = BiLSTMConfig(**params["config"])
+        self.calendar.set_params(params["calendar"])
+        self.calendar.fitted = True
+        for k in ("seq_mean", "seq_std", "static_mean", "static_std", "correction", "history",
+                  "train_seconds", "device_used"):
+            setattr(self, k, params[k])
+        c = self.config
+        self.net = BiLSTMNet(5, int(params["n_static"]), c.hidden, c.layers, c.head_hidden, c.dropout)
+
+    def _save_extra(self, directory: Path) -> None:
+        assert self.net is not None
+        torch.save(self.net.state_dict(), directory / "weights.pt")
+
+    def _load_extra(self, directory: Path) -> None:
+        assert self.net is not None
+        data = (directory / "weights.pt").read_bytes()
+        self.net.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+        self.net.eval()
+        self.calendar.bar_hours = self.bar_hours
