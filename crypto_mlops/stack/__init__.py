@@ -1,0 +1,1 @@
+"""The local stack: real servers as child processes (services.py), port helpers (ports.py)."""
