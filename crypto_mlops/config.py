@@ -17,34 +17,45 @@ PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "minioadmin", "mlops", "admi
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     # --- general -------------------------------------------------------------------------
     environment: Literal["development", "test", "production"] = Field(
-        "development", alias="ENV", description="development | test | production; production refuses placeholder secrets."
+        "development",
+        alias="ENV",
+        description="development | test | production; production refuses placeholder secrets.",
     )
     data_dir: Path = Field(
-        Path("data"), alias="DATA_DIR",
-        description="Local data directory; holds the bucket layout (raw-data/, processed-data/, ...) when S3 is not configured.",
+        Path("data"),
+        alias="DATA_DIR",
+        description="Local data directory; holds the bucket layout (raw-data/, processed-data/, ...) "
+        "when S3 is not configured.",
     )
     log_level: str = Field("INFO", alias="LOG_LEVEL", description="Python logging level.")
 
     # --- market data ---------------------------------------------------------------------
     default_symbol: str = Field("BTC/USDT", alias="DEFAULT_SYMBOL", description="Pair used when none is given.")
-    default_timeframe: str = Field("1h", alias="DEFAULT_TIMEFRAME", description="Candle timeframe used when none is given.")
+    default_timeframe: str = Field(
+        "1h", alias="DEFAULT_TIMEFRAME", description="Candle timeframe used when none is given."
+    )
     data_source: Literal["ccxt", "csv", "synthetic"] = Field(
-        "ccxt", alias="DATA_SOURCE", description="Where candles come from: ccxt (exchange), csv (DATA_CSV_PATH) or synthetic."
+        "ccxt",
+        alias="DATA_SOURCE",
+        description="Where candles come from: ccxt (exchange), csv (DATA_CSV_PATH) or synthetic.",
     )
     data_csv_path: Path | None = Field(None, alias="DATA_CSV_PATH", description="CSV file used when DATA_SOURCE=csv.")
     exchange: str = Field("binance", alias="EXCHANGE", description="ccxt exchange id.")
     exchange_timeout_s: float = Field(10.0, alias="EXCHANGE_TIMEOUT_S", description="Per-request exchange timeout (s).")
     exchange_max_retries: int = Field(3, alias="EXCHANGE_MAX_RETRIES", description="Retries with exponential backoff.")
     synthetic_seed: int = Field(42, alias="SYNTHETIC_SEED", description="Seed of the synthetic market simulator.")
-    ohlcv_cache_ttl_s: float = Field(60.0, alias="OHLCV_CACHE_TTL_S", description="How long cached candles count as fresh (s).")
+    ohlcv_cache_ttl_s: float = Field(
+        60.0, alias="OHLCV_CACHE_TTL_S", description="How long cached candles count as fresh (s)."
+    )
 
     # --- object storage (S3 / MinIO / SeaweedFS) -----------------------------------------
     s3_endpoint_url: str | None = Field(
-        None, alias="MLFLOW_S3_ENDPOINT_URL",
+        None,
+        alias="MLFLOW_S3_ENDPOINT_URL",
         description="S3 endpoint (MinIO/SeaweedFS). When set, buckets live in S3; otherwise under DATA_DIR.",
     )
     aws_access_key_id: str | None = Field(None, alias="AWS_ACCESS_KEY_ID", description="S3 access key.")
@@ -54,7 +65,8 @@ class Settings(BaseSettings):
 
     # --- MLflow --------------------------------------------------------------------------
     mlflow_tracking_uri: str = Field(
-        "sqlite:///mlflow.db", alias="MLFLOW_TRACKING_URI",
+        "sqlite:///mlflow.db",
+        alias="MLFLOW_TRACKING_URI",
         description="MLflow tracking URI: sqlite:///mlflow.db (embedded) or http://127.0.0.1:5000.",
     )
     mlflow_experiment: str = Field("crypto-volatility", alias="MLFLOW_EXPERIMENT", description="Experiment name.")
@@ -63,7 +75,8 @@ class Settings(BaseSettings):
 
     # --- database (history) --------------------------------------------------------------
     database_url: str = Field(
-        "sqlite:///data/history.db", alias="DATABASE_URL",
+        "sqlite:///data/history.db",
+        alias="DATABASE_URL",
         description="SQLAlchemy URL for signal/prediction history (SQLite file or postgresql+psycopg2://...).",
     )
 
@@ -85,7 +98,9 @@ class Settings(BaseSettings):
         "127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka bootstrap servers."
     )
     kafka_topic_prices: str = Field("crypto-prices", alias="KAFKA_TOPIC_PRICES", description="Price ticks topic.")
-    kafka_topic_predictions: str = Field("predictions", alias="KAFKA_TOPIC_PREDICTIONS", description="Predictions topic.")
+    kafka_topic_predictions: str = Field(
+        "predictions", alias="KAFKA_TOPIC_PREDICTIONS", description="Predictions topic."
+    )
     kafka_topic_alerts: str = Field("alerts", alias="KAFKA_TOPIC_ALERTS", description="Alerts topic.")
     kafka_topic_dead_letter: str = Field(
         "crypto-prices-dlq", alias="KAFKA_TOPIC_DEAD_LETTER", description="Dead-letter topic for malformed messages."
@@ -94,7 +109,8 @@ class Settings(BaseSettings):
         "crypto-ml-processor", alias="KAFKA_CONSUMER_GROUP", description="Consumer group of the stream processor."
     )
     kafka_session_timeout_ms: int = Field(
-        6000, alias="KAFKA_SESSION_TIMEOUT_MS",
+        6000,
+        alias="KAFKA_SESSION_TIMEOUT_MS",
         description="Consumer session timeout; tansu delays JoinGroup by about half of it, so keep it small.",
     )
 
@@ -102,7 +118,8 @@ class Settings(BaseSettings):
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment == "production":
             bad = [
-                name for name, value in (("API_KEY", self.api_key), ("AWS_SECRET_ACCESS_KEY", self.aws_secret_access_key))
+                name
+                for name, value in (("API_KEY", self.api_key), ("AWS_SECRET_ACCESS_KEY", self.aws_secret_access_key))
                 if (value or "") in PLACEHOLDER_SECRETS
             ]
             if bad:

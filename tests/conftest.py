@@ -28,8 +28,13 @@ for _key, _value in {
     "GIT_PYTHON_REFRESH": "quiet",
 }.items():
     os.environ[_key] = _value
-for _key in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATA_CSV_PATH",
-             "KAFKA_BOOTSTRAP_SERVERS"):
+for _key in (
+    "MLFLOW_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "DATA_CSV_PATH",
+    "KAFKA_BOOTSTRAP_SERVERS",
+):
     os.environ.pop(_key, None)
 (_SANDBOX / "data").mkdir(parents=True, exist_ok=True)
 

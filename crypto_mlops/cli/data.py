@@ -31,11 +31,16 @@ def register(root: typer.Typer) -> None:
 def quality_table(report: QualityReport) -> Table:
     table = Table(title="Data quality", show_header=False)
     rows = [
-        ("rows read", report.rows_in), ("unique candles", report.rows), ("range", f"{report.start} → {report.end}"),
-        ("duplicates removed", report.duplicates_removed), ("duplicate conflicts", report.duplicate_conflicts),
+        ("rows read", report.rows_in),
+        ("unique candles", report.rows),
+        ("range", f"{report.start} → {report.end}"),
+        ("duplicates removed", report.duplicates_removed),
+        ("duplicate conflicts", report.duplicate_conflicts),
         ("missing candles", f"{report.missing_bars} in {len(report.gaps)} gaps"),
-        ("bogus opens repaired", len(report.bogus_opens_repaired)), ("OHLC inconsistent", report.ohlc_inconsistent),
-        ("non-positive prices", report.non_positive_prices), ("zero volume", report.zero_volume),
+        ("bogus opens repaired", len(report.bogus_opens_repaired)),
+        ("OHLC inconsistent", report.ohlc_inconsistent),
+        ("non-positive prices", report.non_positive_prices),
+        ("zero volume", report.zero_volume),
         ("extreme returns", report.extreme_returns),
         ("verdict", "[green]passed[/]" if report.passed else "[red]failed: " + "; ".join(report.problems) + "[/]"),
     ]
@@ -85,13 +90,22 @@ def fetch(
         raise InvalidInput(f"invalid --since {since!r}: {exc}") from exc
     total = max(1, int((pd.Timestamp.now(tz="UTC") - start) / step))
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task(f"fetching {symbol} {timeframe}", total=total)
         data = fetch_ohlcv(
-            symbol, timeframe, since=start, limit=total, exchange=exchange or settings.exchange,
-            retries=settings.exchange_max_retries, timeout_s=settings.exchange_timeout_s,
+            symbol,
+            timeframe,
+            since=start,
+            limit=total,
+            exchange=exchange or settings.exchange,
+            retries=settings.exchange_max_retries,
+            timeout_s=settings.exchange_timeout_s,
             progress=lambda n: progress.advance(task, n),
         )
     _summary(data, out or Path(settings.data_dir) / f"{symbol_slug(symbol)}_{timeframe}.parquet", as_json)

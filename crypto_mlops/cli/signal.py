@@ -43,7 +43,8 @@ def signal(
     )
     console.print(
         f"risk [bold {colour}]{result.risk_score:.4f} ({result.risk_level})[/] · vol/h {result.vol:.5f} "
-        f"({result.vol_regime}) · momentum {'up' if result.momentum else 'down'} · last return {result.nowcast_ret:+.4%}"
+        f"({result.vol_regime}) · momentum {'up' if result.momentum else 'down'} · "
+        f"last return {result.nowcast_ret:+.4%}"
     )
     if explain and result.explain:
         console.print(
@@ -55,8 +56,12 @@ def signal(
             table.add_column(column)
         for row in result.explain["features_tail"]:
             table.add_row(
-                row["time"], f"{row['close']:.2f}", f"{row['ret']:+.5f}", f"{row['vol24']:.5f}",
-                f"{row['sma12']:.2f}", f"{row['sma48']:.2f}",
+                row["time"],
+                f"{row['close']:.2f}",
+                f"{row['ret']:+.5f}",
+                f"{row['vol24']:.5f}",
+                f"{row['sma12']:.2f}",
+                f"{row['sma48']:.2f}",
             )
         console.print(table)
     console.print("[dim]Research only — not trading advice.[/]")

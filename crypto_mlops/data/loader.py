@@ -55,8 +55,13 @@ def load_market_data(
         from crypto_mlops.data.sources.ccxt_source import fetch_ohlcv
 
         data = fetch_ohlcv(
-            symbol, timeframe, since=since, limit=limit or 500, exchange=settings.exchange,
-            retries=settings.exchange_max_retries, timeout_s=settings.exchange_timeout_s,
+            symbol,
+            timeframe,
+            since=since,
+            limit=limit or 500,
+            exchange=settings.exchange,
+            retries=settings.exchange_max_retries,
+            timeout_s=settings.exchange_timeout_s,
         )
     if limit is not None and len(data.frame) > limit:
         data = data.tail(limit)

@@ -44,9 +44,9 @@ def compute_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataFram
     out["bb_lower"] = out["bb_mid"] - 2 * bb_std
     out["bb_width"] = (out["bb_upper"] - out["bb_lower"]) / out["bb_mid"]
     previous_close = close.shift(1)
-    true_range = pd.concat(
-        [high - low, (high - previous_close).abs(), (low - previous_close).abs()], axis=1
-    ).max(axis=1)
+    true_range = pd.concat([high - low, (high - previous_close).abs(), (low - previous_close).abs()], axis=1).max(
+        axis=1
+    )
     out["atr14"] = true_range.ewm(alpha=1 / 14, adjust=False, min_periods=14).mean()
 
     squared = out["log_ret"] ** 2

@@ -21,15 +21,22 @@ def _candles(n: int = 60, start: str = "2024-01-01") -> pd.DataFrame:
 
 def test_cryptodatadownload_layout_with_url_line_mixed_units_and_duplicates(tmp_path: Path) -> None:
     frame = _candles()
-    rows = ["https://www.CryptoDataDownload.com", "unix,date,symbol,open,high,low,close,Volume ETH,Volume USDT,tradecount"]
+    rows = [
+        "https://www.CryptoDataDownload.com",
+        "unix,date,symbol,open,high,low,close,Volume ETH,Volume USDT,tradecount",
+    ]
     for i, (ts, row) in enumerate(frame.iloc[::-1].iterrows()):  # newest first
         seconds = int(ts.timestamp())
         if i < 30:  # newer half in milliseconds, with tradecount
-            rows.append(f"{seconds * 1000},{ts:%Y-%m-%d %H:%M:%S},ETH/USDT,{row.open},{row.high},{row.low},"
-                        f"{row.close},{row.volume},{row.volume * row.close},10")
+            rows.append(
+                f"{seconds * 1000},{ts:%Y-%m-%d %H:%M:%S},ETH/USDT,{row.open},{row.high},{row.low},"
+                f"{row.close},{row.volume},{row.volume * row.close},10"
+            )
         if i >= 25:  # older half in seconds; overlaps the newer half by 5 rows (slightly rounded)
-            rows.append(f"{seconds}.0,{ts:%Y-%m-%d %I-%p},ETH/USDT,{row.open:.2f},{row.high:.2f},{row.low:.2f},"
-                        f"{row.close:.2f},{row.volume},{row.volume * row.close},NULL")
+            rows.append(
+                f"{seconds}.0,{ts:%Y-%m-%d %I-%p},ETH/USDT,{row.open:.2f},{row.high:.2f},{row.low:.2f},"
+                f"{row.close:.2f},{row.volume},{row.volume * row.close},NULL"
+            )
     path = tmp_path / "Binance_ETHUSDT_1h.csv"
     path.write_text("\n".join(rows) + "\n")
     market = load_csv(path)
@@ -90,8 +97,12 @@ def test_gaps_are_reported_not_invented(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("", "empty"), ("timestamp,open,high,low,close,volume\n", "no rows"), ("a,b\n1,2\n", "missing column"),
-     ("date,open,high,low,close,volume\nnot-a-date,1,2,0.5,1,3\n", "cannot parse time")],
+    [
+        ("", "empty"),
+        ("timestamp,open,high,low,close,volume\n", "no rows"),
+        ("a,b\n1,2\n", "missing column"),
+        ("date,open,high,low,close,volume\nnot-a-date,1,2,0.5,1,3\n", "cannot parse time"),
+    ],
 )
 def test_bad_files_raise_clear_errors(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.csv"

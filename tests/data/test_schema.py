@@ -7,8 +7,14 @@ from crypto_mlops.data.schema import epoch_to_datetime, normalize_symbol, symbol
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("BTCUSDT", "BTC/USDT"), ("btc/usdt", "BTC/USDT"), ("eth-btc", "ETH/BTC"), ("ETHBTC", "ETH/BTC"),
-     (" sol usdc ", "SOL/USDC"), ("BTCFDUSD", "BTC/FDUSD")],
+    [
+        ("BTCUSDT", "BTC/USDT"),
+        ("btc/usdt", "BTC/USDT"),
+        ("eth-btc", "ETH/BTC"),
+        ("ETHBTC", "ETH/BTC"),
+        (" sol usdc ", "SOL/USDC"),
+        ("BTCFDUSD", "BTC/FDUSD"),
+    ],
 )
 def test_normalize_symbol(raw: str, expected: str) -> None:
     assert normalize_symbol(raw) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -69,10 +70,10 @@ def fetch_ohlcv(
     rows: list[list[float]] = []
     while len(rows) < limit:
         page_size = min(PAGE_LIMIT, limit - len(rows))
-        cursor = cursor_ms
         page = with_retries(
-            lambda cursor=cursor, page_size=page_size: client.fetch_ohlcv(symbol, timeframe, cursor, page_size),
-            retries=retries, what=f"fetch_ohlcv {symbol} {timeframe}",
+            functools.partial(client.fetch_ohlcv, symbol, timeframe, cursor_ms, page_size),
+            retries=retries,
+            what=f"fetch_ohlcv {symbol} {timeframe}",
         )
         page = [row for row in page if row[0] >= cursor_ms]
         if not page:

@@ -23,8 +23,18 @@ from crypto_mlops.data.quality import repair_bogus_opens, validate
 from crypto_mlops.data.schema import OHLCV_COLUMNS, epoch_to_datetime, normalize_symbol, timeframe_hours
 
 BINANCE_KLINE_COLUMNS = [
-    "open_time", "open", "high", "low", "close", "volume", "close_time",
-    "quote_volume", "trades", "taker_base", "taker_quote", "ignore",
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "trades",
+    "taker_base",
+    "taker_quote",
+    "ignore",
 ]
 _FILE_SYMBOL_RE = re.compile(r"([A-Z0-9]{2,10}(?:USDT|USDC|BUSD|USD|EUR|BTC|ETH))", re.IGNORECASE)
 _TIMEFRAME_FROM_HOURS = {1 / 60: "1m", 0.25: "15m", 0.5: "30m", 1.0: "1h", 4.0: "4h", 24.0: "1d"}
@@ -79,7 +89,8 @@ def _parse(raw: pd.DataFrame, symbol_hint: str | None) -> tuple[pd.DataFrame, st
     symbol = None
     if "symbol" in columns and raw[columns["symbol"]].notna().any():
         symbol = str(raw[columns["symbol"]].dropna().iloc[0])
-    base = normalize_symbol(symbol or symbol_hint).split("/")[0] if (symbol or symbol_hint) else None
+    named = symbol or symbol_hint
+    base = normalize_symbol(named).split("/")[0] if named else None
 
     rank = np.zeros(len(raw))
     if "unix" in columns or "open_time" in columns:
@@ -152,7 +163,11 @@ def load_csv(path: str | Path, symbol: str | None = None, timeframe: str | None 
     timeframe_hours(timeframe)
     resolved_symbol = normalize_symbol(symbol or file_symbol or hint or "BTC/USDT")
     report = validate(
-        frame, timeframe, rows_in=rows_in, duplicates_removed=int(duplicated.sum()),
-        duplicate_conflicts=conflicts, bogus_opens=bogus,
+        frame,
+        timeframe,
+        rows_in=rows_in,
+        duplicates_removed=int(duplicated.sum()),
+        duplicate_conflicts=conflicts,
+        bogus_opens=bogus,
     )
     return MarketData(frame, resolved_symbol, timeframe, "csv", report, {"path": str(path)})

@@ -26,7 +26,7 @@ REGIME_STAY = {0: 0.995, 1: 0.98}  # hourly probability of staying in the regime
 
 
 def _calendar_factor(index: pd.DatetimeIndex) -> np.ndarray:
-    weekend = np.asarray(index.dayofweek >= 5)
+    weekend = np.asarray(index.day_of_week >= 5)
     hour = np.asarray(index.hour)
     intraday = 1.0 + 0.25 * np.cos(2 * np.pi * (hour - 15) / 24)  # busiest around US/EU overlap
     return np.where(weekend, 0.7, 1.0) * intraday
