@@ -38,7 +38,7 @@ for _key in (
     os.environ.pop(_key, None)
 (_SANDBOX / "data").mkdir(parents=True, exist_ok=True)
 
-pytest_plugins = ["tests.fixtures.servers"] if (Path(__file__).parent / "fixtures" / "servers.py").exists() else []
+pytest_plugins = ["tests.fixtures.servers"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
