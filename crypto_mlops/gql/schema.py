@@ -416,7 +416,19 @@ class Mutation:
         )
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+EXPECTED_CODES = {"BAD_USER_INPUT", "UNAVAILABLE"}
+
+
+class CryptoSchema(strawberry.Schema):
+    """Logs only unexpected errors: bad input and upstream outages are the caller's answer, not a bug."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = [e for e in errors if (e.extensions or {}).get("code") not in EXPECTED_CODES]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = CryptoSchema(query=Query, mutation=Mutation)
 
 
 def context_for(service: CryptoService) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from crypto_mlops.config import Settings
+from crypto_mlops.data.errors import DataUnavailable
 from crypto_mlops.service.results import ModelInfo, ReloadResult, iso_z, utc_now
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,11 @@ class ModelHolder:
 
     def _use_baseline(self, reason: str) -> None:
         log.warning("serving the %s baseline: %s", FALLBACK_BASELINE, reason)
-        self._set(self._load_baseline(FALLBACK_BASELINE), fallback=True, reason=reason)
+        try:
+            baseline = self._load_baseline(FALLBACK_BASELINE)
+        except Exception as exc:
+            raise DataUnavailable(f"no model to serve: {reason}; {FALLBACK_BASELINE} baseline failed: {exc}") from exc
+        self._set(baseline, fallback=True, reason=reason)
 
     def _set(self, predictor: PredictorLike, fallback: bool, reason: str | None) -> None:
         self._predictor = predictor

@@ -12,8 +12,15 @@ from crypto_mlops.service.history import HistoryStore
 from tests.service.fixtures import make_service
 
 SIGNAL_ROW = {
-    "timeframe": "1h", "source": "synthetic", "candle_time": "2026-01-01T00:00:00Z", "horizon_min": 60,
-    "risk_score": 0.5, "nowcast_ret": 0.001, "vol": 0.004, "vol_regime": "calm", "risk_level": "medium",
+    "timeframe": "1h",
+    "source": "synthetic",
+    "candle_time": "2026-01-01T00:00:00Z",
+    "horizon_min": 60,
+    "risk_score": 0.5,
+    "nowcast_ret": 0.001,
+    "vol": 0.004,
+    "vol_regime": "calm",
+    "risk_level": "medium",
     "method": "heuristic",
 }
 

@@ -54,7 +54,9 @@ def test_loaded_once_then_reload_swaps_and_keeps_last_good_when_mlflow_down() ->
     registry.champion = Named("3", "bilstm", metrics={"qlike": 0.12, "backtest": {"har": {"qlike": 0.15}}})
     changes: list[tuple[str, bool]] = []
     holder = ModelHolder(
-        get_settings(), load_champion=registry.load, load_baseline=lambda n: Named("baseline", n),
+        get_settings(),
+        load_champion=registry.load,
+        load_baseline=lambda n: Named("baseline", n),
         on_change=lambda p, fb: changes.append((p.model_version, fb)),
     )
     assert holder.get().model_version == "3"
@@ -85,3 +87,17 @@ def test_reload_promotes_from_fallback_to_champion() -> None:
     assert info.fallback is False and info.fallback_reason is None
     assert info.model_version == "1"
     assert info.backtest == {"bilstm": {"qlike": 0.1}, "har": {"qlike": 0.2}}
+
+
+def test_no_model_at_all_is_data_unavailable() -> None:
+    import pytest
+
+    from crypto_mlops.data.errors import DataUnavailable
+
+    def broken(_: str) -> Named:
+        raise OSError("baseline weights missing")
+
+    holder = ModelHolder(get_settings(), load_champion=Registry().load, load_baseline=broken)
+    with pytest.raises(DataUnavailable, match="baseline weights missing"):
+        holder.get()
+    assert not holder.loaded

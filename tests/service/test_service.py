@@ -82,8 +82,9 @@ def test_chart_series_has_regimes_and_realized_volatility(service: CryptoService
         ("BTCUSDT", "1h", 5000, "limit must be between"),
     ],
 )
-def test_bad_input_raises_invalid_input(service: CryptoService, symbol: str, timeframe: str, limit: int,
-                                        message: str) -> None:
+def test_bad_input_raises_invalid_input(
+    service: CryptoService, symbol: str, timeframe: str, limit: int, message: str
+) -> None:
     with pytest.raises(InvalidInput, match=message):
         service.signal(symbol, timeframe, limit)
 
