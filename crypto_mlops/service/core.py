@@ -58,8 +58,9 @@ log = logging.getLogger(__name__)
 
 MIN_LIMIT = 50  # SMA48 needs 48 bars; fewer makes the heuristic meaningless
 MAX_LIMIT = 1000
-CACHE_BARS = 1000  # bars fetched per key; the model sees all of them, responses slice `limit`
+CACHE_BARS = 1500  # bars fetched per key; the model sees all of them (HAR wants ~1000), responses slice `limit`
 MAX_SSE_SYMBOLS = 10
+MODEL_HISTORY_BARS = 1000  # history the baseline needs to fit HAR on the frame itself
 _EXCHANGE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 
 MarketLoader = Callable[[CacheKey, int, Settings], MarketData]
@@ -68,14 +69,10 @@ MarketLoader = Callable[[CacheKey, int, Settings], MarketData]
 def _default_market_loader(key: CacheKey, bars: int, settings: Settings) -> MarketData:
     from crypto_mlops.data import load_market_data
 
-    csv_path = (
-        _csv_path_for(settings.data_csv_path, key.symbol, key.timeframe) if key.source == "csv" else None
-    )
+    csv_path = _csv_path_for(settings.data_csv_path, key.symbol, key.timeframe) if key.source == "csv" else None
     if key.source == "ccxt" and key.exchange != settings.exchange:
         settings = settings.model_copy(update={"exchange": key.exchange})
-    data = load_market_data(
-        key.source, key.symbol, key.timeframe, limit=bars, csv_path=csv_path, settings=settings
-    )
+    data = load_market_data(key.source, key.symbol, key.timeframe, limit=bars, csv_path=csv_path, settings=settings)
     if key.source == "csv" and data.symbol != key.symbol:
         raise InvalidInput(f"DATA_CSV_PATH holds {data.symbol} candles, not {key.symbol}")
     return data
@@ -87,9 +84,7 @@ def _csv_path_for(configured: Path | None, symbol: str, timeframe: str) -> Path:
         raise DataUnavailable("DATA_SOURCE=csv but DATA_CSV_PATH is not set")
     if configured.is_dir():
         slug = symbol_slug(symbol)
-        matches = sorted(configured.glob(f"*{slug}*{timeframe}*.csv")) or sorted(
-            configured.glob(f"*{slug}*.csv")
-        )
+        matches = sorted(configured.glob(f"*{slug}*{timeframe}*.csv")) or sorted(configured.glob(f"*{slug}*.csv"))
         if not matches:
             raise InvalidInput(f"no CSV for {symbol} {timeframe} under DATA_CSV_PATH")
         return matches[0]
@@ -176,9 +171,7 @@ class CryptoService:
         source = self.settings.data_source
         ex = (exchange or self.settings.exchange).strip().lower()
         if not _EXCHANGE_RE.match(ex):
-            raise InvalidInput(
-                f"invalid exchange {exchange!r}: expected a ccxt exchange id such as 'binance'"
-            )
+            raise InvalidInput(f"invalid exchange {exchange!r}: expected a ccxt exchange id such as 'binance'")
         if source == "ccxt":
             import ccxt
 
@@ -188,9 +181,7 @@ class CryptoService:
             ex = ""  # csv/synthetic candles do not depend on the exchange: share one cache entry
         return CacheKey(source, ex, sym, tf)
 
-    def market(
-        self, symbol: str | None, timeframe: str | None, limit: int, exchange: str | None = None
-    ) -> Market:
+    def market(self, symbol: str | None, timeframe: str | None, limit: int, exchange: str | None = None) -> Market:
         if not MIN_LIMIT <= int(limit) <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between {MIN_LIMIT} and {MAX_LIMIT}, got {limit}")
         key = self.resolve_key(symbol, timeframe, exchange)
@@ -208,13 +199,9 @@ class CryptoService:
         except (InvalidInput, DataUnavailable):
             raise
         except Exception as exc:  # network errors, ccxt errors, broken files: the source is unavailable
-            raise DataUnavailable(
-                f"{key.source} source failed for {key.symbol} {key.timeframe}: {exc}"
-            ) from exc
+            raise DataUnavailable(f"{key.source} source failed for {key.symbol} {key.timeframe}: {exc}") from exc
 
-    def ohlcv(
-        self, symbol: str | None, timeframe: str | None, limit: int, exchange: str | None = None
-    ) -> OHLCVResult:
+    def ohlcv(self, symbol: str | None, timeframe: str | None, limit: int, exchange: str | None = None) -> OHLCVResult:
         m = self.market(symbol, timeframe, limit, exchange)
         return OHLCVResult(
             symbol=m.key.symbol,
@@ -520,14 +507,12 @@ class CryptoService:
         horizon = max(1, round(24 / m.data.bar_hours))
         n = len(frame)
         # Origins spread over the visible window; the last one is the latest candle (realized unknown).
-        first = max(n - m.limit, n // 2)
+        first = max(n - m.limit, min(MODEL_HISTORY_BARS, n // 2))
         origins = sorted({int(i) for i in np.linspace(first, n - 1, num=min(points, n - first))})
+        predictions = self._predict_origins(predictor, frame, origins, m.data.source, m.data.bar_hours)
         out: list[VolatilityPoint] = []
-        for i in origins:
-            try:
-                p = predictor.predict(frame.iloc[: i + 1], source=m.data.source, bar_hours=m.data.bar_hours)
-            except Exception as exc:
-                log.debug("no prediction at origin %s: %s", i, exc)
+        for i, p in zip(origins, predictions, strict=True):
+            if p is None:
                 continue
             realized = None
             if i + horizon < n:
@@ -542,6 +527,27 @@ class CryptoService:
             )
         return out
 
+    @staticmethod
+    def _predict_origins(
+        predictor: PredictorLike, frame: pd.DataFrame, origins: list[int], source: str, bar_hours: float
+    ) -> list[Any]:
+        """Forecast at each origin with only the candles up to it (batched when the model can)."""
+        frames = [(frame.iloc[: i + 1], source) for i in origins]
+        many = getattr(predictor, "predict_many", None)
+        if many is not None:
+            try:
+                return list(many(frames, bar_hours=bar_hours))
+            except Exception as exc:
+                log.debug("predict_many failed (%s); predicting one origin at a time", exc)
+        out: list[Any] = []
+        for f, src in frames:
+            try:
+                out.append(predictor.predict(f, source=src, bar_hours=bar_hours))
+            except Exception as exc:
+                log.debug("no prediction at origin %s: %s", f.index[-1], exc)
+                out.append(None)
+        return out
+
     def price_update(self, symbol: str, timeframe: str | None = None) -> dict[str, Any]:
         """Latest price, 24 h change/volume and volatility regime from cached candles (gRPC StreamPrices)."""
         from crypto_mlops.signals import heuristic_signal
@@ -550,11 +556,7 @@ class CryptoService:
         frame = m.data.frame
         bars_24h = max(1, round(24 / m.data.bar_hours))
         last = float(frame["close"].iloc[-1])
-        base = (
-            float(frame["close"].iloc[-1 - bars_24h])
-            if len(frame) > bars_24h
-            else float(frame["close"].iloc[0])
-        )
+        base = float(frame["close"].iloc[-1 - bars_24h]) if len(frame) > bars_24h else float(frame["close"].iloc[0])
         h = heuristic_signal(m.frame, bar_hours=m.data.bar_hours)
         return {
             "symbol": m.key.symbol,

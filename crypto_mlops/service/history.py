@@ -66,9 +66,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:"):
-            return sa.create_engine(
-                url, connect_args={"check_same_thread": False}, poolclass=StaticPool, future=True
-            )
+            return sa.create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool, future=True)
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, future=True)
     return sa.create_engine(url, pool_pre_ping=True, future=True)

@@ -172,9 +172,7 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     sequence_length: int | None = None
     feature_columns: list[str] = Field(default_factory=list)
-    fallback: bool = Field(
-        description="True when serving the HAR baseline because no champion could be loaded."
-    )
+    fallback: bool = Field(description="True when serving the HAR baseline because no champion could be loaded.")
     fallback_reason: str | None = None
     model_uri: str
     mlflow_uri: str
@@ -195,9 +193,7 @@ class ReloadResult(BaseModel):
 
 class HealthResult(BaseModel):
     status: str
-    ml_available: bool = Field(
-        description="A model (champion or baseline fallback) is loaded and can predict."
-    )
+    ml_available: bool = Field(description="A model (champion or baseline fallback) is loaded and can predict.")
     timestamp: str
     version: str
     model_loaded: bool
@@ -220,9 +216,7 @@ class MetricsResult(BaseModel):
 class VolatilityPoint(BaseModel):
     time: str = Field(description="Forecast origin candle (UTC).")
     predicted_rv_24h: float
-    realized_rv_24h: float | None = Field(
-        description="Realized RV over the next 24 h; null until it is known."
-    )
+    realized_rv_24h: float | None = Field(description="Realized RV over the next 24 h; null until it is known.")
 
 
 class ChartSeries(DataOrigin):

@@ -51,7 +51,7 @@ def test_generate_ml_prediction(stub: Any) -> None:
     p = r.ml_prediction
     assert r.method == "ml" and r.model_version and p.model_type
     assert p.prediction > 0 and p.predicted_rv_24h > p.prediction and 0 < p.confidence <= 1
-    assert p.prediction_timestamp == r.candle_time and p.risk_level in {"low", "medium", "high"}
+    assert p.prediction_timestamp.endswith("Z") and p.risk_level in {"low", "medium", "high"}
     assert r.HasField("heuristic_comparison")
     assert r.heuristic_comparison.heuristic_vol_regime in {"calm", "normal", "turbulent"}
 
