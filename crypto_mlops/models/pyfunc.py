@@ -1,0 +1,70 @@
+"""MLflow pyfunc wrapper: the fitted model's state (JSON + torch weights) as artifacts.
+
+The class lives in the installed package, so a loaded model needs no training-script globals;
+`predict` takes raw OHLCV candles and returns one RV24 forecast per origin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from crypto_mlops.models.base import VolatilityModel
+
+STATE_ARTIFACT = "model_state"
+PIP_REQUIREMENTS = ["torch==2.13.0", "numpy", "pandas", "scipy", "arch", "pydantic"]
+
+
+class VolatilityPyfunc(mlflow.pyfunc.PythonModel):
+    """Input: candles (`timestamp, open, high, low, close, volume`, or a DatetimeIndex).
+
+    Output: DataFrame `timestamp, predicted_rv_24h, confidence` (all origins, or the last only with
+    `params={"last_only": True}`). `params={"bar_hours": ...}` overrides the bar length.
+    """
+
+    model: VolatilityModel
+
+    def load_context(self, context: Any) -> None:
+        self.model = VolatilityModel.load(Path(context.artifacts[STATE_ARTIFACT]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from crypto_mlops.models.backtest import model_features
+        from crypto_mlops.models.inference import DEFAULT_CONFIDENCE, clean_frame
+
+        params = params or {}
+        bar_hours = float(params.get("bar_hours", self.model.bar_hours))
+        regular = clean_frame(model_input, bar_hours)
+        features = model_features(regular, bar_hours)
+        mask = np.ones(len(features), dtype=bool)
+        if params.get("last_only"):
+            mask[:-1] = False
+        forecast = self.model.predict(features, mask).to_numpy()
+        confidence = (self.model.confidence or DEFAULT_CONFIDENCE).score(features)
+        out = pd.DataFrame({"timestamp": features.index, "predicted_rv_24h": forecast, "confidence": confidence})
+        return out[mask].reset_index(drop=True)
+
+
+def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str | None = None) -> Any:
+    """Log `model` as a pyfunc named "model" in the active run (and register it); returns ModelInfo."""
+    state_dir = workdir / STATE_ARTIFACT
+    model.save(state_dir)
+    return mlflow.pyfunc.log_model(
+        name=model.name,
+        python_model=VolatilityPyfunc(),
+        artifacts={STATE_ARTIFACT: str(state_dir)},
+        pip_requirements=PIP_REQUIREMENTS,
+        registered_model_name=registered_model_name,
+    )
+
+
+def load_volatility_model(model_uri: str) -> VolatilityModel:
+    """Load the fitted model behind a pyfunc URI (runs:/..., models:/name@alias)."""
+    loaded = mlflow.pyfunc.load_model(model_uri)
+    python_model = loaded.unwrap_python_model()
+    if not isinstance(python_model, VolatilityPyfunc):
+        raise TypeError(f"{model_uri} is not a crypto-mlops volatility model")
+    return python_model.model
