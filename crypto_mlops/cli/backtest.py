@@ -1,10 +1,107 @@
-"""CLI group 'backtest' (filled by its owner)."""
+"""`crypto-mlops backtest`: train every volatility model on the first part of a CSV, score all on the rest."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-app = typer.Typer(help="Out-of-sample backtest of every volatility model on a CSV file.", no_args_is_help=True)
+from crypto_mlops.cli.common import console, friendly_errors
+from crypto_mlops.data.errors import InvalidInput
+
+progress_console = Console(stderr=True)
 
 
 def register(root: typer.Typer) -> None:
-    """Attach this module's commands to the root app (called by cli.main)."""
-    root.add_typer(app, name="backtest")
+    root.command("backtest")(backtest)
+
+
+def parse_models(models: str | None) -> list[str] | None:
+    from crypto_mlops.models.zoo import MODEL_CLASSES
+
+    if not models:
+        return None
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODEL_CLASSES]
+    if unknown:
+        raise InvalidInput(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_CLASSES)}")
+    return names
+
+
+def bilstm_config_from(epochs: int | None, tiny: bool, seed: int) -> Any:
+    from crypto_mlops.models.bilstm import BiLSTMConfig
+
+    cfg = BiLSTMConfig.tiny() if tiny else BiLSTMConfig()
+    cfg.seed = seed
+    if epochs is not None:
+        cfg.epochs = epochs
+    return cfg
+
+
+def _fmt(x: float, spec: str) -> str:
+    return "—" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+def results_table(table: list[dict[str, Any]], title: str) -> Table:
+    best = min(r["qlike"] for r in table)
+    t = Table(title=title)
+    for col in ("model", "QLIKE", "vs HAR", "MSE", "MAE", "MZ R²", "DM t", "DM p"):
+        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+    for r in table:
+        style = "bold green" if r["qlike"] == best else None
+        t.add_row(r["model"], _fmt(r["qlike"], ".4f"), _fmt(r["qlike_vs_har"], ".3f"), _fmt(r["mse"], ".3e"),
+                  _fmt(r["mae"], ".4f"), _fmt(r["mz_r2"], ".3f"), _fmt(r["dm_t"], ".2f"), _fmt(r["dm_p"], ".3f"),
+                  style=style)
+    return t
+
+
+@friendly_errors
+def backtest(
+    data: Annotated[Path, typer.Option("--data", help="Candle CSV (CryptoDataDownload, Binance klines, "
+                                        "timestamp,open,high,low,close,volume or date,...).")],
+    train_frac: Annotated[float, typer.Option(help="Share of rows used for training (chronological).",
+                                              min=0.05, max=0.95)] = 0.7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON (progress goes to stderr).")] = False,
+    predictions_out: Annotated[Path | None, typer.Option(
+        help="Write per-origin forecasts: timestamp (UTC ISO) + one RV24 column per model.")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated models (default: all): "
+                                               "naive,ewma,garch,har,har_calendar,bilstm.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="BiLSTM max epochs (default from its config).", min=1)] = None,
+    tiny: Annotated[bool, typer.Option(help="Tiny BiLSTM (seconds; for smoke tests).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the learned model.")] = 42,
+) -> None:
+    """Out-of-sample backtest: QLIKE (variance), MSE/MAE (vol), Mincer-Zarnowitz R², Diebold-Mariano t vs HAR."""
+    from crypto_mlops.data.sources.csv_source import load_csv
+    from crypto_mlops.models.backtest import prepare, run_backtest
+
+    names = parse_models(models)
+    market = load_csv(data)
+    with progress_console.status(f"preparing {market.symbol} {market.timeframe} ({len(market.frame)} candles)") as st:
+        prepared = prepare(market.frame, market.timeframe)
+        try:
+            result = run_backtest(prepared, train_frac, names, bilstm_config_from(epochs, tiny, seed),
+                                  on_model=lambda n: st.update(f"fitting and forecasting [bold]{n}[/]"))
+        except (ValueError, KeyError) as exc:
+            raise InvalidInput(str(exc).strip("'\"")) from None
+    if predictions_out is not None:
+        predictions_out.parent.mkdir(parents=True, exist_ok=True)
+        result.predictions_csv().to_csv(predictions_out, float_format="%.8g")
+    payload = {"data": str(data), "symbol": market.symbol, "train_frac": train_frac, **result.to_dict()}
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    s = result.split
+    console.print(results_table(result.table, f"{market.symbol} {market.timeframe}: out-of-sample RV24 forecasts"))
+    console.print(f"train {s['train_start']} → {s['train_end']} · test {s['test_start']} → {s['test_end']} "
+                  f"({s['test_origins']} origins) · DM: QLIKE loss vs {s['dm_reference']}, Newey-West "
+                  f"{s['dm_hac_lags']} lags (t < 0: better than HAR)")
+    console.print("MSE/MAE on RV24 (volatility), QLIKE on variance; DM t: QLIKE loss vs har.")
+    console.print(f"fit+forecast seconds: {result.fit_seconds}")
+    if predictions_out is not None:
+        console.print(f"forecasts written to {predictions_out}")
+    console.print("[dim]Research only — not trading advice.[/]")

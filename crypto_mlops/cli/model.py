@@ -1,10 +1,153 @@
-"""CLI group 'model' (filled by its owner)."""
+"""`crypto-mlops train` and `crypto-mlops model list|info|promote|rollback` (MLflow registry)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-app = typer.Typer(help="Model registry: train, list, info, promote, rollback.", no_args_is_help=True)
+from crypto_mlops.cli.backtest import bilstm_config_from, parse_models, progress_console, results_table
+from crypto_mlops.cli.common import console, friendly_errors, quiet_libraries
+from crypto_mlops.data.errors import DataUnavailable, InvalidInput
+
+app = typer.Typer(help="Model registry: list, info, promote, rollback.", no_args_is_help=True)
 
 
 def register(root: typer.Typer) -> None:
-    """Attach this module's commands to the root app (called by cli.main)."""
+    """Attach `train` and the `model` group to the root app (called by cli.main)."""
+    root.command("train")(train)
     root.add_typer(app, name="model")
+
+
+def _registry_call(fn: Any, *args: Any) -> Any:
+    """Registry errors that are not the user's fault become DataUnavailable (exit 3)."""
+    try:
+        return fn(*args)
+    except (InvalidInput, DataUnavailable):
+        raise
+    except (ValueError, KeyError) as exc:
+        raise InvalidInput(str(exc).strip("'\"")) from None
+    except Exception as exc:
+        raise DataUnavailable(f"MLflow registry error: {type(exc).__name__}: {exc}") from exc
+
+
+@friendly_errors
+def train(
+    data: Annotated[Path | None, typer.Option("--data", help="Candle CSV (else --source).")] = None,
+    source: Annotated[str | None, typer.Option(help="ccxt | csv | synthetic (default DATA_SOURCE).")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Pair (default DEFAULT_SYMBOL).")] = None,
+    timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
+    limit: Annotated[int | None, typer.Option(help="Newest candles to use / fetch.", min=1000)] = None,
+    train_frac: Annotated[float, typer.Option(help="Training share; the rest is the validation window.",
+                                              min=0.05, max=0.95)] = 0.7,
+    candidate: Annotated[str, typer.Option(help="Model to register and gate.")] = "bilstm",
+    models: Annotated[str | None, typer.Option(help="Models to backtest (default: all baselines + candidate).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="BiLSTM max epochs.", min=1)] = None,
+    tiny: Annotated[bool, typer.Option(help="Tiny BiLSTM (seconds; for smoke tests).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the learned model.")] = 42,
+    no_register: Annotated[bool, typer.Option("--no-register", help="Log the run only.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Train, backtest against the baselines, log to MLflow, register and gate the champion."""
+    from crypto_mlops.data import load_market_data
+    from crypto_mlops.models.training import train_and_register
+    from crypto_mlops.models.zoo import MODEL_CLASSES
+
+    quiet_libraries()
+    if candidate not in MODEL_CLASSES:
+        raise InvalidInput(f"unknown candidate {candidate!r}; choose from {', '.join(MODEL_CLASSES)}")
+    names = parse_models(models)
+    market = load_market_data("csv" if data and not source else source, symbol, timeframe, limit=limit,
+                              csv_path=data)
+    with progress_console.status("training") as st:
+        result = _registry_call(
+            lambda: train_and_register(market, None, train_frac, candidate, bilstm_config_from(epochs, tiny, seed),
+                                       names, register=not no_register, on_step=lambda s: st.update(s)))
+    if as_json:
+        typer.echo(json.dumps(result.summary(), indent=2, default=str))
+        return
+    console.print(results_table(result.backtest.table, f"{market.symbol}: validation window"))
+    console.print(f"MLflow run {result.run_id} · data sha256 {result.fingerprint['sha256'][:12]}…")
+    if result.decision:
+        console.print(f"{candidate} → version {result.version}: {result.decision.reason}")
+    if result.baseline_decision:
+        console.print(f"{result.baseline_decision.candidate} → version {result.baseline_version}: "
+                      f"{result.baseline_decision.reason}")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    if not no_register:
+        console.print(f"champion now: version {result.champion_after}")
+
+
+@app.command("list")
+@friendly_errors
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Registered versions with their gate decision; * marks the champion."""
+    from crypto_mlops.models.registry import list_versions
+
+    quiet_libraries()
+    rows = _registry_call(list_versions)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        console.print("no registered versions yet: run `crypto-mlops train`")
+        return
+    t = Table(title="crypto-predictor versions")
+    for col in ("version", "champion", "model", "QLIKE", "decision", "created"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["version"], "*" if r["champion"] else "", r["model_type"], r["qlike"][:8], r["decision"],
+                  r["created"][:19])
+    console.print(t)
+
+
+@app.command("info")
+@friendly_errors
+def info_cmd(
+    version: Annotated[str | None, typer.Argument(help="Version (default: the champion).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tags (gate decision and numbers), run metrics and data fingerprint of a version."""
+    from crypto_mlops.models.registry import version_info
+
+    quiet_libraries()
+    info = _registry_call(version_info, None, version)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    console.print(f"[bold]{info['name']}[/] version {info['version']} aliases {info['aliases']} run {info['run_id']}")
+    for k, v in sorted(info["tags"].items()):
+        console.print(f"  {k} = {v}")
+    keys = [k for k in info["metrics"] if k.endswith(".qlike")]
+    for k in sorted(keys):
+        console.print(f"  {k} = {info['metrics'][k]:.4f}")
+    console.print(f"  champion history: {info['history']}")
+
+
+@app.command("promote")
+@friendly_errors
+def promote_cmd(
+    version: Annotated[str, typer.Argument(help="Version to make champion (bypasses the gate; recorded).")],
+    reason: Annotated[str, typer.Option(help="Why (stored as a tag).")] = "manual promotion",
+) -> None:
+    """Point the champion alias at VERSION."""
+    from crypto_mlops.models.registry import promote
+
+    quiet_libraries()
+    out = _registry_call(promote, None, version, reason)
+    console.print(f"champion: {out['from']} → {out['to']} ({out['reason']})")
+
+
+@app.command("rollback")
+@friendly_errors
+def rollback_cmd() -> None:
+    """Restore the previous champion."""
+    from crypto_mlops.models.registry import rollback
+
+    quiet_libraries()
+    out = _registry_call(rollback)
+    console.print(f"champion rolled back: {out['from']} → {out['to']}")

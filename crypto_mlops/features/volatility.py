@@ -27,7 +27,7 @@ def bars(hours: float, bar_hours: float) -> int:
 
 def hour_of_week(index: pd.DatetimeIndex) -> np.ndarray:
     """0 = Monday 00:00 UTC ... 167 = Sunday 23:00 UTC."""
-    return np.asarray(index.dayofweek * 24 + index.hour, dtype=np.int64)
+    return np.asarray(index.day_of_week * 24 + index.hour, dtype=np.int64)
 
 
 def weekend_shares(index: pd.DatetimeIndex, bar_hours: float, hours: float = 24.0) -> tuple[np.ndarray, np.ndarray]:
