@@ -9,19 +9,18 @@ has a delivery callback; failures are counted and reported, and `close()` flushe
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.streaming.clients import producer_config
+from crypto_mlops.streaming.lifecycle import StopOnSignals
 from crypto_mlops.streaming.schemas import PriceTick
 
 log = logging.getLogger(__name__)
@@ -120,29 +119,6 @@ class ProducerReport:
         return self.failed == 0 and self.sent == self.delivered
 
 
-class _StopOnSignals:
-    """SIGINT/SIGTERM set `stop` instead of killing the process, so the producer can flush."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.signal_name: str | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(signum).name
-        self.stop.set()
-
-    def __enter__(self) -> _StopOnSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 def run_producer(
     ticks: Iterable[PriceTick],
     *,
@@ -160,7 +136,7 @@ def run_producer(
     pacer = Pacer(speed, stop)
     started = time.monotonic()
     stopped_by = "end of source"
-    with _StopOnSignals(stop) as signals:
+    with StopOnSignals(stop) as signals:
         try:
             for tick in ticks:
                 if stop.is_set():

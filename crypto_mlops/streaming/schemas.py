@@ -158,6 +158,8 @@ class PredictionMessage(_Message):
     symbol: str
     timestamp: datetime = Field(description="Event time of the tick it answers")
     event_key: str
+    source: str = Field(description="Data source of the tick: exchange id, 'csv' or 'synthetic'")
+    candle_time: datetime | None = Field(None, description="Open time of the tick's candle")
     price_data: PriceData
     heuristic_signal: HeuristicFields
     ml_prediction: dict[str, Any] | None = Field(

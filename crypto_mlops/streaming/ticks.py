@@ -45,7 +45,7 @@ def rolling_24h_stats(frame: pd.DataFrame, bar_hours: float) -> pd.DataFrame:
     # Price 24 h ago = the open of the first candle of the window (the exchanges' 24 h ticker convention).
     open_24h_ago = frame["open"].astype(float).shift(n - 1)
     stats["change_24h"] = (close / open_24h_ago - 1.0) * 100.0
-    log_ret = np.log(close).diff()
+    log_ret = pd.Series(np.log(close.to_numpy()), index=close.index).diff()
     stats["volatility"] = log_ret.rolling(n, min_periods=2).std(ddof=1) / math.sqrt(bar_hours)
     return stats
 

@@ -1,0 +1,341 @@
+"""Stream consumer: `crypto-prices` -> heuristic + champion model -> `predictions` / `alerts`.
+
+At-least-once, in this order for every batch:
+1. `consume(num_messages=batch_size)` (many waiting messages are handled as one batch);
+2. parse; malformed messages become dead letters (with the reason and their topic/partition/offset);
+3. the processor answers every valid tick (in process, no HTTP);
+4. predictions, alerts and dead letters are produced and flushed, and every delivery report is checked;
+5. only then are the batch's offsets committed (synchronously).
+A crash between 4 and 5 re-delivers the batch; its outputs are re-sent under the same keys
+(symbol@event time), with the same values, so readers that keep the last value per key see no conflict.
+
+On partition assignment the consumer rewinds up to `rewind` messages before the committed offset and
+feeds them with `emit=False`, so windows and alert cooldowns are rebuilt without answering anything twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from pydantic import ValidationError
+
+from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.data.errors import DataUnavailable
+from crypto_mlops.streaming.clients import consumer_config, producer_config
+from crypto_mlops.streaming.lifecycle import StopOnSignals
+from crypto_mlops.streaming.processor import Incoming, StreamProcessor
+from crypto_mlops.streaming.schemas import DeadLetter, PriceTick
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 500
+DELIVERY_ATTEMPTS = 3
+
+
+class DeliveryFailed(DataUnavailable):
+    """Outputs could not be delivered: the batch is not committed (it will be processed again)."""
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by test hooks to stop the consumer between delivery and commit."""
+
+
+@dataclass
+class ConsumerReport:
+    consumed: int = 0
+    valid: int = 0
+    emitted_predictions: int = 0
+    emitted_alerts: int = 0
+    dead_letters: int = 0
+    stale: int = 0
+    warmup: int = 0
+    batches: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+    seconds: float = 0.0
+    stopped_by: str = ""
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+    def latency_percentile(self, q: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            k: v for k, v in self.__dict__.items() if k != "latencies_ms"
+        } | {"latency_p50_ms": self.latency_percentile(50), "latency_p99_ms": self.latency_percentile(99)}
+
+
+def dead_letter_for(msg: Message, reason: str) -> DeadLetter:
+    raw = msg.value()
+    encoding: Literal["utf-8", "base64", "none"]
+    if raw is None:
+        text, encoding = None, "none"
+    else:
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    key = msg.key()
+    return DeadLetter(
+        reason=reason[:2000],
+        original_topic=msg.topic() or "",
+        original_partition=int(msg.partition() or 0),
+        original_offset=int(msg.offset() or 0),
+        original_key=key.decode("utf-8", "replace") if key is not None else None,
+        original_value=text,
+        value_encoding=encoding,
+        received_at=datetime.now(UTC),
+    )
+
+
+def parse_tick(msg: Message) -> tuple[PriceTick | None, str | None]:
+    """(tick, None) or (None, reason)."""
+    raw = msg.value()
+    if raw is None or len(raw) == 0:
+        return None, "empty value"
+    try:
+        return PriceTick.model_validate_json(raw), None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return None, f"invalid tick: {problems}"
+    except ValueError as exc:  # pragma: no cover - pydantic wraps JSON errors in ValidationError
+        return None, f"invalid tick: {exc}"
+
+
+class _Deliveries:
+    def __init__(self) -> None:
+        self.failed: list[tuple[str, bytes | None, bytes]] = []
+        self.delivered = 0
+
+    def callback(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.delivered += 1
+        else:
+            log.error("output delivery failed (%s): %s", msg.topic(), err)
+            self.failed.append((msg.topic() or "", msg.key(), msg.value() or b""))
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        processor: StreamProcessor,
+        settings: Settings | None = None,
+        *,
+        group_id: str | None = None,
+        batch_size: int = DEFAULT_BATCH,
+        poll_timeout_s: float = 0.5,
+        rewind: int | None = None,
+        offset_reset: str = "earliest",
+        before_commit: Callable[[int], None] | None = None,
+        reload_model: Callable[[], Any] | None = None,
+        reload_every_s: float = 600.0,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.processor = processor
+        self.batch_size = batch_size
+        self.poll_timeout_s = poll_timeout_s
+        # Enough messages to refill every symbol's window when a partition carries several symbols.
+        self.rewind = processor.window_size * 4 if rewind is None else rewind
+        self.topic = self.settings.kafka_topic_prices
+        self.before_commit = before_commit
+        self.reload_model = reload_model
+        self.reload_every_s = reload_every_s
+        self._consumer = Consumer(
+            consumer_config(self.settings, group_id=group_id, offset_reset=offset_reset)
+        )
+        self._producer = Producer(producer_config(self.settings, **{"linger.ms": 2}))
+        self._emit_from: dict[tuple[str, int], int] = {}
+        self.assigned = threading.Event()
+        self._assigned_at: float | None = None
+        self.report = ConsumerReport()
+
+    # -- rebalance callbacks --------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        committed = consumer.committed(partitions, timeout=10.0)
+        for tp, done in zip(partitions, committed, strict=True):
+            key = (tp.topic, tp.partition)
+            if done.offset is None or done.offset < 0 or done.offset == OFFSET_INVALID:
+                self._emit_from[key] = 0  # no commit yet: auto.offset.reset decides where to start
+                continue
+            self._emit_from[key] = done.offset
+            tp.offset = max(0, done.offset - self.rewind)
+        log.info("assigned %s", [(p.partition, p.offset, self._emit_from[(p.topic, p.partition)])
+                                 for p in partitions])
+        consumer.assign(partitions)
+        self._assigned_at = time.monotonic()
+        self.assigned.set()
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._emit_from.pop((tp.topic, tp.partition), None)
+
+    # -- main loop ------------------------------------------------------------------------------
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        max_messages: int | None = None,
+        idle_exit_s: float | None = None,
+        handle_signals: bool = True,
+    ) -> ConsumerReport:
+        """Process until `stop`, SIGINT/SIGTERM, `max_messages` answered, or `idle_exit_s` of silence."""
+        stop = stop or threading.Event()
+        started = time.monotonic()
+        last_message = started
+        last_reload = started
+        self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        signals = StopOnSignals(stop) if handle_signals else None
+        try:
+            if signals:
+                signals.__enter__()
+            while not stop.is_set():
+                if self.reload_model and time.monotonic() - last_reload > self.reload_every_s:
+                    last_reload = time.monotonic()
+                    self._reload()
+                msgs = self._consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout_s)
+                if not msgs:
+                    # Idle time counts from the group join (tansu answers JoinGroup after a delay).
+                    idle_since = max(last_message, self._assigned_at or time.monotonic())
+                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                        self.report.stopped_by = "idle"
+                        break
+                    continue
+                last_message = time.monotonic()
+                self._handle_batch(msgs, time.perf_counter())
+                if max_messages is not None and self.report.valid + self.report.dead_letters >= max_messages:
+                    self.report.stopped_by = "max messages"
+                    break
+            if stop.is_set():
+                self.report.stopped_by = (signals.signal_name if signals else None) or "stop requested"
+        finally:
+            if signals:
+                signals.__exit__()
+            self.report.seconds = round(time.monotonic() - started, 3)
+        return self.report
+
+    def close(self) -> None:
+        """Leave the group (nothing uncommitted is committed) and flush the output producer.
+
+        tansu quirk: a member that leaves while its JoinGroup is still pending stays in the group as a
+        dead leader and wedges it for every later member, so wait for the assignment before leaving.
+        """
+        deadline = time.monotonic() + self.settings.kafka_session_timeout_ms / 1000 + 2
+        while not self.assigned.is_set() and time.monotonic() < deadline:
+            self._consumer.poll(0.2)  # anything fetched here is not committed, so it is re-read later
+        try:
+            self._consumer.close()
+        finally:
+            self._producer.flush(10.0)
+
+    def _reload(self) -> None:
+        try:
+            assert self.reload_model is not None
+            self.reload_model()
+        except Exception as exc:  # keep serving the current model
+            log.warning("model reload failed: %s", exc)
+
+    def _handle_batch(self, msgs: list[Message], received: float) -> None:
+        self.report.batches += 1
+        items: list[Incoming] = []
+        dead: list[DeadLetter] = []
+        last_offsets: dict[tuple[str, int], int] = {}
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.fatal():
+                    raise KafkaException(err)
+                log.warning("consume error: %s", err)
+                continue
+            self.report.consumed += 1
+            tp = (msg.topic() or "", int(msg.partition() or 0))
+            offset = int(msg.offset() or 0)
+            last_offsets[tp] = max(offset, last_offsets.get(tp, -1))
+            emit = offset >= self._emit_from.get(tp, 0)
+            tick, reason = parse_tick(msg)
+            if tick is None:
+                if emit:  # a rewound bad message was dead-lettered by whoever committed past it
+                    dead.append(dead_letter_for(msg, reason or "invalid"))
+                continue
+            if emit:
+                self.report.valid += 1
+            else:
+                self.report.warmup += 1
+            items.append(Incoming(tick, f"{tp[0]}/{tp[1]}/{offset}", received, emit))
+        outputs = self.processor.process(items)
+        self.report.stale += sum(1 for i in outputs.stale if i.emit)
+        for s in outputs.stale:
+            if s.emit:
+                log.info("skipped stale tick %s (%s): not after its symbol's last", s.tick.event_key, s.ref)
+        records: list[tuple[str, bytes | None, bytes]] = []
+        for p in outputs.predictions:
+            records.append((self.settings.kafka_topic_predictions, p.event_key.encode(), p.to_bytes()))
+            self.report.latencies_ms.append(p.processing_latency_ms)
+        for a in outputs.alerts:
+            records.append((self.settings.kafka_topic_alerts, a.alert_id.encode(), a.to_bytes()))
+        for d in dead:
+            key = d.original_key.encode() if d.original_key is not None else None
+            records.append((self.settings.kafka_topic_dead_letter, key, d.to_bytes()))
+        self._deliver(records)
+        self.report.emitted_predictions += len(outputs.predictions)
+        self.report.emitted_alerts += len(outputs.alerts)
+        self.report.dead_letters += len(dead)
+        if len(self.report.latencies_ms) > 200_000:
+            del self.report.latencies_ms[:100_000]
+        if self.before_commit is not None:
+            self.before_commit(self.report.valid + self.report.dead_letters)
+        self._commit(last_offsets)
+
+    def _deliver(self, records: list[tuple[str, bytes | None, bytes]]) -> None:
+        pending = records
+        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+            if not pending:
+                return
+            deliveries = _Deliveries()
+            for topic, key, value in pending:
+                while True:
+                    try:
+                        self._producer.produce(topic, key=key, value=value, on_delivery=deliveries.callback)
+                        break
+                    except BufferError:
+                        self._producer.poll(0.1)
+            remaining = self._producer.flush(30.0)
+            if remaining == 0 and not deliveries.failed:
+                return
+            log.warning(
+                "delivery attempt %d: %d failed, %d unconfirmed", attempt, len(deliveries.failed), remaining
+            )
+            if remaining:
+                raise DeliveryFailed(f"{remaining} outputs unconfirmed after 30 s; batch not committed")
+            pending = deliveries.failed
+        raise DeliveryFailed(f"{len(pending)} outputs undeliverable after {DELIVERY_ATTEMPTS} attempts")
+
+    def _commit(self, last_offsets: dict[tuple[str, int], int]) -> None:
+        if not last_offsets:
+            return
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last_offsets.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+            self.report.commits += 1
+        except KafkaException as exc:  # e.g. a rebalance took the partition: it will be re-read
+            self.report.commit_failures += 1
+            log.warning("offset commit failed (batch will be re-delivered): %s", exc)

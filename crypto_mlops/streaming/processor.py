@@ -1,0 +1,279 @@
+"""The stream processor's pure part: ticks in, predictions and alerts out (no Kafka here).
+
+Per symbol it keeps a window of the last `window_size` candles. A batch is handled per symbol: the new
+candles are appended to the window, the shared feature function runs once over the window, and every
+new tick is answered from its own row (features are causal, so row t only sees candles <= t). With a
+window longer than the longest feature lookback (720 bars), the answer to a tick does not depend on how
+the ticks were batched, so a replay after a crash gives the same signals under the same keys.
+
+Ticks can be fed with `emit=False` to rebuild windows and alert state without answering them (the
+consumer does that with the ticks just before its committed offset when it starts).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import pandas as pd
+
+from crypto_mlops.data.errors import InvalidInput
+from crypto_mlops.data.schema import timeframe_hours
+from crypto_mlops.features import compute_features
+from crypto_mlops.signals.heuristic import MIN_BARS, heuristic_from_features
+from crypto_mlops.streaming.alerts import AlertEngine, RuleInput
+from crypto_mlops.streaming.schemas import (
+    AlertMessage,
+    HeuristicFields,
+    PredictionMessage,
+    PriceData,
+    PriceTick,
+    utc_iso,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW = 1500  # the history the API gives the model; > 720 (longest feature lookback)
+ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
+FALLBACK_TIMEFRAME = "1h"
+
+
+class PredictorLike(Protocol):
+    model_name: str
+    model_version: str
+    model_type: str
+
+    def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> Any: ...
+
+
+PredictorProvider = Callable[[], PredictorLike | None]
+
+
+@dataclass
+class Incoming:
+    tick: PriceTick
+    ref: str  # "topic/partition/offset"
+    received: float = field(default_factory=time.perf_counter)  # perf_counter when consumed
+    emit: bool = True
+
+
+@dataclass
+class Outputs:
+    predictions: list[PredictionMessage] = field(default_factory=list)
+    alerts: list[AlertMessage] = field(default_factory=list)
+    stale: list[Incoming] = field(default_factory=list)  # event time not after the symbol's last one
+
+
+@dataclass
+class _Window:
+    timeframe: str
+    bar_hours: float
+    size: int
+    rows: deque[tuple[pd.Timestamp, float, float, float, float, float]] = field(init=False)
+    last_event: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.rows = deque(maxlen=self.size)
+
+
+def _candle_row(tick: PriceTick) -> tuple[pd.Timestamp, float, float, float, float, float]:
+    c = tick.candle
+    if c is None:  # a plain ticker tick: a point candle at its event time
+        return (pd.Timestamp(tick.timestamp), tick.price, tick.price, tick.price, tick.price, 0.0)
+    return (pd.Timestamp(c.open_time), c.open, c.high, c.low, c.close, c.volume)
+
+
+def _frame(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]]) -> pd.DataFrame:
+    index = pd.DatetimeIndex([r[0] for r in rows], name="timestamp")
+    if index.tz is None:
+        index = index.tz_localize(UTC)
+    data = [r[1:] for r in rows]
+    return pd.DataFrame(data, index=index, columns=["open", "high", "low", "close", "volume"], dtype=float)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _stable(value: float) -> float:
+    """Round away the last bits that differ with the window's start (rolling sums): replays match."""
+    return float(f"{value:.10g}")
+
+
+def _plain_prediction(prediction: Any) -> dict[str, Any]:
+    if hasattr(prediction, "model_dump"):
+        out = prediction.model_dump(mode="json")
+    elif isinstance(prediction, dict):
+        out = dict(prediction)
+    else:
+        out = dict(vars(prediction))
+    plain: dict[str, Any] = {}
+    for key, value in out.items():
+        if isinstance(value, float):
+            number = _finite(value)
+            plain[key] = None if number is None else _stable(number)
+        else:
+            plain[key] = value
+    return plain
+
+
+class StreamProcessor:
+    def __init__(
+        self,
+        predictor: PredictorProvider | None = None,
+        window_size: int = DEFAULT_WINDOW,
+        alerts: AlertEngine | None = None,
+        ml_min_bars: int = ML_MIN_BARS,
+    ) -> None:
+        self.predictor = predictor
+        self.window_size = window_size
+        self.alerts = alerts or AlertEngine()
+        self.ml_min_bars = ml_min_bars
+        self.windows: dict[str, _Window] = {}
+        self.ml_errors = 0
+
+    def window_length(self, symbol: str) -> int:
+        w = self.windows.get(symbol)
+        return len(w.rows) if w else 0
+
+    def process(self, batch: Sequence[Incoming]) -> Outputs:
+        out = Outputs()
+        by_symbol: dict[str, list[Incoming]] = defaultdict(list)
+        for item in batch:
+            by_symbol[item.tick.symbol].append(item)
+        for symbol, items in by_symbol.items():
+            self._process_symbol(symbol, items, out)
+        return out
+
+    # -- internals ----------------------------------------------------------------------------
+    def _window_for(self, tick: PriceTick) -> _Window:
+        timeframe = tick.timeframe or FALLBACK_TIMEFRAME
+        w = self.windows.get(tick.symbol)
+        if w is None or w.timeframe != timeframe:  # a new timeframe starts a new window
+            try:
+                bar_hours = timeframe_hours(timeframe)
+            except InvalidInput:
+                bar_hours = timeframe_hours(FALLBACK_TIMEFRAME)
+            w = _Window(timeframe, bar_hours, self.window_size)
+            self.windows[tick.symbol] = w
+        return w
+
+    def _process_symbol(self, symbol: str, items: list[Incoming], out: Outputs) -> None:
+        fresh: list[Incoming] = []
+        w = self._window_for(items[0].tick)
+        last_event = w.last_event
+        for item in items:
+            if item.tick.timeframe and item.tick.timeframe != w.timeframe:
+                # Rare: mixed timeframes in one batch; handle the rest on their own window.
+                self._process_symbol(symbol, [item], out)
+                continue
+            if last_event is not None and item.tick.timestamp <= last_event:
+                out.stale.append(item)
+                continue
+            last_event = item.tick.timestamp
+            fresh.append(item)
+        if not fresh:
+            return
+        prior = len(w.rows)
+        rows = list(w.rows) + [_candle_row(i.tick) for i in fresh]
+        frame = _frame(rows)
+        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+            # Candle times disagree with event order (a producer bug): keep the last candle per time.
+            frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+        features = compute_features(frame, w.bar_hours)
+        predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
+        for n, item in enumerate(fresh):
+            pos = min(prior + n, len(frame) - 1)
+            self._answer(item, w, frame, features, pos, predictor, out)
+        w.rows.extend(rows[prior:])
+        w.last_event = fresh[-1].tick.timestamp
+
+    def _answer(
+        self, item: Incoming, w: _Window, frame: pd.DataFrame, features: pd.DataFrame, pos: int,
+        predictor: PredictorLike | None, out: Outputs,
+    ) -> None:
+        tick = item.tick
+        upto = features.iloc[: pos + 1]
+        n_bars = min(pos + 1, self.window_size)
+        heuristic = self._heuristic(upto, n_bars)
+        ml = self._ml(tick, frame, pos, predictor) if item.emit else None
+        evaluation = self.alerts.evaluate(
+            RuleInput(
+                symbol=tick.symbol, event_time=tick.timestamp, change_24h=tick.change_24h,
+                vol_regime=heuristic.vol_regime, rsi14=heuristic.rsi14,
+                predicted_volatility=_finite((ml or {}).get("predicted_volatility")),
+                current_volatility=_finite((ml or {}).get("current_volatility")),
+            )
+        )
+        if not item.emit:
+            return
+        now = datetime.now(UTC)
+        for rule, anomaly in evaluation.alerts:
+            out.alerts.append(
+                AlertMessage(
+                    alert_id=f"{tick.symbol}@{rule}@{utc_iso(tick.timestamp)}", rule=rule, symbol=tick.symbol,
+                    timestamp=tick.timestamp, anomaly=anomaly,
+                    cooldown_s=self.alerts.thresholds.cooldown / timedelta(seconds=1),
+                )
+            )
+        out.predictions.append(
+            PredictionMessage(
+                symbol=tick.symbol,
+                timestamp=tick.timestamp,
+                event_key=tick.event_key,
+                source=tick.source,
+                candle_time=tick.candle.open_time if tick.candle else None,
+                price_data=PriceData(
+                    price=tick.price, volume_24h=tick.volume_24h, change_24h=tick.change_24h,
+                    high_24h=tick.high_24h, low_24h=tick.low_24h, volatility=tick.volatility,
+                    trend=tick.trend, source=tick.source,
+                ),
+                heuristic_signal=heuristic,
+                ml_prediction=ml,
+                anomalies=evaluation.anomalies,
+                window_size=n_bars,
+                processing_latency_ms=round((time.perf_counter() - item.received) * 1000.0, 3),
+                processed_at=now,
+                source_offset=item.ref,
+            )
+        )
+
+    @staticmethod
+    def _heuristic(upto: pd.DataFrame, n_bars: int) -> HeuristicFields:
+        if n_bars < MIN_BARS:
+            return HeuristicFields(error=f"warming up: {n_bars}/{MIN_BARS} candles")
+        sig = heuristic_from_features(upto)
+        rsi = _finite(upto["rsi14"].iloc[-1])
+        return HeuristicFields(
+            risk_score=sig.risk_score, risk_level=sig.risk_level, vol_regime=sig.vol_regime,
+            vol=_stable(sig.vol), nowcast_ret=sig.nowcast_ret, momentum=sig.momentum,
+            rsi14=None if rsi is None else _stable(rsi),
+        )
+
+    def _ml(self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: PredictorLike | None
+            ) -> dict[str, Any] | None:
+        if predictor is None:
+            return None if self.predictor is None else {"error": "model unavailable"}
+        n_bars = min(pos + 1, self.window_size)
+        if n_bars < self.ml_min_bars:
+            return {"error": f"warming up: {n_bars}/{self.ml_min_bars} candles"}
+        window = frame.iloc[max(0, pos + 1 - self.window_size): pos + 1]
+        try:
+            prediction = predictor.predict(window, source=tick.source, bar_hours=timeframe_hours(
+                tick.timeframe or FALLBACK_TIMEFRAME))
+        except Exception as exc:  # a model failure must not stop the stream; it is reported per tick
+            self.ml_errors += 1
+            if self.ml_errors <= 5:
+                log.warning("model prediction failed for %s: %s", tick.symbol, exc)
+            return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        return _plain_prediction(prediction)
