@@ -37,6 +37,7 @@ from crypto_mlops.api.schemas import (
 )
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.service import MAX_LIMIT, MIN_LIMIT, CryptoService, get_service
+from crypto_mlops.service.core import MAX_CHART_POINTS
 from crypto_mlops.service.results import (
     ChartSeries,
     CompareResult,
@@ -138,9 +139,7 @@ def create_app(service: CryptoService | None = None, *, start_service: bool = Tr
     app.state.service = svc
 
     @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         status = 500
         try:
@@ -213,9 +212,7 @@ def create_app(service: CryptoService | None = None, *, start_service: bool = Tr
         req = body or SignalRequest()
         return svc.signal(req.symbol, req.timeframe, req.limit, req.horizon_min, req.explain, req.exchange)
 
-    @app.get(
-        "/v1/crypto/signals/tail", tags=["history"], response_model=list[dict[str, Any]], responses=ERRORS
-    )
+    @app.get("/v1/crypto/signals/tail", tags=["history"], response_model=list[dict[str, Any]], responses=ERRORS)
     def signals_tail(
         n: TailN = 5,
         symbol: Annotated[str | None, Query(pattern=SYMBOL_PATTERN, max_length=26)] = None,
@@ -276,7 +273,7 @@ def create_app(service: CryptoService | None = None, *, start_service: bool = Tr
         exchange: Exchange = "binance",
         timeframe: Timeframe = "1h",
         limit: Limit = 200,
-        points: Annotated[int, Query(ge=1, le=200, description="Forecast origins to draw.")] = 48,
+        points: Annotated[int, Query(ge=1, le=MAX_CHART_POINTS, description="Forecast origins to draw.")] = 48,
     ) -> ChartSeries:
         return svc.chart(symbol, timeframe, limit, points, exchange)
 

@@ -12,6 +12,7 @@ import math
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ MIN_LIMIT = 50  # SMA48 needs 48 bars; fewer makes the heuristic meaningless
 MAX_LIMIT = 1000
 CACHE_BARS = 1500  # bars fetched per key; the model sees all of them (HAR wants ~1000), responses slice `limit`
 MAX_SSE_SYMBOLS = 10
+MAX_CHART_POINTS = 60
+ORIGIN_MEMO_SIZE = 5000
 MODEL_HISTORY_BARS = 1000  # history the baseline needs to fit HAR on the frame itself
 _EXCHANGE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 
@@ -134,7 +137,8 @@ class CryptoService:
         self.feed: PredictionFeed = PeriodicPredictionFeed(
             self.prediction_event, [self.settings.default_symbol], interval_s=5.0
         )
-        self._chart_memo: dict[tuple[Any, ...], list[VolatilityPoint]] = {}
+        # Forecast per (key, model, origin candle): past origins never change, so each is computed once.
+        self._origin_memo: OrderedDict[tuple[Any, ...], float] = OrderedDict()
         self._chart_lock = threading.Lock()
         self._started = False
 
@@ -424,7 +428,7 @@ class CryptoService:
             str(predictor.model_name), str(predictor.model_version), str(predictor.model_type), fallback
         )
         with self._chart_lock:
-            self._chart_memo.clear()
+            self._origin_memo.clear()
 
     # -- health / metrics / history -------------------------------------------------------------
     def health(self) -> HealthResult:
@@ -472,22 +476,14 @@ class CryptoService:
         from crypto_mlops.features import compute_features
         from crypto_mlops.signals import vol_regime
 
-        if not 1 <= points <= 200:
-            raise InvalidInput(f"points must be between 1 and 200, got {points}")
+        if not 1 <= points <= MAX_CHART_POINTS:
+            raise InvalidInput(f"points must be between 1 and {MAX_CHART_POINTS}, got {points}")
         m = self.market(symbol, timeframe, limit, exchange)
         predictor = self.models.get()
         feats = compute_features(m.data.frame, bar_hours=m.data.bar_hours).iloc[-m.limit :]
         vph = feats["vol_per_hour"]
         regimes = [vol_regime(float(v)) if np.isfinite(v) else "unknown" for v in vph]
-        memo_key = (m.key, m.candle_time, predictor.model_version, predictor.model_type, points, m.limit)
-        with self._chart_lock:
-            series = self._chart_memo.get(memo_key)
-        if series is None:
-            series = self._vol_series(m, predictor, points)
-            with self._chart_lock:
-                if len(self._chart_memo) > 64:
-                    self._chart_memo.clear()
-                self._chart_memo[memo_key] = series
+        series = self._vol_series(m, predictor, points)
         return ChartSeries(
             symbol=m.key.symbol,
             timeframe=m.key.timeframe,
@@ -506,24 +502,35 @@ class CryptoService:
         log_ret = np.log(frame["close"]).diff().to_numpy()
         horizon = max(1, round(24 / m.data.bar_hours))
         n = len(frame)
-        # Origins spread over the visible window; the last one is the latest candle (realized unknown).
+        # Origins on a grid anchored at the latest candle (so that they are reused across requests),
+        # spread over the visible window; the last one is the latest candle (realized unknown).
         first = max(n - m.limit, min(MODEL_HISTORY_BARS, n // 2))
-        origins = sorted({int(i) for i in np.linspace(first, n - 1, num=min(points, n - first))})
-        predictions = self._predict_origins(predictor, frame, origins, m.data.source, m.data.bar_hours)
+        step = max(1, math.ceil((n - first) / points))
+        origins = sorted(range(n - 1, first - 1, -step))[-points:]
+        model_id = (m.key, str(predictor.model_name), str(predictor.model_version), str(predictor.model_type))
+        with self._chart_lock:
+            known = {i: self._origin_memo.get((*model_id, frame.index[i])) for i in origins}
+        missing = [i for i, v in known.items() if v is None]
+        if missing:
+            fresh = self._predict_origins(predictor, frame, missing, m.data.source, m.data.bar_hours)
+            with self._chart_lock:
+                for i, p in zip(missing, fresh, strict=True):
+                    if p is not None:
+                        known[i] = _num(p.predicted_rv_24h)
+                        self._origin_memo[(*model_id, frame.index[i])] = known[i]
+                while len(self._origin_memo) > ORIGIN_MEMO_SIZE:
+                    self._origin_memo.popitem(last=False)
         out: list[VolatilityPoint] = []
-        for i, p in zip(origins, predictions, strict=True):
-            if p is None:
+        for i in origins:
+            predicted = known.get(i)
+            if predicted is None:
                 continue
             realized = None
             if i + horizon < n:
                 window = log_ret[i + 1 : i + 1 + horizon]
                 realized = float(math.sqrt(np.nansum(window**2)))
             out.append(
-                VolatilityPoint(
-                    time=iso_z(frame.index[i]) or "",
-                    predicted_rv_24h=_num(p.predicted_rv_24h),
-                    realized_rv_24h=realized,
-                )
+                VolatilityPoint(time=iso_z(frame.index[i]) or "", predicted_rv_24h=predicted, realized_rv_24h=realized)
             )
         return out
 
