@@ -1,0 +1,111 @@
+"""The stream processor without Kafka: answers, keys, windows, batching, model errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from crypto_mlops.streaming.processor import Incoming, StreamProcessor
+from crypto_mlops.streaming.sources import simulate_ticks
+from tests.streaming.helpers import tick
+
+
+@dataclass
+class FakePredictor:
+    model_name: str = "fake"
+    model_version: str = "7"
+    model_type: str = "har"
+    frames: list[int] = field(default_factory=list)
+    fail: bool = False
+
+    def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> dict[str, Any]:
+        self.frames.append(len(frame))
+        if self.fail:
+            raise RuntimeError("model exploded")
+        vol = float(frame["close"].pct_change().std())
+        return {"predicted_volatility": 3 * vol, "current_volatility": vol, "model_version": self.model_version,
+                "source": source, "origin_timestamp": frame.index[-1].isoformat()}
+
+
+def run(processor: StreamProcessor, ticks: list, batch: int, emit: bool = True) -> list:
+    out = []
+    for i in range(0, len(ticks), batch):
+        res = processor.process([Incoming(t, f"p/0/{i + j}", emit=emit) for j, t in enumerate(ticks[i:i + batch])])
+        out.extend(res.predictions)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sim_ticks() -> list:
+    return list(simulate_ticks(["BTC/USDT", "ETH/USDT"], max_bars=300, chunk_bars=300))
+
+
+def test_every_tick_gets_one_prediction_keyed_by_symbol_and_event_time(sim_ticks: list) -> None:
+    preds = run(StreamProcessor(), sim_ticks, batch=64)
+    assert sorted(p.event_key for p in preds) == sorted(t.event_key for t in sim_ticks)
+    first = next(p for p in preds if p.symbol == "BTC/USDT")
+    assert first.heuristic_signal.error and "warming up" in first.heuristic_signal.error
+    late = [p for p in preds if p.window_size >= 60]
+    assert late and all(p.heuristic_signal.risk_score is not None for p in late)
+    assert all(0 <= p.heuristic_signal.risk_score <= 1 for p in late)
+    assert all(p.processing_latency_ms > 0 for p in preds)
+    assert all(p.ml_prediction is None for p in preds)  # no model configured
+
+
+def test_answers_do_not_depend_on_batching(sim_ticks: list) -> None:
+    ticks = sim_ticks[:150]  # one feature computation per tick when unbatched: keep it short
+    big = {p.event_key: p for p in run(StreamProcessor(), ticks, batch=100)}
+    single = {p.event_key: p for p in run(StreamProcessor(), ticks, batch=1)}
+    assert big.keys() == single.keys()
+    for key, p in big.items():
+        assert p.heuristic_signal == single[key].heuristic_signal
+        assert p.anomalies == single[key].anomalies
+
+
+def test_warm_up_rebuilds_state_without_answering(sim_ticks: list) -> None:
+    reference = {p.event_key: p for p in run(StreamProcessor(), sim_ticks, batch=50)}
+    proc = StreamProcessor()
+    assert run(proc, sim_ticks[:400], batch=100, emit=False) == []
+    resumed = run(proc, sim_ticks[400:], batch=100)
+    assert len(resumed) == len(sim_ticks) - 400
+    for p in resumed:
+        assert p.heuristic_signal == reference[p.event_key].heuristic_signal
+        assert p.window_size == reference[p.event_key].window_size
+
+
+def test_stale_and_duplicate_ticks_are_not_answered_twice() -> None:
+    proc = StreamProcessor()
+    ticks = [tick(hour=h, price=100 + h) for h in range(5)]
+    first = proc.process([Incoming(t, "r") for t in ticks])
+    again = proc.process([Incoming(ticks[3], "r"), Incoming(tick(hour=5, price=105), "r")])
+    assert len(first.predictions) == 5
+    assert [p.event_key for p in again.predictions] == [tick(hour=5).event_key]
+    assert [i.tick.event_key for i in again.stale] == [ticks[3].event_key]
+
+
+def test_model_gets_the_window_and_its_failures_stay_per_tick(sim_ticks: list) -> None:
+    model = FakePredictor()
+    proc = StreamProcessor(lambda: model, window_size=250, ml_min_bars=100)
+    btc = [t for t in sim_ticks if t.symbol == "BTC/USDT"]
+    preds = run(proc, btc[:-5], batch=40)
+    warming = [p for p in preds if p.window_size < 100]
+    assert all("warming up" in p.ml_prediction["error"] for p in warming)
+    with_ml = [p for p in preds if p.window_size >= 100]
+    assert len(model.frames) == len(with_ml) and max(model.frames) == 250  # never more than the window
+    assert all(p.ml_prediction["model_version"] == "7" for p in with_ml)
+    model.fail = True
+    more = proc.process([Incoming(t, "r") for t in btc[-5:]])
+    assert len(more.predictions) == 5
+    assert all("model exploded" in p.ml_prediction["error"] for p in more.predictions)
+
+
+def test_big_24h_moves_alert_once_per_cooldown() -> None:
+    proc = StreamProcessor()
+    ticks = [tick(hour=h, price=100 + h, change_24h=8.0) for h in range(12)]
+    alerts = [a for t in ticks for a in proc.process([Incoming(t, "r")]).alerts]
+    price_alerts = [a for a in alerts if a.rule == "price_move_24h"]
+    assert [a.timestamp.hour for a in price_alerts] == [1, 5, 9]  # 4 h cooldown in event time
+    assert len({a.alert_id for a in alerts}) == len(alerts)
