@@ -15,9 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class PipelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PIPELINE_", env_file=".env", extra="ignore")
 
-    symbols: str = Field(
-        "", description="Comma-separated pairs the pipeline ingests (default: DEFAULT_SYMBOL)."
-    )
+    symbols: str = Field("", description="Comma-separated pairs the pipeline ingests (default: DEFAULT_SYMBOL).")
     source: str | None = Field(None, description="ccxt | csv | synthetic (default: DATA_SOURCE).")
     csv_dir: Path | None = Field(
         None,

@@ -36,9 +36,7 @@ from crypto_mlops.pipeline.store import Store, open_store
 SOURCES = ("ccxt", "csv", "synthetic")
 
 
-def _csv_for(
-    symbol: str, timeframe: str, settings: Settings, psettings: PipelineSettings, single: bool
-) -> Path:
+def _csv_for(symbol: str, timeframe: str, settings: Settings, psettings: PipelineSettings, single: bool) -> Path:
     """The CSV file of a symbol: DATA_CSV_PATH for a single symbol, else a file in PIPELINE_CSV_DIR."""
     if single and settings.data_csv_path is not None:
         return Path(settings.data_csv_path)
@@ -129,9 +127,7 @@ def extract(
             "csv", symbol, ctx.timeframe, csv_path=ctx.csv_paths[symbol], since=since, settings=settings
         )
     elif ctx.source == "synthetic":
-        data = load_market_data(
-            "synthetic", symbol, ctx.timeframe, limit=psettings.initial_bars, settings=settings
-        )
+        data = load_market_data("synthetic", symbol, ctx.timeframe, limit=psettings.initial_bars, settings=settings)
     else:
         limit = psettings.initial_bars if since is None else max(2, int((now - since) / step) + 2)
         data = load_market_data("ccxt", symbol, ctx.timeframe, limit=limit, since=since, settings=settings)

@@ -15,9 +15,7 @@ class RunContext(BaseModel):
 
     run_id: str = Field(description="Key of every object this run writes (never shared by two runs).")
     source: str = Field(description="ccxt | csv | synthetic")
-    source_key: str = Field(
-        description="Folder of the source in the buckets: exchange id, 'csv' or 'synthetic'."
-    )
+    source_key: str = Field(description="Folder of the source in the buckets: exchange id, 'csv' or 'synthetic'.")
     timeframe: str
     symbols: list[str]
     csv_paths: dict[str, str] = Field(default_factory=dict, description="Symbol -> CSV file (source csv).")

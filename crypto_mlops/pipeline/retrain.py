@@ -35,9 +35,7 @@ def _vol(close: pd.Series) -> float:
     return float(returns.std()) if len(returns) > 2 else float("nan")
 
 
-def drift_ratio(
-    candles: pd.DataFrame, trained_end: pd.Timestamp, window_bars: int, bar_hours: float
-) -> float | None:
+def drift_ratio(candles: pd.DataFrame, trained_end: pd.Timestamp, window_bars: int, bar_hours: float) -> float | None:
     """Realized vol of the newest `window_bars` candles over the vol of the 30 days up to `trained_end`."""
     reference_bars = int(REFERENCE_DAYS * 24 / bar_hours)
     reference = candles.loc[candles.index <= trained_end, "close"].tail(reference_bars)

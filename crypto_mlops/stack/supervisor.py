@@ -107,7 +107,8 @@ class ChildProcess(ManagedProcess):
     def ready(self) -> bool:
         if self._ready is not None:
             return self._ready()
-        return time.monotonic() - self._started_at > 2.0  # a worker that survives 2 s started fine
+        # A worker that is still alive after 3 s started fine (a bad command line dies sooner).
+        return self.running() and time.monotonic() - self._started_at > 3.0
 
     def returncode(self) -> int | None:
         return self._proc.poll() if self._proc is not None else None
@@ -672,7 +673,12 @@ class StackSupervisor:
 
 def _last_line(path: Path) -> str:
     try:
-        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        # The last line that says something (not a rich box border or an empty line).
+        lines = [
+            line.strip(" │|")
+            for line in path.read_text(errors="replace").splitlines()
+            if any(ch.isalnum() for ch in line)
+        ]
     except OSError:
         return ""
     return lines[-1][:200] if lines else ""

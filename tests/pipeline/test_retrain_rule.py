@@ -18,15 +18,25 @@ SERIES = "csv/BTCUSDT/1h"
 def _commit(store, frame: pd.DataFrame, run_id: str) -> None:
     key = layout.staged_key(SERIES, run_id)
     store.put_parquet(layout.RAW, key, frame)
-    store.put_json(layout.RAW, layout.commit_key(SERIES, run_id), {
-        "run_id": run_id, "key": key, "first": frame.index[0].isoformat(), "last": frame.index[-1].isoformat(),
-        "rows": len(frame),
-    })
+    store.put_json(
+        layout.RAW,
+        layout.commit_key(SERIES, run_id),
+        {
+            "run_id": run_id,
+            "key": key,
+            "first": frame.index[0].isoformat(),
+            "last": frame.index[-1].isoformat(),
+            "rows": len(frame),
+        },
+    )
 
 
 def _trained(store, data_end: pd.Timestamp, run_id: str) -> None:
-    store.put_json(layout.MODELS, layout.training_log_key(SERIES, run_id),
-                   {"run_id": run_id, "data_end": data_end.isoformat(), "rows": 0})
+    store.put_json(
+        layout.MODELS,
+        layout.training_log_key(SERIES, run_id),
+        {"run_id": run_id, "data_end": data_end.isoformat(), "rows": 0},
+    )
 
 
 def _decide(store, has_champion: bool = True):
