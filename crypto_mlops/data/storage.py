@@ -46,10 +46,6 @@ BUCKETS = ("raw-data", "processed-data", "quality-reports", "models")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _TMP_PREFIX = ".tmp-"
 
-# pyarrow reads DatetimeIndex.values while writing a tz-aware index; pandas 3.1 deprecates that
-# (Pandas4Warning). The tz is written from the dtype and survives (tests/data/test_storage.py).
-warnings.filterwarnings("ignore", message="DatetimeIndex.values returning an ndarray that drops timezone")
-
 
 class ObjectNotFound(CryptoMLOpsError, KeyError):
     """The bucket or key does not exist."""
@@ -357,7 +353,11 @@ class BucketStore:
     def put_parquet(self, bucket: str, key: str, frame: pd.DataFrame) -> str:
         """Write a DataFrame as Parquet, index included (a UTC DatetimeIndex keeps its tz)."""
         buf = io.BytesIO()
-        frame.to_parquet(buf, engine="pyarrow", index=True)
+        with warnings.catch_warnings():
+            # pyarrow reads DatetimeIndex.values for a tz-aware index, which pandas 3.1 deprecates
+            # (Pandas4Warning); the tz is written from the dtype and survives the round trip.
+            warnings.filterwarnings("ignore", message="DatetimeIndex.values returning an ndarray")
+            frame.to_parquet(buf, engine="pyarrow", index=True)
         return self.put_bytes(bucket, key, buf.getvalue(), "application/vnd.apache.parquet")
 
     def get_parquet(self, bucket: str, key: str) -> pd.DataFrame:

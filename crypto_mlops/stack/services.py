@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,7 +32,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -60,6 +61,8 @@ __all__ = [
     "find_tansu",
     "find_weed",
 ]
+
+logger = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -91,6 +94,21 @@ def _venv_bin(name: str) -> str | None:
     return shutil.which(name)
 
 
+def _parent_death_signal(sig: int) -> Callable[[], None] | None:
+    """A Popen preexec_fn that asks Linux to send `sig` to the child when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def set_pdeathsig() -> None:  # runs in the child after setuid, so the setting survives
+        libc.prctl(pr_set_pdeathsig, int(sig), 0, 0, 0)
+
+    return set_pdeathsig
+
+
 class ManagedProcess:
     """Base class: one long-running child process with a log file and a readiness check."""
 
@@ -102,6 +120,10 @@ class ManagedProcess:
     def __init__(self, log_path: Path) -> None:
         self.log_path = Path(log_path)
         self.start_seconds: float | None = None
+        #: Linux only: the kernel sends the server `stop_signal` when the thread that started it
+        #: dies, so a killed test run leaves no server behind. Only set this when start() is
+        #: called from a thread that lives as long as the server (pytest's main thread does).
+        self.die_with_parent = False
         self._proc: subprocess.Popen[bytes] | None = None
 
     # --- to be provided by subclasses ---------------------------------------------------------
@@ -161,6 +183,7 @@ class ManagedProcess:
                     stderr=subprocess.STDOUT,
                     env=self.environment(),
                     start_new_session=True,  # own process group: stop() can reap its children
+                    preexec_fn=_parent_death_signal(self.stop_signal) if self.die_with_parent else None,
                     **self.popen_kwargs(),
                 )
             except OSError as exc:
@@ -176,6 +199,7 @@ class ManagedProcess:
                 f"{self.name} {state} ({exc}); log {self.log_path}:\n{_tail(self.log_path)}"
             ) from exc
         self.start_seconds = time.monotonic() - t0
+        logger.info("%s ready in %.1f s (pid %s, log %s)", self.name, self.start_seconds, self.pid, self.log_path)
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -184,6 +208,7 @@ class ManagedProcess:
         if proc is None:
             return
         pgid = proc.pid  # start_new_session=True: the group id is the child's pid
+        t0 = time.monotonic()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(self.stop_signal)
@@ -201,6 +226,7 @@ class ManagedProcess:
                 os.killpg(pgid, 0)
                 time.sleep(0.1)
             os.killpg(pgid, signal.SIGKILL)
+        logger.info("%s (pid %s) stopped in %.1f s", self.name, pgid, time.monotonic() - t0)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from crypto_mlops.stack.ports import free_port, is_port_free
+from crypto_mlops.stack.ports import free_port, is_port_free, wait_until
 from crypto_mlops.stack.services import PostgresServer, SeaweedS3, ServiceError, TansuBroker
 
 pytestmark = pytest.mark.integration
@@ -179,3 +181,30 @@ def test_postgres_data_survives_a_restart(servers_dir: Path) -> None:
         conn.close()
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
+def test_servers_die_with_a_killed_parent(servers_dir: Path) -> None:
+    """A test run killed by SIGKILL leaves no server behind (die_with_parent)."""
+    script = (
+        "import sys, time; from pathlib import Path; from crypto_mlops.stack.services import TansuBroker\n"
+        f"b = TansuBroker(log_path=Path({str(servers_dir / 'tansu-orphan.log')!r})); b.die_with_parent = True\n"
+        "b.start(); print(b.pid, b.port, flush=True); time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid, port = (int(x) for x in parent.stdout.readline().split())
+        assert not _gone(pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    wait_until(lambda: _gone(pid) or _zombie(pid), 10, "orphaned tansu to exit")
+    wait_until(lambda: is_port_free(port), 10, "port to be released")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
