@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -57,7 +58,7 @@ def test_simulated_ticks_are_continuous_across_chunks_and_ordered() -> None:
     assert times == sorted(times)
     btc = [t for t in ticks if t.symbol == "BTC/USDT"]
     assert len({t.timestamp for t in btc}) == 130
-    for prev, cur in zip(btc, btc[1:], strict=False):
+    for prev, cur in itertools.pairwise(btc):
         assert cur.candle is not None and prev.candle is not None
         assert cur.candle.open == pytest.approx(prev.candle.close)  # no price jump between chunks
         assert (cur.timestamp - prev.timestamp).total_seconds() == 3600
