@@ -231,8 +231,12 @@ class S3Backend(Backend):
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         self.ensure_bucket(bucket)
         self._call(
-            f"write {bucket}/{key}", self.client.put_object,
-            Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+            f"write {bucket}/{key}",
+            self.client.put_object,
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
         )
 
     def get(self, bucket: str, key: str) -> bytes:
@@ -296,8 +300,9 @@ class BucketStore:
         """S3 when MLFLOW_S3_ENDPOINT_URL is set, else DATA_DIR; names prefixed by BUCKET_PREFIX."""
         s = settings or get_settings()
         if s.s3_endpoint_url:
-            return cls.s3(s.s3_endpoint_url, s.aws_access_key_id, s.aws_secret_access_key, s.aws_region,
-                          prefix=s.bucket_prefix)
+            return cls.s3(
+                s.s3_endpoint_url, s.aws_access_key_id, s.aws_secret_access_key, s.aws_region, prefix=s.bucket_prefix
+            )
         return cls.local(s.data_dir, prefix=s.bucket_prefix)
 
     @classmethod
@@ -323,9 +328,7 @@ class BucketStore:
         """The real bucket name (BUCKET_PREFIX + bucket), validated against S3's naming rules."""
         name = f"{self.prefix}{bucket}"
         if not _BUCKET_RE.match(name) or ".." in name:
-            raise InvalidInput(
-                f"invalid bucket name {name!r}: 3-63 characters, lowercase letters, digits, '-' and '.'"
-            )
+            raise InvalidInput(f"invalid bucket name {name!r}: 3-63 characters, lowercase letters, digits, '-' and '.'")
         return name
 
     def uri(self, bucket: str, key: str) -> str:
@@ -338,9 +341,7 @@ class BucketStore:
             self.backend.ensure_bucket(self.bucket_name(bucket))
 
     # --- bytes -------------------------------------------------------------------------------
-    def put_bytes(
-        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
-    ) -> str:
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         """Write an object (replacing it atomically); returns its URI."""
         name, key = self.bucket_name(bucket), _check_key(key)
         self.backend.put(name, key, bytes(data), content_type)

@@ -195,9 +195,7 @@ class ManagedProcess:
             rc = self._proc.poll() if self._proc else None
             self.stop()
             state = f"exited with code {rc}" if rc is not None else f"not ready after {timeout:.0f} s"
-            raise ServiceError(
-                f"{self.name} {state} ({exc}); log {self.log_path}:\n{_tail(self.log_path)}"
-            ) from exc
+            raise ServiceError(f"{self.name} {state} ({exc}); log {self.log_path}:\n{_tail(self.log_path)}") from exc
         self.start_seconds = time.monotonic() - t0
         logger.info("%s ready in %.1f s (pid %s, log %s)", self.name, self.start_seconds, self.pid, self.log_path)
         return self
@@ -347,8 +345,16 @@ class PostgresServer(ManagedProcess):
         if (self.pgdata / "PG_VERSION").exists():
             return
         cmd = [
-            str(bindir / "initdb"), "-D", str(self.pgdata), "-U", "postgres", "-E", "UTF8",
-            "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+            str(bindir / "initdb"),
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
         ]
         res = subprocess.run(
             cmd, capture_output=True, text=True, check=False, cwd=self.data_dir, **self._owner_kwargs()
@@ -358,9 +364,19 @@ class PostgresServer(ManagedProcess):
 
     def command(self) -> list[str]:
         return [
-            str(self.bindir / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
-            "-k", str(self.data_dir), "-c", f"listen_addresses={self.host}",
-            "-c", "fsync=off", "-c", "max_connections=200",
+            str(self.bindir / "postgres"),
+            "-D",
+            str(self.pgdata),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data_dir),
+            "-c",
+            f"listen_addresses={self.host}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
         ]
 
     def environment(self) -> dict[str, str]:
@@ -415,9 +431,7 @@ class PostgresServer(ManagedProcess):
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if not cur.fetchone():
                 cur.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(name), sql.Identifier(self.user)
-                    )
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(self.user))
                 )
         return self.url(name)
 
@@ -461,8 +475,12 @@ class ExistingPostgres:
         import psycopg2
 
         conn = psycopg2.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password,
-            dbname=dbname, connect_timeout=3,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=dbname,
+            connect_timeout=3,
         )
         conn.autocommit = True
         return conn
@@ -521,8 +539,13 @@ def find_weed() -> str:
 # The admin server's gRPC port cannot be set independently in mini mode (its worker always
 # dials admin.port + 10000), so admin.port is chosen with a free partner port 10000 higher.
 _WEED_PORT_FLAGS = (
-    "master.port", "master.port.grpc", "filer.port", "filer.port.grpc",
-    "volume.port", "volume.port.grpc", "s3.port.grpc",
+    "master.port",
+    "master.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "s3.port.grpc",
 )
 _WEED_GRPC_OFFSET = 10000
 
@@ -598,9 +621,17 @@ class SeaweedS3(ManagedProcess):
 
     def command(self) -> list[str]:
         cmd = [
-            find_weed(), "mini", f"-dir={self.data_dir}", f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
-            f"-s3.config={self.data_dir / 's3.json'}", f"-s3.port={self.port}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+            find_weed(),
+            "mini",
+            f"-dir={self.data_dir}",
+            f"-ip={LOOPBACK}",
+            f"-ip.bind={LOOPBACK}",
+            f"-s3.config={self.data_dir / 's3.json'}",
+            f"-s3.port={self.port}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
             "-master.telemetry=false",
         ]
         cmd += [f"-{flag}={port}" for flag, port in self.ports.items()]
@@ -722,8 +753,16 @@ class TansuBroker(ManagedProcess):
     def command(self) -> list[str]:
         url = f"tcp://{LOOPBACK}:{self.port}"
         return [
-            find_tansu(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", self.storage, "--cluster-id", self.cluster_id,
+            find_tansu(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            self.storage,
+            "--cluster-id",
+            self.cluster_id,
         ]
 
     def environment(self) -> dict[str, str]:
@@ -785,9 +824,19 @@ class MlflowServer(ManagedProcess):
         if not mlflow:
             raise ServiceUnavailable("mlflow not installed: pip install mlflow==3.17.2")
         return [
-            mlflow, "server", "--backend-store-uri", self.backend_uri,
-            "--artifacts-destination", self.artifacts_destination, "--serve-artifacts",
-            "--host", LOOPBACK, "--port", str(self.port), "--workers", str(self.workers),
+            mlflow,
+            "server",
+            "--backend-store-uri",
+            self.backend_uri,
+            "--artifacts-destination",
+            self.artifacts_destination,
+            "--serve-artifacts",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
         ]
 
     def environment(self) -> dict[str, str]:

@@ -117,7 +117,9 @@ def test_json_bytes_overwrite_and_delete(store: BucketStore) -> None:
     ts = pd.Timestamp("2026-11-26 05:00", tz="UTC")
     store.put_json("models", "runs/r1/deploy.json", {"promoted": False, "at": ts, "score": 0.25})
     assert store.get_json("models", "runs/r1/deploy.json") == {
-        "promoted": False, "at": str(ts), "score": 0.25,
+        "promoted": False,
+        "at": str(ts),
+        "score": 0.25,
     }
     store.put_bytes("models", "blob.bin", b"v1")
     store.put_bytes("models", "blob.bin", b"version-2")

@@ -23,14 +23,26 @@ DEPLOY = REPO / "deploy"
 ENV_EXAMPLE = REPO / ".env.example"
 
 SERVICES = {
-    "postgres", "minio", "bucket-init", "mlflow", "kafka", "airflow",
-    "api", "grpc", "graphql", "producer", "consumer",
+    "postgres",
+    "minio",
+    "bucket-init",
+    "mlflow",
+    "kafka",
+    "airflow",
+    "api",
+    "grpc",
+    "graphql",
+    "producer",
+    "consumer",
 }
 APP_SERVICES = {"mlflow", "airflow", "api", "grpc", "graphql", "producer", "consumer"}
 EXPECTED_DEPENDS = {
     "bucket-init": {"minio": "service_healthy"},
-    "mlflow": {"postgres": "service_healthy", "minio": "service_healthy",
-               "bucket-init": "service_completed_successfully"},
+    "mlflow": {
+        "postgres": "service_healthy",
+        "minio": "service_healthy",
+        "bucket-init": "service_completed_successfully",
+    },
     "airflow": {"postgres": "service_healthy", "mlflow": "service_healthy"},
     "api": {"postgres": "service_healthy", "mlflow": "service_healthy"},
     "graphql": {"postgres": "service_healthy", "mlflow": "service_healthy"},
@@ -52,7 +64,12 @@ def compose_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
     res = subprocess.run(
         [binary, "-f", "deploy/docker-compose.yml", "config"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert res.returncode == 0, f"docker-compose config failed:\n{res.stderr}"
     config: dict[str, Any] = yaml.safe_load(res.stdout)
@@ -115,8 +132,16 @@ def test_published_ports_are_loopback_only(compose_config: dict[str, Any]) -> No
             text = port if isinstance(port, str) else f"{port.get('host_ip')}:{port['published']}"
             assert text.startswith("127.0.0.1:"), f"{name} publishes {text} beyond loopback"
             published.setdefault(name, []).append(text.split(":")[1])
-    for name, port in {"api": 8800, "graphql": 4000, "grpc": 50051, "mlflow": 5000, "airflow": 8080,
-                       "kafka": 9092, "minio": 9000, "postgres": 5432}.items():
+    for name, port in {
+        "api": 8800,
+        "graphql": 4000,
+        "grpc": 50051,
+        "mlflow": 5000,
+        "airflow": 8080,
+        "kafka": 9092,
+        "minio": 9000,
+        "postgres": 5432,
+    }.items():
         assert str(port) in published[name], (name, published.get(name))
 
 
@@ -133,22 +158,40 @@ def test_no_credentials_in_compose_file_or_image() -> None:
 def test_entrypoint_builds_urls_from_compose_variables() -> None:
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "POSTGRES_HOST": "postgres", "POSTGRES_USER": "ml", "POSTGRES_PASSWORD": "p@ss/w:rd",
-        "MINIO_ENDPOINT": "http://minio:9000", "MINIO_ROOT_USER": "mu", "MINIO_ROOT_PASSWORD": "mp",
+        "POSTGRES_HOST": "postgres",
+        "POSTGRES_USER": "ml",
+        "POSTGRES_PASSWORD": "p@ss/w:rd",
+        "MINIO_ENDPOINT": "http://minio:9000",
+        "MINIO_ROOT_USER": "mu",
+        "MINIO_ROOT_PASSWORD": "mp",
     }
-    res = subprocess.run(["sh", str(DEPLOY / "docker-entrypoint.sh"), "env"], env=env,
-                         capture_output=True, text=True, check=True, timeout=30)
+    res = subprocess.run(
+        ["sh", str(DEPLOY / "docker-entrypoint.sh"), "env"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     out = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
     base = "postgresql+psycopg2://ml:p%40ss%2Fw%3Ard@postgres:5432"
     assert out["DATABASE_URL"] == f"{base}/cryptodb"
     assert out["MLFLOW_BACKEND_STORE_URI"] == f"{base}/mlflow"
     assert out["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"{base}/airflow"
     assert (out["MLFLOW_S3_ENDPOINT_URL"], out["AWS_ACCESS_KEY_ID"], out["AWS_SECRET_ACCESS_KEY"]) == (
-        "http://minio:9000", "mu", "mp")
+        "http://minio:9000",
+        "mu",
+        "mp",
+    )
     # Outside compose the environment passes through untouched.
-    res = subprocess.run(["sh", str(DEPLOY / "docker-entrypoint.sh"), "env"],
-                         env={"PATH": env["PATH"], "DATABASE_URL": "sqlite:///x.db"},
-                         capture_output=True, text=True, check=True, timeout=30)
+    res = subprocess.run(
+        ["sh", str(DEPLOY / "docker-entrypoint.sh"), "env"],
+        env={"PATH": env["PATH"], "DATABASE_URL": "sqlite:///x.db"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     assert "DATABASE_URL=sqlite:///x.db" in res.stdout and "MLFLOW_BACKEND_STORE_URI" not in res.stdout
 
 
@@ -182,8 +225,21 @@ def test_postgres_init_script_creates_the_databases(postgres_server) -> None:
         pytest.skip("psql client not installed")
     script = DEPLOY / "postgres-init" / "01-databases.sql"
     env = {**os.environ, "PGPASSWORD": postgres_server.password}
-    cmd = [psql, "-v", "ON_ERROR_STOP=1", "-h", postgres_server.host, "-p", str(postgres_server.port),
-           "-U", postgres_server.user, "-d", "postgres", "-f", str(script)]
+    cmd = [
+        psql,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        postgres_server.host,
+        "-p",
+        str(postgres_server.port),
+        "-U",
+        postgres_server.user,
+        "-d",
+        "postgres",
+        "-f",
+        str(script),
+    ]
     for _ in range(2):  # re-runnable
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert res.returncode == 0, res.stderr

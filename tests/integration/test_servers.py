@@ -47,8 +47,12 @@ def test_postgres_refuses_a_wrong_password(postgres_server) -> None:
 
     with pytest.raises(psycopg2.OperationalError, match="password"):
         psycopg2.connect(
-            host=postgres_server.host, port=postgres_server.port, user=postgres_server.user,
-            password="wrong-" + uuid.uuid4().hex, dbname="postgres", connect_timeout=3,
+            host=postgres_server.host,
+            port=postgres_server.port,
+            user=postgres_server.user,
+            password="wrong-" + uuid.uuid4().hex,
+            dbname="postgres",
+            connect_timeout=3,
         )
 
 
@@ -68,8 +72,11 @@ def test_s3_put_get_and_wrong_key_rejected(s3_server) -> None:
     from botocore.config import Config
 
     intruder = boto3.client(
-        "s3", endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
-        aws_secret_access_key="not-the-secret", region_name="us-east-1",
+        "s3",
+        endpoint_url=s3_server.endpoint_url,
+        aws_access_key_id=s3_server.access_key,
+        aws_secret_access_key="not-the-secret",
+        region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
     )
     with pytest.raises(ClientError) as err:
@@ -93,10 +100,15 @@ def test_kafka_produce_and_consume(kafka_broker) -> None:
         producer.produce(topic, key=f"k{i % 4}", value=value.encode())
     assert producer.flush(10) == 0
 
-    consumer = Consumer({
-        "bootstrap.servers": kafka_broker.bootstrap, "group.id": "it-" + uuid.uuid4().hex[:6],
-        "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_broker.bootstrap,
+            "group.id": "it-" + uuid.uuid4().hex[:6],
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+        }
+    )
     received: set[str] = set()
     try:
         consumer.subscribe([topic])
