@@ -70,6 +70,8 @@ class ConsumerReport:
     commit_failures: int = 0
     seconds: float = 0.0
     stopped_by: str = ""
+    first_message_at: float | None = None  # time.monotonic() of the first batch
+    last_commit_at: float | None = None  # time.monotonic() after the last commit
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def latency_percentile(self, q: float) -> float | None:
@@ -78,10 +80,20 @@ class ConsumerReport:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
+    @property
+    def active_s(self) -> float | None:
+        """From the first message received to the last commit (excludes the group join and idle time)."""
+        if self.first_message_at is None or self.last_commit_at is None:
+            return None
+        return self.last_commit_at - self.first_message_at
+
     def summary(self) -> dict[str, Any]:
-        return {
-            k: v for k, v in self.__dict__.items() if k != "latencies_ms"
-        } | {"latency_p50_ms": self.latency_percentile(50), "latency_p99_ms": self.latency_percentile(99)}
+        skip = {"latencies_ms", "first_message_at", "last_commit_at"}
+        return {k: v for k, v in self.__dict__.items() if k not in skip} | {
+            "active_s": None if self.active_s is None else round(self.active_s, 3),
+            "latency_p50_ms": self.latency_percentile(50),
+            "latency_p99_ms": self.latency_percentile(99),
+        }
 
 
 def dead_letter_for(msg: Message, reason: str) -> DeadLetter:
@@ -239,6 +251,8 @@ class StreamConsumer:
         tansu quirk: a member that leaves while its JoinGroup is still pending stays in the group as a
         dead leader and wedges it for every later member, so wait for the assignment before leaving.
         """
+        if self._consumer is None:  # already closed
+            return
         deadline = time.monotonic() + self.settings.kafka_session_timeout_ms / 1000 + 2
         while not self.assigned.is_set() and time.monotonic() < deadline:
             self._consumer.poll(0.2)  # anything fetched here is not committed, so it is re-read later
@@ -246,6 +260,8 @@ class StreamConsumer:
             self._consumer.close()
         finally:
             self._producer.flush(10.0)
+            # The consumer's callbacks reference self; drop the clients so they go away now, not at GC.
+            self._consumer = self._producer = None  # type: ignore[assignment]
 
     def _reload(self) -> None:
         try:
@@ -256,6 +272,8 @@ class StreamConsumer:
 
     def _handle_batch(self, msgs: list[Message], received: float) -> None:
         self.report.batches += 1
+        if self.report.first_message_at is None:
+            self.report.first_message_at = time.monotonic()
         items: list[Incoming] = []
         dead: list[DeadLetter] = []
         last_offsets: dict[tuple[str, int], int] = {}
@@ -336,6 +354,7 @@ class StreamConsumer:
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
             self.report.commits += 1
+            self.report.last_commit_at = time.monotonic()
         except KafkaException as exc:  # e.g. a rebalance took the partition: it will be re-read
             self.report.commit_failures += 1
             log.warning("offset commit failed (batch will be re-delivered): %s", exc)

