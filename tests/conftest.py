@@ -44,6 +44,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the throw-away sandbox (servers are stopped by their own fixtures before this)."""
+    import shutil
+
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_settings() -> Iterator[None]:
     """Settings are cached per process; clear the cache so a test's monkeypatched env applies."""
