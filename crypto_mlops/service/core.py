@@ -62,6 +62,7 @@ MAX_LIMIT = 1000
 CACHE_BARS = 1500  # bars fetched per key; the model sees all of them (HAR wants ~1000), responses slice `limit`
 MAX_SSE_SYMBOLS = 10
 MAX_CHART_POINTS = 60
+MAX_SLOW_ORIGINS = 8
 ORIGIN_MEMO_SIZE = 5000
 MODEL_HISTORY_BARS = 1000  # history the baseline needs to fit HAR on the frame itself
 _EXCHANGE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
@@ -504,7 +505,7 @@ class CryptoService:
         n = len(frame)
         # Origins on a grid anchored at the latest candle (so that they are reused across requests),
         # spread over the visible window; the last one is the latest candle (realized unknown).
-        first = max(n - m.limit, min(MODEL_HISTORY_BARS, n // 2))
+        first = max(n - m.limit, min(MODEL_HISTORY_BARS, n - 1))
         step = max(1, math.ceil((n - first) / points))
         origins = sorted(range(n - 1, first - 1, -step))[-points:]
         model_id = (m.key, str(predictor.model_name), str(predictor.model_version), str(predictor.model_type))
@@ -512,12 +513,16 @@ class CryptoService:
             known = {i: self._origin_memo.get((*model_id, frame.index[i])) for i in origins}
         missing = [i for i, v in known.items() if v is None]
         if missing:
-            fresh = self._predict_origins(predictor, frame, missing, m.data.source, m.data.bar_hours)
+            fast = _one_pass_forecasts(predictor, frame, missing, m.data.bar_hours)
+            if fast is None:
+                # Origin by origin is a full prediction each: only the latest few.
+                latest = missing[-MAX_SLOW_ORIGINS:]
+                fresh = self._predict_origins(predictor, frame, latest, m.data.source, m.data.bar_hours)
+                fast = {i: _num(p.predicted_rv_24h) for i, p in zip(latest, fresh, strict=True) if p is not None}
             with self._chart_lock:
-                for i, p in zip(missing, fresh, strict=True):
-                    if p is not None:
-                        known[i] = _num(p.predicted_rv_24h)
-                        self._origin_memo[(*model_id, frame.index[i])] = known[i]
+                for i, value in fast.items():
+                    known[i] = value
+                    self._origin_memo[(*model_id, frame.index[i])] = value
                 while len(self._origin_memo) > ORIGIN_MEMO_SIZE:
                     self._origin_memo.popitem(last=False)
         out: list[VolatilityPoint] = []
@@ -609,6 +614,56 @@ class CryptoService:
         if len(parts) > MAX_SSE_SYMBOLS:
             raise InvalidInput(f"at most {MAX_SSE_SYMBOLS} symbols per stream")
         return [normalize_symbol(s) for s in parts]
+
+
+def _one_pass_forecasts(
+    predictor: PredictorLike, frame: pd.DataFrame, origins: list[int], bar_hours: float
+) -> dict[int, float] | None:
+    """RV24 forecasts at many past origins in one causal pass of the underlying model (fast path).
+
+    Models forecast every row from its past only, so one pass over the features equals one call per
+    origin. A baseline that is normally refitted on each request's candles is fitted once, on the
+    candles up to the first origin, so every drawn point stays out of sample. None when the predictor
+    does not expose a model (the caller then predicts origin by origin).
+    """
+    model = getattr(predictor, "model", None)
+    if model is None or not hasattr(model, "predict"):
+        return None
+    try:
+        from crypto_mlops.models.backtest import model_features
+        from crypto_mlops.models.inference import clean_frame
+
+        features = model_features(clean_frame(frame, bar_hours), bar_hours)
+        if getattr(predictor, "refit_on_frame", False):
+            model = _fit_baseline(str(predictor.model_type), features.loc[: frame.index[min(origins)]], bar_hours)
+        times = frame.index[origins]
+        mask = features.index.isin(times)
+        forecast = model.predict(features, mask)
+        out: dict[int, float] = {}
+        for i, ts in zip(origins, times, strict=True):
+            value = float(forecast.get(ts, float("nan")))
+            if math.isfinite(value) and value > 0:
+                out[i] = value
+        return out
+    except Exception as exc:
+        log.debug("one-pass forecasts unavailable (%s); predicting origin by origin", exc)
+        return None
+
+
+def _fit_baseline(name: str, features: pd.DataFrame, bar_hours: float) -> Any:
+    from crypto_mlops.features.volatility import bars
+    from crypto_mlops.models.inference import MIN_FIT_ORIGINS
+    from crypto_mlops.models.target import horizon_bars, realized_vol_target
+    from crypto_mlops.models.zoo import BASELINES, make_model
+
+    target = realized_vol_target(features["log_ret"], horizon_bars(bar_hours))
+    # Same rule as the inference module: only origins with a full 30-day window and a known future.
+    mask = np.isfinite(target.to_numpy(float)) & (np.arange(len(features)) >= bars(720, bar_hours))
+    if mask.sum() < MIN_FIT_ORIGINS:
+        raise ValueError(f"only {int(mask.sum())} origins to fit the baseline on")
+    model = make_model(name if name in BASELINES else "har")
+    model.fit(features, target, mask, bar_hours)
+    return model
 
 
 def _num(value: Any) -> float:
