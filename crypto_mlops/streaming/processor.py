@@ -219,20 +219,21 @@ class StreamProcessor:
             frame = frame[~frame.index.duplicated(keep="last")].sort_index()
         features = _HeuristicColumns(compute_features(frame, w.bar_hours))
         predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
-        for n, item in enumerate(fresh):
-            pos = min(prior + n, len(frame) - 1)
-            self._answer(item, w, frame, features, pos, predictor, out)
+        positions = [min(prior + n, len(frame) - 1) for n in range(len(fresh))]
+        batched = self._ml_rows(fresh, positions, frame, w, predictor)
+        for item, pos in zip(fresh, positions, strict=True):
+            self._answer(item, w, frame, features, pos, predictor, out, batched.get(pos))
         w.rows.extend(rows[prior:])
         w.last_event = fresh[-1].tick.timestamp
 
     def _answer(
         self, item: Incoming, w: _Window, frame: pd.DataFrame, features: _HeuristicColumns, pos: int,
-        predictor: PredictorLike | None, out: Outputs,
+        predictor: PredictorLike | None, out: Outputs, batched_ml: dict[str, Any] | None = None,
     ) -> None:
         tick = item.tick
         n_bars = min(pos + 1, self.window_size)
         heuristic = features.signal(pos, n_bars)
-        ml = self._ml(tick, frame, pos, predictor) if item.emit else None
+        ml = batched_ml if batched_ml is not None else (self._ml(tick, frame, pos, predictor) if item.emit else None)
         evaluation = self.alerts.evaluate(
             RuleInput(
                 symbol=tick.symbol, event_time=tick.timestamp, change_24h=tick.change_24h,
@@ -273,6 +274,29 @@ class StreamProcessor:
                 source_offset=item.ref,
             )
         )
+
+    def _ml_rows(
+        self, fresh: list[Incoming], positions: list[int], frame: pd.DataFrame, w: _Window,
+        predictor: PredictorLike | None,
+    ) -> dict[int, dict[str, Any]]:
+        """One model call for a batch's eligible ticks when the predictor can answer several rows.
+
+        Eligible ticks (emitted, with enough history) are the last rows of the frame; a predictor with
+        `predict_rows(frame, source, bar_hours, n)` computes its features once and answers the last n rows.
+        """
+        predict_rows = getattr(predictor, "predict_rows", None)
+        eligible = [p for i, p in zip(fresh, positions, strict=True)
+                    if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars]
+        if predict_rows is None or len(eligible) < 2 or eligible != list(range(len(frame) - len(eligible), len(frame))):
+            return {}
+        start = max(0, len(frame) - self.window_size - len(eligible) + 1)
+        try:
+            answers = predict_rows(frame.iloc[start:], source=fresh[-1].tick.source, bar_hours=w.bar_hours,
+                                   n=len(eligible))
+        except Exception as exc:  # fall back to one call per tick, which reports errors per tick
+            log.warning("batched model prediction failed (%s); predicting tick by tick", exc)
+            return {}
+        return {pos: _plain_prediction(a) for pos, a in zip(eligible, answers, strict=True)}
 
     def _ml(self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: PredictorLike | None
             ) -> dict[str, Any] | None:

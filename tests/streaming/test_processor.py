@@ -25,7 +25,7 @@ class FakePredictor:
         self.frames.append(len(frame))
         if self.fail:
             raise RuntimeError("model exploded")
-        vol = float(frame["close"].pct_change().std())
+        vol = float(frame["close"].iloc[-100:].pct_change().std())  # a fixed lookback, like real models
         return {"predicted_volatility": 3 * vol, "current_volatility": vol, "model_version": self.model_version,
                 "source": source, "origin_timestamp": frame.index[-1].isoformat()}
 
@@ -127,3 +127,25 @@ def test_fast_heuristic_matches_the_signals_module(sim_ticks: list) -> None:
             reference.nowcast_ret,
         )
         assert mine.vol == pytest.approx(reference.vol, rel=1e-9)
+
+
+@dataclass
+class RowsPredictor(FakePredictor):
+    """Answers several rows in one call, like a model that computes its features once."""
+
+    calls: list[int] = field(default_factory=list)
+
+    def predict_rows(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0, n: int = 1) -> list[dict]:
+        self.calls.append(n)
+        return [self.predict(frame.iloc[: len(frame) - k], source, bar_hours) for k in range(n - 1, -1, -1)]
+
+
+def test_batched_model_calls_give_the_per_tick_answers(sim_ticks: list) -> None:
+    btc = [t for t in sim_ticks if t.symbol == "BTC/USDT"][:200]
+    one_by_one = StreamProcessor(lambda: FakePredictor(), 150, ml_min_bars=100)
+    per_tick = {p.event_key: p.ml_prediction for p in run(one_by_one, btc, 1)}
+    rows_model = RowsPredictor()
+    batched = run(StreamProcessor(lambda: rows_model, 150, ml_min_bars=100), btc, 40)
+    assert rows_model.calls and max(rows_model.calls) == 40  # whole batches in one call
+    for p in batched:
+        assert p.ml_prediction == per_tick[p.event_key]
