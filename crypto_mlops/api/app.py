@@ -177,6 +177,10 @@ def create_app(service: CryptoService | None = None, *, start_service: bool = Tr
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # -- health / metrics ---------------------------------------------------------------------
