@@ -38,6 +38,7 @@ from crypto_mlops.api.schemas import (
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.service import MAX_LIMIT, MIN_LIMIT, CryptoService, get_service
 from crypto_mlops.service.core import MAX_CHART_POINTS
+from crypto_mlops.service.feed import select_feed
 from crypto_mlops.service.results import (
     ChartSeries,
     CompareResult,
@@ -117,15 +118,28 @@ async def _too_large(max_bytes: int, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(service: CryptoService | None = None, *, start_service: bool = True) -> FastAPI:
-    """The API app around `service` (default: the process-wide one)."""
+def create_app(
+    service: CryptoService | None = None, *, start_service: bool = True, choose_feed: bool | None = None
+) -> FastAPI:
+    """The API app around `service` (default: the process-wide one).
+
+    `choose_feed` (default: when no service is passed) picks the SSE feed at start-up: the Kafka
+    `predictions` topic when the broker answers, else the in-process periodic feed (PREDICTION_FEED).
+    """
     svc = service or get_service()
+    pick_feed = service is None if choose_feed is None else choose_feed
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if pick_feed:
+            feed = await asyncio.to_thread(select_feed, svc.prediction_event, svc.settings)
+            svc.set_prediction_feed(feed)
         if start_service:
             svc.start()
         yield
+        close = getattr(svc.feed, "close", None)
+        if close is not None:
+            close()
 
     app = FastAPI(
         title="crypto-mlops API",

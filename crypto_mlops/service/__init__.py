@@ -6,7 +6,7 @@ import threading
 
 from crypto_mlops.service.cache import CacheKey, OHLCVCache
 from crypto_mlops.service.core import MAX_LIMIT, MIN_LIMIT, CryptoService
-from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed
+from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed, select_feed
 from crypto_mlops.service.history import HistoryStore
 from crypto_mlops.service.model_holder import ModelHolder
 
@@ -21,6 +21,7 @@ __all__ = [
     "PeriodicPredictionFeed",
     "PredictionFeed",
     "get_service",
+    "select_feed",
 ]
 
 _lock = threading.Lock()

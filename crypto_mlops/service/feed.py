@@ -13,8 +13,16 @@ the `predictions` topic; `CryptoService.set_prediction_feed(feed)` swaps it in.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crypto_mlops.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -51,3 +59,41 @@ class PeriodicPredictionFeed:
                     event = {"symbol": symbol, "error": f"{type(exc).__name__}: {exc}"}
                 yield event
             await asyncio.sleep(self.interval_s)
+
+
+class FeedSettings(BaseSettings):
+    """Which live feed the API's SSE endpoint uses (read from the environment)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    prediction_feed: Literal["auto", "kafka", "periodic"] = Field(
+        "auto",
+        alias="PREDICTION_FEED",
+        description="auto: the Kafka `predictions` topic when the broker answers, else periodic in-process.",
+    )
+    prediction_feed_interval_s: float = Field(
+        5.0, alias="PREDICTION_FEED_INTERVAL_S", gt=0, description="Period of the in-process feed (s)."
+    )
+
+
+def select_feed(
+    make_event: Callable[[str], dict[str, Any]], settings: Settings, mode: str | None = None
+) -> PredictionFeed:
+    """The Kafka-backed feed when asked for (or, with `auto`, when the broker answers); else periodic."""
+    feed_settings = FeedSettings()
+    mode = mode or feed_settings.prediction_feed
+    periodic = PeriodicPredictionFeed(
+        make_event, [settings.default_symbol], interval_s=feed_settings.prediction_feed_interval_s
+    )
+    if mode == "periodic":
+        return periodic
+    try:
+        from crypto_mlops.streaming.feed import KafkaPredictionFeed, kafka_reachable
+    except ImportError as exc:  # streaming extras missing: the in-process feed still works
+        log.warning("Kafka prediction feed unavailable (%s); using the periodic feed", exc)
+        return periodic
+    if mode == "auto" and not kafka_reachable(settings, timeout=2.0):
+        log.info("Kafka at %s not reachable: SSE uses the periodic in-process feed", settings.kafka_bootstrap_servers)
+        return periodic
+    log.info("SSE relays the Kafka topic %s", settings.kafka_topic_predictions)
+    return KafkaPredictionFeed(settings).start()

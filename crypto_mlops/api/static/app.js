@@ -203,7 +203,7 @@ async function record(kind) {
 function drawLive() {
   const ev = state.live;
   Plotly.react("livechart", [
-    { type: "scatter", mode: "lines+markers", name: "ML predicted vol/h", x: ev.map((e) => e.timestamp), y: ev.map((e) => e.ml_prediction.predicted_volatility), line: { color: "#8b5cf6" } },
+    { type: "scatter", mode: "lines+markers", name: "ML predicted vol/h", x: ev.map((e) => e.timestamp), y: ev.map((e) => e.ml_prediction.predicted_volatility ?? null), line: { color: "#8b5cf6" } },
     { type: "scatter", mode: "lines+markers", name: "heuristic vol/h", x: ev.map((e) => e.timestamp), y: ev.map((e) => e.heuristic_signal.vol), line: { color: "#22c55e" } },
   ], { ...LAYOUT, yaxis: { ...LAYOUT.yaxis, tickformat: ".2%" } }, CONFIG);
 }
@@ -213,11 +213,12 @@ function connectLive() {
   source.addEventListener("hello", (e) => pill("live-state", `live · ${JSON.parse(e.data).feed} feed`, "ok"));
   source.addEventListener("prediction", (e) => {
     const ev = JSON.parse(e.data);
-    if (ev.error || !ev.ml_prediction) return;
+    if (ev.error || !ev.heuristic_signal || !ev.price_data) return;
+    ev.ml_prediction = ev.ml_prediction && !ev.ml_prediction.error ? ev.ml_prediction : {};
     state.live.push(ev);
     if (state.live.length > 120) state.live.shift();
     const li = document.createElement("li");
-    li.textContent = `${ev.timestamp} ${ev.symbol} price ${fmt(ev.price_data.price, 2)} · risk ${fmt(ev.heuristic_signal.risk_score, 2)} ${ev.heuristic_signal.vol_regime} · ML RV24 ${pct(ev.ml_prediction.predicted_rv_24h)}`;
+    li.textContent = `${ev.timestamp} ${ev.symbol} price ${fmt(ev.price_data.price, 2)} · risk ${fmt(ev.heuristic_signal.risk_score, 2)} ${ev.heuristic_signal.vol_regime} · ML RV24 ${pct(ev.ml_prediction.predicted_rv_24h)} · ${ev.feed || ""}`;
     $("live-events").prepend(li);
     while ($("live-events").children.length > 50) $("live-events").lastChild.remove();
     drawLive();
