@@ -335,3 +335,35 @@ def test_sse_endpoint_relays_the_predictions_topic(settings: Settings, sandbox_d
     assert len(events) == 3
     assert all(e["symbol"] == "BTC/USDT" and e["feed"] == "kafka" for e in events)
     assert all(PredictionMessage.model_validate({k: v for k, v in e.items() if k != "feed"}) for e in events)
+
+
+def test_cli_topics_and_replay_produce(settings: Settings, monkeypatch: pytest.MonkeyPatch, btc_csv: Path) -> None:
+    from typer.testing import CliRunner
+
+    from crypto_mlops.cli.main import app
+
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "KAFKA_TOPIC_PRICES": settings.kafka_topic_prices,
+        "KAFKA_TOPIC_PREDICTIONS": settings.kafka_topic_predictions,
+        "KAFKA_TOPIC_ALERTS": settings.kafka_topic_alerts,
+        "KAFKA_TOPIC_DEAD_LETTER": settings.kafka_topic_dead_letter,
+    }.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["stream", "topics", "--create", "--json"])
+    assert listed.exit_code == 0, listed.output
+    roles = {t["role"]: t for t in json.loads(listed.stdout)["topics"] if t["role"]}
+    assert set(roles) == {"prices", "predictions", "alerts", "dead_letter"}
+    assert roles["prices"]["partitions"] == 3 and not any(t.get("missing") for t in roles.values())
+
+    produced = runner.invoke(app, ["stream", "produce", "--mode", "replay", "--data", str(btc_csv),
+                                   "--start", "2021-06-01", "--max-messages", "30", "--speed", "0"])
+    assert produced.exit_code == 0, produced.output
+    assert "sent 30, delivered 30, failed 0" in produced.stdout
+    ticks = read_topic(settings, settings.kafka_topic_prices, expect=30)
+    assert len(ticks) == 30 and {k for k, _, _ in ticks} == {"BTC/USDT"}
+    assert all(v["source"] == "csv" and v["candle"] for _, v, _ in ticks)
+
+    missing = runner.invoke(app, ["stream", "produce", "--mode", "replay"])
+    assert missing.exit_code == 2 and "needs --data" in missing.output
