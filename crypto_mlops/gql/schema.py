@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -259,8 +259,8 @@ class Query:
             fallback=m.fallback,
             fallback_reason=m.fallback_reason,
             load_time=m.load_time,
-            metrics=m.metrics,
-            backtest=m.backtest,
+            metrics=cast(JSON, m.metrics),
+            backtest=cast(JSON, m.backtest) if m.backtest is not None else None,
         )
 
     @strawberry.field
