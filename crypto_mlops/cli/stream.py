@@ -94,6 +94,9 @@ def produce(
         "--speed", help="Event time per wall time (3600: an hourly candle per second; 0: as fast as possible). "
         "Default 1800 for simulate/replay.")] = None,
     max_messages: Annotated[int | None, typer.Option("--max-messages", min=1, help="Stop after N ticks.")] = None,
+    backfill_h: Annotated[float, typer.Option(
+        "--backfill-h", min=0, help="Send the first H hours of event time at once (simulate/replay: fills the "
+        "consumer's windows so the model answers from the start).")] = 300.0,
     timeframe: Annotated[str | None, typer.Option("--timeframe", help="Candles: 1h for simulate, 1m for live.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Simulator seed (default SYNTHETIC_SEED).")] = None,
     poll_s: Annotated[float, typer.Option("--poll-s", help="Live: seconds between exchange polls.")] = 10.0,
@@ -119,6 +122,7 @@ def produce(
                   console=err_console, transient=True) as progress:
         task = progress.add_task("ticks", total=max_messages)
         report = run_producer(ticks, mode=mode.value, settings=settings, speed=pace, max_messages=max_messages,
+                              backfill=timedelta(hours=backfill_h if mode is not Mode.live else 0),
                               stop=stop, on_sent=lambda _t: progress.advance(task))
     console.print(f"sent {report.sent}, delivered {report.delivered}, failed {report.failed} "
                   f"in {report.seconds:.1f} s (stopped by {report.stopped_by})")

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -84,15 +84,25 @@ class TickProducer:
 
 
 class Pacer:
-    """Sleeps so that event time advances `speed` times faster than wall time (0 = no pacing)."""
+    """Sleeps so that event time advances `speed` times faster than wall time (0 = no pacing).
 
-    def __init__(self, speed: float, stop: threading.Event) -> None:
+    Ticks within `unpaced` of the first event time go out at once (a history burst, so that a consumer's
+    windows fill and the model answers from the start); pacing starts after them.
+    """
+
+    def __init__(self, speed: float, stop: threading.Event, unpaced: timedelta = timedelta(0)) -> None:
         self.speed = speed
         self.stop = stop
+        self.unpaced = unpaced
+        self._first: datetime | None = None
         self._origin: tuple[float, datetime] | None = None
 
     def wait_for(self, event_time: datetime) -> None:
         if self.speed <= 0:
+            return
+        if self._first is None:
+            self._first = event_time
+        if event_time - self._first < self.unpaced:
             return
         if self._origin is None:
             self._origin = (time.monotonic(), event_time)
@@ -125,6 +135,7 @@ def run_producer(
     mode: str,
     settings: Settings | None = None,
     speed: float = 0.0,
+    backfill: timedelta = timedelta(0),
     max_messages: int | None = None,
     stop: threading.Event | None = None,
     producer: TickProducer | None = None,
@@ -133,7 +144,7 @@ def run_producer(
     """Send ticks until the source ends, `max_messages`, or a stop signal; always flush at the end."""
     stop = stop or threading.Event()
     sink = producer or TickProducer(settings)
-    pacer = Pacer(speed, stop)
+    pacer = Pacer(speed, stop, backfill)
     started = time.monotonic()
     stopped_by = "end of source"
     with StopOnSignals(stop) as signals:
