@@ -100,12 +100,12 @@ class KafkaPredictionFeed:
         )
         consumer = Consumer(conf)
         try:
-            meta = consumer.list_topics(self.topic, timeout=10.0)
-            topic_meta = meta.topics.get(self.topic)
-            if topic_meta is None or topic_meta.error is not None or not topic_meta.partitions:
-                raise KafkaException(f"topic {self.topic} not available")
+            partitions = self._wait_for_topic(consumer)
+            if partitions is None:
+                return
             start = 0 if self.from_beginning else OFFSET_END
-            consumer.assign([TopicPartition(self.topic, p, start) for p in topic_meta.partitions])
+            consumer.assign([TopicPartition(self.topic, p, start) for p in partitions])
+            self.last_error = None
             self.ready.set()
             while not self._stop.is_set():
                 msg = consumer.poll(self.poll_timeout_s)
@@ -121,6 +121,22 @@ class KafkaPredictionFeed:
             self.ready.set()
         finally:
             consumer.close()
+
+    def _wait_for_topic(self, consumer: Consumer) -> list[int] | None:
+        """The topic's partitions; waits (with backoff) while the broker or the topic is not there yet."""
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                meta = consumer.list_topics(self.topic, timeout=5.0).topics.get(self.topic)
+                if meta is not None and meta.error is None and meta.partitions:
+                    return sorted(meta.partitions)
+                self.last_error = f"topic {self.topic} not available yet"
+            except KafkaException as exc:
+                self.last_error = f"broker unreachable: {exc}"
+            log.info("prediction feed waiting: %s", self.last_error)
+            self._stop.wait(delay)
+            delay = min(delay * 2, 30.0)
+        return None
 
     def _dispatch(self, raw: bytes | None) -> None:
         if not raw:
