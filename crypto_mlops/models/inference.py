@@ -85,7 +85,11 @@ def clean_frame(frame: pd.DataFrame, bar_hours: float, min_bars: int = MIN_BARS)
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise InvalidInput("no candles given")
     if "timestamp" in frame.columns:
-        frame = frame.set_index("timestamp")
+        try:
+            stamps = pd.to_datetime(frame["timestamp"], utc=True)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"unreadable timestamps: {exc}") from None
+        frame = frame.drop(columns="timestamp").set_index(pd.DatetimeIndex(stamps, name="timestamp"))
     missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidInput(f"candles lack columns {missing}")

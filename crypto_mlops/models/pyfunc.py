@@ -22,6 +22,8 @@ PIP_REQUIREMENTS = ["torch==2.13.0", "numpy", "pandas", "scipy", "arch", "pydant
 class VolatilityPyfunc(mlflow.pyfunc.PythonModel):
     """Input: candles (`timestamp, open, high, low, close, volume`, or a DatetimeIndex).
 
+    Through MLflow the input needs a `timestamp` column of naive UTC datetimes (MLflow's schema
+    check refuses tz-aware ones); called directly, tz-aware timestamps and a DatetimeIndex work too.
     Output: DataFrame `timestamp, predicted_rv_24h, confidence` (all origins, or the last only with
     `params={"last_only": True}`). `params={"bar_hours": ...}` overrides the bar length.
     """
@@ -48,6 +50,20 @@ class VolatilityPyfunc(mlflow.pyfunc.PythonModel):
         return out[mask].reset_index(drop=True)
 
 
+def signature() -> Any:
+    """Candles in, forecasts out; params `last_only` and `bar_hours` (declared so MLflow passes them)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("datetime", "timestamp"),
+                       *[ColSpec("double", c) for c in ("open", "high", "low", "close", "volume")]]),
+        outputs=Schema([ColSpec("datetime", "timestamp"), ColSpec("double", "predicted_rv_24h"),
+                        ColSpec("double", "confidence")]),
+        params=ParamSchema([ParamSpec("last_only", "boolean", False), ParamSpec("bar_hours", "double", 1.0)]),
+    )
+
+
 def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str | None = None) -> Any:
     """Log `model` as a pyfunc named "model" in the active run (and register it); returns ModelInfo."""
     state_dir = workdir / STATE_ARTIFACT
@@ -57,6 +73,7 @@ def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str
         python_model=VolatilityPyfunc(),
         artifacts={STATE_ARTIFACT: str(state_dir)},
         pip_requirements=PIP_REQUIREMENTS,
+        signature=signature(),
         registered_model_name=registered_model_name,
     )
 
