@@ -44,7 +44,7 @@ from crypto_mlops.streaming.schemas import DeadLetter, PriceTick
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 100  # bounds one batch's model work (and so the shutdown wait) while amortizing features
 DELIVERY_ATTEMPTS = 3
 
 
