@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crypto_mlops.features.volatility import volatility_features
+
 VOL_WINDOW = 24
 RV_WINDOWS = (24, 168, 720)  # one day, one week, one month of hourly bars
 
@@ -63,4 +65,5 @@ def compute_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataFram
     out["log_range"] = log_hl
     median_volume = volume.rolling(168, min_periods=24).median()
     out["rel_volume"] = volume / median_volume.replace(0.0, np.nan)
-    return out
+    # Volatility-model columns (calendar, EWMA variance, 6 h RV): see features/volatility.py.
+    return out.join(volatility_features(frame, bar_hours))
