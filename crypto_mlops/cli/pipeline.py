@@ -78,6 +78,11 @@ def bootstrap(
     for key, value in result.items():
         table.add_row(key, str(value))
     console.print(table)
+    # One last line that says it all (the stack supervisor shows it in its table).
+    console.print(
+        f"champion v{result.get('champion_version')} ({result.get('model_type')}): {result['action']} "
+        f"in {result['seconds']} s"
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -8,9 +8,14 @@ import time
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from crypto_mlops.cli.common import console, err_console
+from crypto_mlops.cli.common import console as _console
+from crypto_mlops.cli.common import err_console
+
+# Tables are wide: when writing to a file or pipe (logs, `make` output) do not wrap them at 80 columns.
+console = _console if _console.is_terminal else Console(width=150)
 
 app = typer.Typer(help="Start, inspect and stop the local stack (what 'make up' runs).", no_args_is_help=True)
 

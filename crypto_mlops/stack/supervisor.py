@@ -66,10 +66,14 @@ class StackSettings(BaseSettings):
     s3_secret_key: str = Field("stack-admin-secret", description="SeaweedFS secret key (full mode).")
 
 
-def _restore_sigint() -> None:
-    # Children of a non-interactive shell inherit SIGINT=ignored; Airflow standalone only stops
-    # its own children cleanly on KeyboardInterrupt, so give the child a default SIGINT back.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# Children of a non-interactive shell inherit SIGINT=ignored, and an ignored signal stays ignored
+# across exec. Airflow standalone only stops its children cleanly on KeyboardInterrupt, so it is
+# started through this one-liner that gives SIGINT its default back before exec'ing the command.
+_WITH_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])",
+]
 
 
 class ChildProcess(ManagedProcess):
@@ -87,22 +91,22 @@ class ChildProcess(ManagedProcess):
     ) -> None:
         super().__init__(log_path)
         self.label = name
-        self._command = command
+        self._command = [*_WITH_SIGINT, *command] if restore_sigint else command
         self._env = env
         self._ready = ready
         self._started_at = 0.0
-        self._restore_sigint = restore_sigint
         self.timeout = start_timeout
 
     def command(self) -> list[str]:
         self._started_at = time.monotonic()
         return self._command
 
+    @property
+    def started_monotonic(self) -> float:
+        return self._started_at
+
     def environment(self) -> dict[str, str]:
         return self._env
-
-    def popen_kwargs(self) -> dict[str, Any]:
-        return {"preexec_fn": _restore_sigint} if self._restore_sigint else {}
 
     def ready(self) -> bool:
         if self._ready is not None:
@@ -158,6 +162,12 @@ def exchange_reachable(exchange: str, timeout: float) -> tuple[bool, str]:
             return True, host
     except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"[:120]
+
+
+def dags_folder(root: Path) -> Path:
+    """The repository's airflow/dags (next to the package in a source checkout), else ROOT/airflow/dags."""
+    beside_package = Path(__file__).resolve().parents[2] / "airflow" / "dags"
+    return beside_package if (beside_package / "crypto_ml_pipeline.py").exists() else root / "airflow" / "dags"
 
 
 def _port_of(bootstrap: str) -> int:
@@ -424,7 +434,7 @@ class StackSupervisor:
         self.env.update(
             {
                 "AIRFLOW_HOME": str(home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(self.root / "airflow" / "dags"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder(self.root)),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__PARALLELISM": "4",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_url_airflow,
@@ -499,7 +509,7 @@ class StackSupervisor:
                 component.detail = "; ".join([reason[0][:160], *[t[:160] for t in log_tail]]) if reason else repr(exc)
             return
         with self._lock:
-            component.seconds = round(time.monotonic() - t0, 1)
+            component.seconds = None if component.job else round(time.monotonic() - t0, 1)
             component.state = "running" if component.job else "healthy"
             if component.health_spec and component.health_spec.get("type") == "process":
                 component.health_spec["pid"] = component.pid
@@ -545,6 +555,7 @@ class StackSupervisor:
             with self._lock:
                 component.state = "done" if rc == 0 else "failed"
                 component.detail = _last_line(service.log_path) or f"exit code {rc}"
+                component.seconds = round(time.monotonic() - service.started_monotonic, 1)
             self.write_state()
 
     def _watch_servers(self) -> None:
