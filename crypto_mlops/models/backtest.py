@@ -14,7 +14,7 @@ import pandas as pd
 from crypto_mlops.data.quality import regularize
 from crypto_mlops.data.schema import timeframe_hours
 from crypto_mlops.features import compute_features
-from crypto_mlops.features.volatility import VOLATILITY_COLUMNS, bars, volatility_features
+from crypto_mlops.features.volatility import VOLATILITY_COLUMNS, bars
 from crypto_mlops.models import metrics
 from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.bilstm import BiLSTMConfig
@@ -26,11 +26,11 @@ WARMUP_HOURS = 720  # the monthly HAR component needs a full month
 
 
 def model_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataFrame:
-    """The shared feature frame, with the volatility columns (joined here if the shared function lacks them)."""
+    """The shared feature frame (the one function used by training and serving alike)."""
     features = compute_features(frame, bar_hours)
     missing = [c for c in VOLATILITY_COLUMNS if c not in features.columns]
-    if missing:
-        features = features.join(volatility_features(frame, bar_hours)[missing])
+    if missing:  # guards against someone unhooking features/volatility.py from compute_features
+        raise RuntimeError(f"compute_features lacks the volatility columns {missing}")
     return features
 
 

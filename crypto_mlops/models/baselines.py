@@ -215,4 +215,27 @@ class HarCalendarModel(HarModel):
         self.factors = [float(f) for f in params["factors"]]
 
 
-__all__ = ["EWMAModel", "GarchModel", "HarCalendarModel", "HarModel", "NaiveModel", "fit_rows"]
+def range_design(features: pd.DataFrame) -> np.ndarray:
+    """log per-bar variance from ranges (Parkinson, Garman-Klass), the last 6 h, and EWMA."""
+    return np.column_stack([
+        log_var(features["parkinson24"]) - np.log(24),
+        log_var(features["garman_klass24"]) - np.log(24),
+        log_var(features["rv6"]) - np.log(6),
+        np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)),
+    ])
+
+
+class HarXModel(HarCalendarModel):
+    """Calendar HAR plus range-based and short-horizon regressors (HAR-X, linear in logs).
+
+    The strongest linear baseline: it uses the same origin features as the BiLSTM's static branch,
+    so the table shows what the sequence model adds beyond a regression.
+    """
+
+    name = "har_x"
+
+    def design(self, features: pd.DataFrame) -> np.ndarray:
+        return np.column_stack([har_design(features), range_design(features), self.calendar_design(features)])
+
+
+__all__ = ["EWMAModel", "GarchModel", "HarCalendarModel", "HarModel", "HarXModel", "NaiveModel", "fit_rows"]

@@ -6,10 +6,11 @@ Design (all inputs causal, all scaling statistics from the training part only, s
   relative to the 30-day variance level at the origin, so the net sees the shape of recent
   activity, not the price regime;
 - static branch at the origin: HAR components, range estimators (Parkinson, Garman-Klass), short
-  RV, EWMA, calendar terms and the calendar-aware HAR forecast itself;
-- the output is a correction added to the calendar-HAR log-variance forecast (hybrid), trained on
-  log variance (MSE, or QLIKE with `loss="qlike"`), with early stopping on a validation tail and a
-  final constant log-variance correction from that tail (the QLIKE-optimal scale).
+  RV, EWMA, calendar terms and the HAR-X forecast itself (the linear baseline `har_x`);
+- the output is a correction added to the HAR-X log-variance forecast (hybrid), trained on log
+  variance (MSE, or QLIKE with `loss="qlike"`), with early stopping on a validation tail and a final
+  constant log-variance correction from that tail: lognormal mean(d) + var(d)/2 of the validation
+  residuals d (default), or the empirical QLIKE-optimal log mean(exp d).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
-from crypto_mlops.models.baselines import HarCalendarModel, har_design
+from crypto_mlops.models.baselines import HarXModel, har_design
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
 
@@ -47,6 +48,7 @@ class BiLSTMConfig:
     val_frac: float = 0.15
     train_stride: int = 2
     loss: str = "mse_log"
+    correction: str = "lognormal"
     seed: int = 42
     device: str = "auto"
     max_train_seconds: float | None = None
@@ -67,7 +69,7 @@ class BiLSTMNet(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(4 * hidden + n_static, head_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_hidden, 1)
         )
-        # Start exactly at the calendar-HAR forecast; the net learns a correction.
+        # Start exactly at the HAR-X forecast; the net learns a correction.
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
@@ -102,7 +104,7 @@ class BiLSTMModel(VolatilityModel):
     def __init__(self, config: BiLSTMConfig | None = None) -> None:
         super().__init__()
         self.config = config or BiLSTMConfig()
-        self.calendar = HarCalendarModel()
+        self.base_model = HarXModel()  # base forecast + calendar factors, fitted on the same training rows
         self.seq_mean: list[float] = []
         self.seq_std: list[float] = []
         self.static_mean: list[float] = []
@@ -122,7 +124,7 @@ class BiLSTMModel(VolatilityModel):
         lr2 = np.nan_to_num(features["log_range"].to_numpy(float)) ** 2
         rel_vol = features["rel_volume"].to_numpy(float)
         log_rel_vol = np.clip(np.nan_to_num(np.log(np.maximum(rel_vol, 1e-3)), nan=0.0), -5, 5)
-        factors = np.asarray(self.calendar.factors)
+        factors = np.asarray(self.base_model.factors)
         how = features["hour_of_week"].to_numpy(int)
         raw = np.column_stack([r**2, lr2, log_rel_vol, r, np.log(factors[how])])
 
@@ -130,12 +132,12 @@ class BiLSTMModel(VolatilityModel):
         def rel(col: str, bars: int) -> np.ndarray:
             return log_var(features[col]) - np.log(bars) - log_level
 
-        base = self.calendar.log_forecast(features) - log_level  # per-bar log variance, relative
+        base = self.base_model.log_forecast(features) - log_level  # per-bar log variance, relative
         static = np.column_stack([
             har[:, 0] - log_level, har[:, 1] - log_level, log_level,
             rel("parkinson24", 24), rel("garman_klass24", 24), rel("rv6", 6),
             np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)) - log_level,
-            self.calendar.calendar_design(features),
+            self.base_model.calendar_design(features),
             np.sin(2 * np.pi * how / 24), np.cos(2 * np.pi * how / 24),
             base,
         ])
@@ -180,8 +182,8 @@ class BiLSTMModel(VolatilityModel):
         np.random.seed(cfg.seed)
         device = pick_device(cfg.device)
         self.device_used = str(device)
-        self.calendar.bar_hours = self.bar_hours
-        self.calendar.fit(features, target, train_mask, self.bar_hours)
+        self.base_model.bar_hours = self.bar_hours
+        self.base_model.fit(features, target, train_mask, self.bar_hours)
 
         a = self._inputs(features)
         y_all = log_var(target) - np.log(self.horizon) - a.log_level.numpy()
@@ -256,9 +258,13 @@ class BiLSTMModel(VolatilityModel):
             bar.close()
         if best[1] is not None:
             self.net.load_state_dict(best[1])
-        # QLIKE-optimal constant: variance scale that makes mean(y / f) = 1 on the validation tail.
+        # Variance scale from the validation tail: E[exp d] under a lognormal fit (robust to a few
+        # crash hours) or its empirical value (the in-sample QLIKE optimum).
         d = y_t[val_idx].numpy() - self._predict_rel(a, val_idx, device)
-        self.correction = float(np.log(np.mean(np.exp(np.clip(d, -20, 20)))))
+        if cfg.correction == "empirical":
+            self.correction = float(np.log(np.mean(np.exp(np.clip(d, -20, 20)))))
+        else:
+            self.correction = float(np.mean(d) + np.var(d) / 2.0)
         self.train_seconds = time.perf_counter() - start
         self.net.to("cpu")
 
@@ -293,7 +299,7 @@ class BiLSTMModel(VolatilityModel):
     # --- persistence -----------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         return {
-            "config": asdict(self.config), "calendar": self.calendar.params(),
+            "config": asdict(self.config), "base_model": self.base_model.params(),
             "seq_mean": self.seq_mean, "seq_std": self.seq_std,
             "static_mean": self.static_mean, "static_std": self.static_std,
             "correction": self.correction, "history": self.history,
@@ -303,8 +309,8 @@ class BiLSTMModel(VolatilityModel):
 
     def set_params(self, params: dict[str, Any]) -> None:
         self.config = BiLSTMConfig(**params["config"])
-        self.calendar.set_params(params["calendar"])
-        self.calendar.fitted = True
+        self.base_model.set_params(params["base_model"])
+        self.base_model.fitted = True
         for k in ("seq_mean", "seq_std", "static_mean", "static_std", "correction", "history",
                   "train_seconds", "device_used"):
             setattr(self, k, params[k])
@@ -320,4 +326,4 @@ class BiLSTMModel(VolatilityModel):
         data = (directory / "weights.pt").read_bytes()
         self.net.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
         self.net.eval()
-        self.calendar.bar_hours = self.bar_hours
+        self.base_model.bar_hours = self.bar_hours

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crypto_mlops.models.base import VolatilityModel
-from crypto_mlops.models.baselines import EWMAModel, GarchModel, HarCalendarModel, HarModel, NaiveModel
+from crypto_mlops.models.baselines import EWMAModel, GarchModel, HarCalendarModel, HarModel, HarXModel, NaiveModel
 from crypto_mlops.models.bilstm import BiLSTMConfig, BiLSTMModel
 
 MODEL_CLASSES: dict[str, type[VolatilityModel]] = {
@@ -14,9 +14,10 @@ MODEL_CLASSES: dict[str, type[VolatilityModel]] = {
     "garch": GarchModel,
     "har": HarModel,
     "har_calendar": HarCalendarModel,
+    "har_x": HarXModel,
     "bilstm": BiLSTMModel,
 }
-BASELINES = ["naive", "ewma", "garch", "har", "har_calendar"]
+BASELINES = ["naive", "ewma", "garch", "har", "har_calendar", "har_x"]
 LEARNED = ["bilstm"]
 REFERENCE = "har"  # Diebold-Mariano reference
 
