@@ -39,12 +39,12 @@ from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import DataUnavailable
 from crypto_mlops.streaming.clients import consumer_config, producer_config
 from crypto_mlops.streaming.lifecycle import StopOnSignals
-from crypto_mlops.streaming.processor import Incoming, StreamProcessor
+from crypto_mlops.streaming.processor import BatchInterrupted, Incoming, StreamProcessor
 from crypto_mlops.streaming.schemas import DeadLetter, PriceTick
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 100  # bounds one batch's model work (and so the shutdown wait) while amortizing features
+DEFAULT_BATCH = 500  # one feature computation per symbol per batch: larger batches amortize it
 DELIVERY_ATTEMPTS = 3
 
 
@@ -68,6 +68,7 @@ class ConsumerReport:
     batches: int = 0
     commits: int = 0
     commit_failures: int = 0
+    abandoned_batches: int = 0
     seconds: float = 0.0
     stopped_by: str = ""
     first_message_at: float | None = None  # time.monotonic() of the first batch
@@ -233,12 +234,19 @@ class StreamConsumer:
                         break
                     continue
                 last_message = time.monotonic()
-                self._handle_batch(msgs, time.perf_counter())
+                try:
+                    self._handle_batch(msgs, time.perf_counter(), stop.is_set)
+                except BatchInterrupted:
+                    # Nothing of this batch was produced or committed: the next consumer answers it.
+                    self.report.abandoned_batches += 1
+                    break
                 if max_messages is not None and self.report.valid + self.report.dead_letters >= max_messages:
                     self.report.stopped_by = "max messages"
                     break
             if stop.is_set():
                 self.report.stopped_by = (signals.signal_name if signals else None) or "stop requested"
+                if self.report.abandoned_batches:
+                    self.report.stopped_by += " (in-flight batch left uncommitted)"
         finally:
             if signals:
                 signals.__exit__()
@@ -270,7 +278,9 @@ class StreamConsumer:
         except Exception as exc:  # keep serving the current model
             log.warning("model reload failed: %s", exc)
 
-    def _handle_batch(self, msgs: list[Message], received: float) -> None:
+    def _handle_batch(
+        self, msgs: list[Message], received: float, should_stop: Callable[[], bool] | None = None
+    ) -> None:
         self.report.batches += 1
         if self.report.first_message_at is None:
             self.report.first_message_at = time.monotonic()
@@ -294,12 +304,11 @@ class StreamConsumer:
                 if emit:  # a rewound bad message was dead-lettered by whoever committed past it
                     dead.append(dead_letter_for(msg, reason or "invalid"))
                 continue
-            if emit:
-                self.report.valid += 1
-            else:
-                self.report.warmup += 1
             items.append(Incoming(tick, f"{tp[0]}/{tp[1]}/{offset}", received, emit))
-        outputs = self.processor.process(items)
+        outputs = self.processor.process(items, should_stop)
+        valid = sum(1 for i in items if i.emit)
+        self.report.valid += valid
+        self.report.warmup += len(items) - valid
         self.report.stale += sum(1 for i in outputs.stale if i.emit)
         for s in outputs.stale:
             if s.emit:

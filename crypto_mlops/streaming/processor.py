@@ -127,6 +127,10 @@ def _plain_prediction(prediction: Any) -> dict[str, Any]:
     return plain
 
 
+class BatchInterrupted(Exception):
+    """A stop was requested mid-batch; the processor's state is then undefined (discard it)."""
+
+
 class _HeuristicColumns:
     """The heuristic of SPEC §4 (signals.heuristic's formula and thresholds) read from numpy columns.
 
@@ -168,12 +172,16 @@ class StreamProcessor:
         self.ml_min_bars = ml_min_bars
         self.windows: dict[str, _Window] = {}
         self.ml_errors = 0
+        self._should_stop: Callable[[], bool] | None = None
 
     def window_length(self, symbol: str) -> int:
         w = self.windows.get(symbol)
         return len(w.rows) if w else 0
 
-    def process(self, batch: Sequence[Incoming]) -> Outputs:
+    def process(self, batch: Sequence[Incoming], should_stop: Callable[[], bool] | None = None) -> Outputs:
+        """Answer a batch. `should_stop` is checked before each model call: a slow batch can be abandoned
+        (BatchInterrupted) so that shutdown does not wait for it; its ticks stay uncommitted."""
+        self._should_stop = should_stop
         out = Outputs()
         by_symbol: dict[str, list[Incoming]] = defaultdict(list)
         for item in batch:
@@ -305,6 +313,8 @@ class StreamProcessor:
         n_bars = min(pos + 1, self.window_size)
         if n_bars < self.ml_min_bars:
             return {"error": f"warming up: {n_bars}/{self.ml_min_bars} candles"}
+        if self._should_stop is not None and self._should_stop():
+            raise BatchInterrupted
         window = frame.iloc[max(0, pos + 1 - self.window_size): pos + 1]
         try:
             prediction = predictor.predict(window, source=tick.source, bar_hours=timeframe_hours(

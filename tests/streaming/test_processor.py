@@ -56,7 +56,7 @@ def test_every_tick_gets_one_prediction_keyed_by_symbol_and_event_time(sim_ticks
 
 
 def test_answers_do_not_depend_on_batching(sim_ticks: list) -> None:
-    ticks = sim_ticks[:150]  # one feature computation per tick when unbatched: keep it short
+    ticks = sim_ticks[:100]  # one feature computation per tick when unbatched: keep it short
     big = {p.event_key: p for p in run(StreamProcessor(), ticks, batch=100)}
     single = {p.event_key: p for p in run(StreamProcessor(), ticks, batch=1)}
     assert big.keys() == single.keys()
@@ -141,11 +141,23 @@ class RowsPredictor(FakePredictor):
 
 
 def test_batched_model_calls_give_the_per_tick_answers(sim_ticks: list) -> None:
-    btc = [t for t in sim_ticks if t.symbol == "BTC/USDT"][:200]
+    btc = [t for t in sim_ticks if t.symbol == "BTC/USDT"][:130]
     one_by_one = StreamProcessor(lambda: FakePredictor(), 150, ml_min_bars=100)
     per_tick = {p.event_key: p.ml_prediction for p in run(one_by_one, btc, 1)}
     rows_model = RowsPredictor()
     batched = run(StreamProcessor(lambda: rows_model, 150, ml_min_bars=100), btc, 40)
-    assert rows_model.calls and max(rows_model.calls) == 40  # whole batches in one call
+    assert rows_model.calls == [21, 10]  # one call per batch: rows 99..119, then 120..129
     for p in batched:
         assert p.ml_prediction == per_tick[p.event_key]
+
+
+def test_a_stop_request_abandons_a_slow_batch_before_the_next_model_call(sim_ticks: list) -> None:
+    from crypto_mlops.streaming.processor import BatchInterrupted
+
+    model = FakePredictor()
+    proc = StreamProcessor(lambda: model, window_size=250, ml_min_bars=100)
+    btc = [t for t in sim_ticks if t.symbol == "BTC/USDT"]
+    calls = iter(range(1000))
+    with pytest.raises(BatchInterrupted):
+        proc.process([Incoming(t, "r") for t in btc], should_stop=lambda: next(calls) >= 3)
+    assert len(model.frames) == 3  # three model calls, then the stop was seen
