@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from rich.console import Console
@@ -86,8 +87,8 @@ def run_pipeline(
         try:
             failures: list[str] = []
             for symbol in context.symbols:
-                manifest = step("extract", lambda s=symbol: ingest.extract(context, s, store, settings), symbol)
-                manifest = step("process", lambda m=manifest: ingest.process(m, store, settings), symbol)
+                manifest = step("extract", partial(ingest.extract, context, symbol, store, settings), symbol)
+                manifest = step("process", partial(ingest.process, manifest, store, settings), symbol)
                 try:
                     manifest = ingest.validate(manifest, store, settings)
                 except ValidationFailed as exc:
@@ -100,20 +101,23 @@ def run_pipeline(
                     console.print(f"[green]✓[/] {_symbol_line(manifest)}")
             if failures:
                 raise _StepFailed("validate", " | ".join(failures) + " — nothing committed, champion unchanged")
-            manifests = summary.symbols
-            summary.train = step("train", lambda: modelling.train(context, manifests, store, settings))
-            _print_outcome(console, summary.train)
-            summary.evaluate = step("evaluate", lambda: modelling.evaluate(summary.train, store, settings))
-            _print_outcome(console, summary.evaluate)
-            summary.deploy = step("deploy", lambda: modelling.deploy(summary.evaluate, store, settings))
-            _print_outcome(console, summary.deploy)
+            trained = step("train", partial(modelling.train, context, summary.symbols, store, settings))
+            summary.train = trained
+            _print_outcome(console, trained)
+            evaluated = step("evaluate", partial(modelling.evaluate, trained, store, settings))
+            summary.evaluate = evaluated
+            _print_outcome(console, evaluated)
+            deployed = step("deploy", partial(modelling.deploy, evaluated, store, settings))
+            summary.deploy = deployed
+            _print_outcome(console, deployed)
             if reload_api:
-                summary.notify = step("notify", lambda: notify(summary.deploy, store, settings))
+                notified = step("notify", partial(notify, deployed, store, settings))
             else:
-                summary.notify = StepOutcome(
+                notified = StepOutcome(
                     run_id=context.run_id, step="notify", done=False, reason="reload disabled (--no-reload)"
                 )
-            _print_outcome(console, summary.notify)
+            _print_outcome(console, notified)
+            summary.notify = notified
             summary.status = "succeeded"
         except _StepFailed as exc:
             summary.status, summary.failed_step, summary.reason = "failed", exc.step, exc.reason
