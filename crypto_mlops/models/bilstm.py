@@ -66,12 +66,11 @@ class BiLSTMNet(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(n_seq, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                             dropout=dropout if layers > 1 else 0.0)
-        self.head = nn.Sequential(
-            nn.Linear(4 * hidden + n_static, head_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_hidden, 1)
-        )
+        out = nn.Linear(head_hidden, 1)
         # Start exactly at the HAR-X forecast; the net learns a correction.
-        nn.init.zeros_(self.head[-1].weight)
-        nn.init.zeros_(self.head[-1].bias)
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
+        self.head = nn.Sequential(nn.Linear(4 * hidden + n_static, head_hidden), nn.GELU(), nn.Dropout(dropout), out)
 
     def forward(self, seq: torch.Tensor, static: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         out, (h, _) = self.lstm(seq)
@@ -211,7 +210,7 @@ class BiLSTMModel(VolatilityModel):
         tr_idx = torch.tensor(tr_pos)
         val_idx = torch.tensor(val_pos)
 
-        best = (math.inf, None)
+        best: tuple[float, dict[str, torch.Tensor] | None] = (math.inf, None)
         bad_epochs = 0
         self.history = []
         start = time.perf_counter()

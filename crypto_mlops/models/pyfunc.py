@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
@@ -19,7 +20,7 @@ STATE_ARTIFACT = "model_state"
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy", "pandas", "scipy", "arch", "pydantic"]
 
 
-class VolatilityPyfunc(mlflow.pyfunc.PythonModel):
+class VolatilityPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """Input: candles (`timestamp, open, high, low, close, volume`, or a DatetimeIndex).
 
     Through MLflow the input needs a `timestamp` column of naive UTC datetimes (MLflow's schema
