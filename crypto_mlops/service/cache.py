@@ -8,6 +8,7 @@ recently used keys warm so that the steady state is always "fresh".
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -66,6 +67,7 @@ class OHLCVCache:
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._fetch_ids = itertools.count(1)
         self.hits = 0
         self.misses = 0
         self.refresh_errors = 0
@@ -120,6 +122,9 @@ class OHLCVCache:
         data = self._loader(key, want)
         if data.frame.empty:
             raise DataUnavailable(f"no candles for {key.symbol} {key.timeframe} from {key.source}")
+        # Identifies this fetch: results computed from it can be reused until the next fetch replaces it
+        # (the last candle of an exchange is still open, so the candle time alone is not enough).
+        data.meta["fetch_id"] = next(self._fetch_ids)
         now = time.monotonic()
         return _Entry(data=data, fetched_at=now, bars_requested=want, last_used=now)
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,7 @@ from crypto_mlops.service.results import (
     utc_now,
 )
 from crypto_mlops.service.telemetry import Telemetry
+from crypto_mlops.service.tuning import ServiceTuning
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ CACHE_BARS = 1500  # bars fetched per key; the model sees all of them (HAR wants
 MAX_SSE_SYMBOLS = 10
 MAX_CHART_POINTS = 60
 MAX_SLOW_ORIGINS = 8
+RESULT_MEMO_SIZE = 512
+T = TypeVar("T")
 ORIGIN_MEMO_SIZE = 5000
 MODEL_HISTORY_BARS = 1000  # history the baseline needs to fit HAR on the frame itself
 _EXCHANGE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
@@ -114,6 +117,10 @@ class Market:
     def candle_time(self) -> str:
         return iso_z(self.data.last_timestamp) or ""
 
+    @property
+    def fetch_id(self) -> int:
+        return int(cast(int, self.data.meta.get("fetch_id", id(self.data))))
+
 
 class CryptoService:
     def __init__(
@@ -140,6 +147,9 @@ class CryptoService:
         )
         # Forecast per (key, model, origin candle): past origins never change, so each is computed once.
         self._origin_memo: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        self.tuning = ServiceTuning()
+        self._results: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._memo_lock = threading.Lock()
         self._chart_lock = threading.Lock()
         self._started = False
 
@@ -258,9 +268,15 @@ class CryptoService:
     def _signal_from(self, m: Market, horizon_min: int, explain: bool, exchange: str | None) -> SignalResult:
         from crypto_mlops.signals import heuristic_signal
 
-        h = heuristic_signal(m.frame, bar_hours=m.data.bar_hours, explain=explain)
+        h = self._memo(
+            ("heuristic", m.key, m.fetch_id, m.limit, explain),
+            lambda: heuristic_signal(m.frame, bar_hours=m.data.bar_hours, explain=explain),
+        )
         explanation = None
         if explain:
+            tail = self._memo(
+                ("features_tail", m.key, m.fetch_id, m.limit), lambda: _features_tail(m.frame, m.data.bar_hours)
+            )
             explanation = SignalExplanation(
                 nowcast_ret=_num(h.nowcast_ret),
                 vol=_num(h.vol),
@@ -268,7 +284,7 @@ class CryptoService:
                 risk_score=_num(h.risk_score),
                 momentum=int(h.momentum),
                 inputs=_plain(h.explain) if isinstance(h.explain, dict) else {},
-                features_tail=_features_tail(m.frame, m.data.bar_hours),
+                features_tail=tail,
             )
         return SignalResult(
             symbol=m.key.symbol,
@@ -290,6 +306,10 @@ class CryptoService:
     # -- ML -----------------------------------------------------------------------------------
     def _predict(self, m: Market, predictor: PredictorLike | None = None) -> MLPredictionOut:
         predictor = predictor or self.models.get()
+        model_id = (id(predictor), str(predictor.model_version), str(predictor.model_type))
+        return self._memo(("ml", m.key, m.fetch_id, model_id), lambda: self._predict_now(m, predictor))
+
+    def _predict_now(self, m: Market, predictor: PredictorLike) -> MLPredictionOut:
         # The model sees the whole cached history (its features need long windows), not just `limit`.
         try:
             p = predictor.predict(m.data.frame, source=m.data.source, bar_hours=m.data.bar_hours)
@@ -407,6 +427,21 @@ class CryptoService:
             exchange=exchange or self.settings.exchange,
             timeframe=m.key.timeframe,
         )
+
+    def _memo(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """Results are a function of (candles fetch, model): compute once per candle fetch, not per request."""
+        if not self.tuning.signal_memo:
+            return compute()
+        with self._memo_lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return cast(T, self._results[key])
+        value = compute()
+        with self._memo_lock:
+            self._results[key] = value
+            while len(self._results) > RESULT_MEMO_SIZE:
+                self._results.popitem(last=False)
+        return value
 
     # -- model --------------------------------------------------------------------------------
     def model_info(self) -> ModelInfo:

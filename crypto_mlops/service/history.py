@@ -68,8 +68,19 @@ def make_engine(url: str) -> Engine:
         if database in ("", ":memory:"):
             return sa.create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool, future=True)
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, future=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, future=True)
+        sa.event.listen(engine, "connect", _sqlite_wal)
+        return engine
     return sa.create_engine(url, pool_pre_ping=True, future=True)
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    # WAL + synchronous=NORMAL: a commit no longer waits for an fsync of the whole journal (~10x faster
+    # inserts here); committed rows survive a crash of the process, only an OS crash may lose the last ones.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 class HistoryStore:

@@ -121,3 +121,37 @@ def test_csv_source_single_file_refuses_another_pair(tmp_path: Path, btc_csv: Pa
             svc.ohlcv("ETHUSDT", "1h", 60)
     finally:
         svc.close()
+
+
+def test_results_are_computed_once_per_candle_fetch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = make_service(tmp_path)
+    try:
+        predictor = svc.models.get()
+        calls: list[int] = []
+        original = predictor.predict
+
+        def counting(*args: object, **kwargs: object) -> object:
+            calls.append(1)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(predictor, "predict", counting)
+        first = svc.ml_signal("BTCUSDT", "1h", 200)
+        second = svc.ml_signal("BTCUSDT", "1h", 100)
+        assert len(calls) == 1  # same candles, same model: one model call
+        assert second.ml_prediction.predicted_rv_24h == first.ml_prediction.predicted_rv_24h
+        assert svc.metrics().ml_predictions_total == 2  # both requests are counted and recorded
+        assert len(svc.history_tail("ml_predictions", 10)) == 2
+
+        key = svc.resolve_key("BTCUSDT", "1h")
+        svc.cache._refresh(key)  # a new fetch of the candles: results are computed again
+        svc.ml_signal("BTCUSDT", "1h", 200)
+        assert len(calls) == 2
+
+        monkeypatch.setenv("SIGNAL_MEMO", "0")
+        from crypto_mlops.service.tuning import ServiceTuning
+
+        svc.tuning = ServiceTuning()
+        svc.ml_signal("BTCUSDT", "1h", 200)
+        assert len(calls) == 3
+    finally:
+        svc.close()
