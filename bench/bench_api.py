@@ -125,6 +125,19 @@ print(json.dumps({{"version": str(champ.version)}}))
     return str(json.loads(out.stdout.strip().splitlines()[-1])["version"])
 
 
+def start_api(env: dict[str, str], log: Path, body: dict[str, Any]) -> tuple[str, subprocess.Popen[bytes], str]:
+    """`crypto-mlops serve api` on a free port, warmed (model loaded, candles cached)."""
+    port = free_port()
+    proc = start([str(BIN / "crypto-mlops"), "serve", "api", "--port", str(port)], env, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health", 180, proc, log)
+    warm = httpx.post(f"{url}/v1/crypto/ml-signal", json=body, timeout=120)
+    if warm.status_code != 200:
+        raise RuntimeError(f"API ml-signal: {warm.status_code} {warm.text[:500]}")
+    served = f"{warm.json()['ml_prediction']['model_type']} v{warm.json()['model_version']}"
+    return url, proc, served
+
+
 async def load(name: str, concurrency: int, seconds: float, send: Callable[[httpx.AsyncClient], Any]) -> Cell:
     latencies: list[float] = []
     errors = 0
@@ -222,7 +235,7 @@ def main() -> int:
         "GIT_PYTHON_REFRESH": "quiet",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow spawns `uvicorn` by name
     }
-    api_proc = mlflow_proc = None
+    api_proc = api_raw_proc = mlflow_proc = None
     notes: list[str] = []
     cells: list[Cell] = []
     try:
@@ -234,23 +247,20 @@ def main() -> int:
             version = None
             notes.append(f"no registered model ({str(exc).strip().splitlines()[-1][:200]}): mlflow column skipped")
 
-        api_port = free_port()
-        api_proc = start([str(BIN / "crypto-mlops"), "serve", "api", "--port", str(api_port)], env, work / "api.log")
-        api = f"http://127.0.0.1:{api_port}"
-        wait_http(f"{api}/health", 180, api_proc, work / "api.log")
         body = {"symbol": "BTCUSDT", "timeframe": "1h", "limit": 200}
-        warm_response = httpx.post(f"{api}/v1/crypto/ml-signal", json=body, timeout=120)  # loads model, fills cache
-        if warm_response.status_code != 200:
-            raise RuntimeError(f"API ml-signal: {warm_response.status_code} {warm_response.text[:500]}")
-        warm = warm_response.json()
-        served = f"{warm['ml_prediction']['model_type']} v{warm['model_version']}"
+        api, api_proc, served = start_api(env, work / "api.log", body)
+        # Same app with the per-candle result memo off: every request runs the heuristic / the model.
+        api_raw, api_raw_proc, _ = start_api({**env, "SIGNAL_MEMO": "0"}, work / "api-raw.log", body)
         print(f"API serves {served}", flush=True)
 
+        ml_body = {**body, "include_heuristic": False}
         targets: list[tuple[str, Callable[[httpx.AsyncClient], Any]]] = [
             ("REST /v1/crypto/signal", lambda c: c.post(f"{api}/v1/crypto/signal", json=body)),
+            (f"REST /v1/crypto/ml-signal ({served})", lambda c: c.post(f"{api}/v1/crypto/ml-signal", json=ml_body)),
+            ("REST /v1/crypto/signal, SIGNAL_MEMO=0", lambda c: c.post(f"{api_raw}/v1/crypto/signal", json=body)),
             (
-                f"REST /v1/crypto/ml-signal ({served})",
-                lambda c: c.post(f"{api}/v1/crypto/ml-signal", json={**body, "include_heuristic": False}),
+                f"REST /v1/crypto/ml-signal ({served}), SIGNAL_MEMO=0",
+                lambda c: c.post(f"{api_raw}/v1/crypto/ml-signal", json=ml_body),
             ),
         ]
         if version is not None and not args.skip_mlflow:
@@ -300,6 +310,7 @@ def main() -> int:
                 )
     finally:
         stop(api_proc)
+        stop(api_raw_proc)
         stop(mlflow_proc)
 
     host = f"{platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()}"
