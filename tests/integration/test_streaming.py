@@ -214,6 +214,15 @@ def test_sigkilled_consumer_process_is_replaced_without_loss(settings: Settings,
 
 
 def test_malformed_messages_go_to_the_dead_letter_topic_with_the_reason(settings: Settings) -> None:
+    # The consumer starts first and sits idle for a while: it must keep running, then handle bad input.
+    consumer = StreamConsumer(StreamProcessor(), settings)
+    stop = threading.Event()
+    runner = threading.Thread(target=lambda: consumer.run(stop=stop, handle_signals=False), daemon=True)
+    runner.start()
+    assert consumer.assigned.wait(30)
+    time.sleep(2.0)
+    assert runner.is_alive()  # idle is not a reason to exit
+
     producer = TickProducer(settings)
     good = [tick(hour=0), tick(hour=1)]
     bad_tick = json.loads(tick(hour=2).to_bytes())
@@ -232,11 +241,14 @@ def test_malformed_messages_go_to_the_dead_letter_topic_with_the_reason(settings
     producer.send(good[1])
     producer.close()
 
-    consumer = StreamConsumer(StreamProcessor(), settings)
-    try:
-        report = consumer.run(max_messages=len(good) + len(bad), idle_exit_s=20, handle_signals=False)
-    finally:
-        consumer.close()
+    report = consumer.report
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and report.valid + report.dead_letters < len(good) + len(bad):
+        time.sleep(0.1)
+    stop.set()  # clean shutdown on request
+    runner.join(timeout=10)
+    consumer.close()
+    assert not runner.is_alive() and report.stopped_by == "stop requested"
     assert (report.valid, report.dead_letters) == (2, len(bad))  # kept going after bad input
 
     dead = [DeadLetter.model_validate(v) for _, v, _ in
