@@ -522,6 +522,11 @@ class StackSupervisor:
             futures: dict[str, Any] = {}
             while pending or any(not f.done() for f in futures.values()):
                 if self.stop_event.is_set():
+                    # Ctrl-C while starting: kill what is still starting so its start() returns now.
+                    for component in self.components.values():
+                        if component.state == "starting" and component.service is not None:
+                            with contextlib.suppress(Exception):
+                                component.service.stop(timeout=5.0)
                     break
                 for name, component in list(pending.items()):
                     deps = [self.components[d] for d in component.after if d in self.components]
@@ -652,6 +657,9 @@ class StackSupervisor:
             self.write_state()
             with self.console.status("starting components..."):
                 self.start_all()
+            if self.stop_event.is_set():
+                self.console.print("[yellow]interrupted while starting[/]")
+                return 130
             if self.all_healthy():
                 self.healthy_after = round(time.monotonic() - t0, 1)
             self.write_state()
