@@ -158,7 +158,10 @@ def extract(
 def process(
     manifest: SymbolManifest | dict, store: Store | None = None, settings: Settings | None = None
 ) -> SymbolManifest:
-    """Regular grid (gaps filled, flagged) + features over committed history and the new candles."""
+    """Regular grid (gaps filled, flagged) + features over committed history and the new candles.
+
+    Writes the feature rows of the new candles only; the features use all stored history as context.
+    """
     manifest = SymbolManifest.model_validate(manifest)
     if not manifest.staged_key:
         return manifest
@@ -172,7 +175,9 @@ def process(
     processed = regular.join(features.drop(columns=[c for c in features.columns if c in regular.columns]))
     processed["filled"] = processed.index.isin(pd.DatetimeIndex(filled))
     manifest.processed_key = layout.processed_key(series, manifest.run_id)
-    store.put_parquet(layout.PROCESSED, manifest.processed_key, processed)
+    # Only this run's rows (features computed with the whole history as context): runs add, never rewrite.
+    new_rows = processed.loc[processed.index >= pd.Timestamp(manifest.first_new)]
+    store.put_parquet(layout.PROCESSED, manifest.processed_key, new_rows)
     manifest.history_rows = len(processed)
     manifest.filled_bars = len(filled)
     return manifest

@@ -50,6 +50,8 @@ def test_incremental_extract_takes_only_newer_candles_and_keys_by_run(workdir: P
     merged = history.load_history(store, ingest.series_of(second))
     pd.testing.assert_index_equal(merged.index, full.index, check_names=False, check_freq=False)
     assert second.history_rows == 1600
+    rows = store.get_parquet(layout.PROCESSED, second.processed_key)
+    assert len(rows) == 100 and rows["vol24"].notna().all()  # new rows only, warmed up by the stored history
 
 
 def test_corrupted_input_fails_validate_with_reason_and_commits_nothing(workdir: Path) -> None:
