@@ -35,18 +35,27 @@ def trend_of(change_24h_pct: float) -> Trend:
 
 
 def rolling_24h_stats(frame: pd.DataFrame, bar_hours: float) -> pd.DataFrame:
-    """Per candle: the statistics of the 24 h window ending at its close (NaN where incomplete)."""
-    n = bars_per_day(bar_hours)
+    """Per candle: the statistics of the 24 h that end at its close (NaN until 24 h of history exist).
+
+    Windows are in time, not in candle counts, so a gap in the data (missing candles in the CSV) does not
+    stretch "24 h" over more than a day: the window holds the candles that opened in (t - 24 h, t].
+    """
+    day = pd.Timedelta(hours=24)
+    bar = pd.Timedelta(hours=bar_hours)
+    index = pd.DatetimeIndex(frame.index)
     close = frame["close"].astype(float)
     stats = pd.DataFrame(index=frame.index)
-    stats["high_24h"] = frame["high"].astype(float).rolling(n, min_periods=n).max()
-    stats["low_24h"] = frame["low"].astype(float).rolling(n, min_periods=n).min()
-    stats["volume_24h"] = frame["volume"].astype(float).rolling(n, min_periods=n).sum()
+    stats["high_24h"] = frame["high"].astype(float).rolling(day).max()
+    stats["low_24h"] = frame["low"].astype(float).rolling(day).min()
+    stats["volume_24h"] = frame["volume"].astype(float).rolling(day).sum()
     # Price 24 h ago = the open of the first candle of the window (the exchanges' 24 h ticker convention).
-    open_24h_ago = frame["open"].astype(float).shift(n - 1)
-    stats["change_24h"] = (close / open_24h_ago - 1.0) * 100.0
-    log_ret = pd.Series(np.log(close.to_numpy()), index=close.index).diff()
-    stats["volatility"] = log_ret.rolling(n, min_periods=2).std(ddof=1) / math.sqrt(bar_hours)
+    first = index.searchsorted(index - day + bar, side="left")
+    open_24h_ago = frame["open"].to_numpy(float)[first]
+    stats["change_24h"] = (close.to_numpy() / open_24h_ago - 1.0) * 100.0
+    log_ret = pd.Series(np.log(close.to_numpy()), index=frame.index).diff()
+    stats["volatility"] = log_ret.rolling(day, min_periods=2).std(ddof=1) / math.sqrt(bar_hours)
+    complete = np.asarray(index - index[0] >= day - bar) if len(index) else np.zeros(0, bool)
+    stats.loc[~complete, :] = np.nan
     return stats
 
 
