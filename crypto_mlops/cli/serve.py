@@ -33,7 +33,8 @@ def serve_api(
 
     settings = get_settings()
     _setup_logging()
-    bind_host, bind_port = host or settings.api_host, port or settings.api_port
+    bind_host = host or settings.api_host
+    bind_port = settings.api_port if port is None else port
     console.print(f"API + dashboard on http://{bind_host}:{bind_port}/  (research only, not trading advice)")
     uvicorn.run(create_app(), host=bind_host, port=bind_port, log_level="info")
 
@@ -51,7 +52,8 @@ def serve_graphql(
 
     settings = get_settings()
     _setup_logging()
-    bind_host, bind_port = host or settings.api_host, port or settings.graphql_port
+    bind_host = host or settings.api_host
+    bind_port = settings.graphql_port if port is None else port
     console.print(f"GraphQL on http://{bind_host}:{bind_port}/graphql")
     uvicorn.run(create_graphql_app(), host=bind_host, port=bind_port, log_level="info")
 
@@ -67,7 +69,8 @@ def serve_grpc(
 
     settings = get_settings()
     _setup_logging()
-    bind_host, bind_port = host or settings.api_host, port or settings.grpc_port
+    bind_host = host or settings.api_host
+    bind_port = settings.grpc_port if port is None else port
     console.print(f"gRPC crypto.CryptoService on {bind_host}:{bind_port}")
     serve(host=bind_host, port=bind_port)
 

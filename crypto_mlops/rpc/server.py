@@ -8,6 +8,7 @@ and stops as soon as the client cancels (the wait is woken by the RPC's terminat
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -283,6 +284,8 @@ def serve(service: CryptoService | None = None, host: str = "127.0.0.1", port: i
     svc.start()
     server, bound = create_server(svc, host, port)
     server.start()
+    # SIGTERM (process supervisors) stops like Ctrl-C: in-flight calls get 2 s, streams are cancelled.
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=2))
     log.info("gRPC %s listening on %s:%s", SERVICE_NAME, host, bound)
     try:
         server.wait_for_termination()
