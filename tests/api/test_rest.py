@@ -248,3 +248,26 @@ def test_openapi_lists_every_spec_endpoint(client: TestClient) -> None:
         "/v1/stream/predictions",
     ):
         assert path in paths, path
+
+
+def test_seed_readme_examples_work_offline(client: TestClient) -> None:
+    """The seed README's curl examples and GraphQL query, verbatim, on synthetic data."""
+    signal = client.post("/v1/crypto/signal", json={"symbol": "BTCUSDT", "explain": True})
+    ml = client.post("/v1/crypto/ml-signal", json={"symbol": "BTCUSDT", "include_heuristic": True})
+    compare = client.get("/v1/crypto/signals/compare?symbol=BTCUSDT")
+    for r in (signal, ml, compare):
+        assert r.status_code == 200, r.text
+        assert _no_nulls(r.json()) == []
+    query = """query {
+  health {
+    status
+    mlAvailable
+  }
+  modelInfo {
+    modelLoaded
+    modelVersion
+  }
+}"""
+    data = client.post("/graphql", json={"query": query}).json()["data"]
+    assert data["health"] == {"status": "ok", "mlAvailable": True}
+    assert data["modelInfo"]["modelLoaded"] is True and data["modelInfo"]["modelVersion"]

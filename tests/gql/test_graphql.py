@@ -31,7 +31,7 @@ def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None)
     return r.json()
 
 
-# The seed README's example query, unchanged.
+# A full generateSignal mutation with every seed field (SPEC-SEED §2).
 SEED_EXAMPLE = """
 mutation {
   generateSignal(input: {symbol: "BTCUSDT", horizonMin: 60, explain: true}) {
