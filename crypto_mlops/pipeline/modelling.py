@@ -16,6 +16,7 @@ deploy    the gate (`registry.decide`): the candidate must beat the best baselin
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,12 @@ def train(
     manifests: list[SymbolManifest],
     store: Store | None = None,
     settings: Settings | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> StepOutcome:
-    """Retrain when the rule says so; register candidate + best baseline (no promotion here)."""
+    """Retrain when the rule says so; register candidate + best baseline (no promotion here).
+
+    `on_step` receives progress messages ("fitting garch", "fitting bilstm", ...).
+    """
     ctx = RunContext.model_validate(context)
     settings = settings or get_settings()
     store = store or open_store(settings)
@@ -139,6 +144,7 @@ def train(
             candidate=training.candidate,
             bilstm_config=_bilstm_config(training),
             register=False,
+            on_step=on_step,
         )
     except ValueError as exc:  # too few candles for the warm-up and split
         raise PipelineFailed("train", f"cannot train on {len(candles)} candles of {symbol}: {exc}") from exc

@@ -101,7 +101,17 @@ def run_pipeline(
                     console.print(f"[green]✓[/] {_symbol_line(manifest)}")
             if failures:
                 raise _StepFailed("validate", " | ".join(failures) + " — nothing committed, champion unchanged")
-            trained = step("train", partial(modelling.train, context, summary.symbols, store, settings))
+            trained = step(
+                "train",
+                partial(
+                    modelling.train,
+                    context,
+                    summary.symbols,
+                    store,
+                    settings,
+                    on_step=lambda message: progress.update(bar, description=f"train: {message}"),
+                ),
+            )
             summary.train = trained
             _print_outcome(console, trained)
             evaluated = step("evaluate", partial(modelling.evaluate, trained, store, settings))
