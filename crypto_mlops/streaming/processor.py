@@ -82,6 +82,10 @@ class _Window:
         self.rows = deque(maxlen=self.size)
 
 
+def _timeframe(tick: PriceTick) -> str:
+    return tick.timeframe or FALLBACK_TIMEFRAME
+
+
 def _candle_row(tick: PriceTick) -> tuple[pd.Timestamp, float, float, float, float, float]:
     c = tick.candle
     if c is None:  # a plain ticker tick: a point candle at its event time
@@ -187,12 +191,20 @@ class StreamProcessor:
         for item in batch:
             by_symbol[item.tick.symbol].append(item)
         for symbol, items in by_symbol.items():
-            self._process_symbol(symbol, items, out)
+            # Consecutive runs of one timeframe; a new timeframe starts a new window for the symbol.
+            run = [items[0]]
+            for item in items[1:]:
+                if _timeframe(item.tick) == _timeframe(run[-1].tick):
+                    run.append(item)
+                else:
+                    self._process_symbol(symbol, run, out)
+                    run = [item]
+            self._process_symbol(symbol, run, out)
         return out
 
     # -- internals ----------------------------------------------------------------------------
     def _window_for(self, tick: PriceTick) -> _Window:
-        timeframe = tick.timeframe or FALLBACK_TIMEFRAME
+        timeframe = _timeframe(tick)
         w = self.windows.get(tick.symbol)
         if w is None or w.timeframe != timeframe:  # a new timeframe starts a new window
             try:
@@ -208,10 +220,6 @@ class StreamProcessor:
         w = self._window_for(items[0].tick)
         last_event = w.last_event
         for item in items:
-            if item.tick.timeframe and item.tick.timeframe != w.timeframe:
-                # Rare: mixed timeframes in one batch; handle the rest on their own window.
-                self._process_symbol(symbol, [item], out)
-                continue
             if last_event is not None and item.tick.timestamp <= last_event:
                 out.stale.append(item)
                 continue

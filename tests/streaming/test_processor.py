@@ -161,3 +161,13 @@ def test_a_stop_request_abandons_a_slow_batch_before_the_next_model_call(sim_tic
     with pytest.raises(BatchInterrupted):
         proc.process([Incoming(t, "r") for t in btc], should_stop=lambda: next(calls) >= 3)
     assert len(model.frames) == 3  # three model calls, then the stop was seen
+
+
+def test_a_new_timeframe_starts_a_new_window() -> None:
+    proc = StreamProcessor()
+    hourly = [tick(hour=h) for h in range(12)]
+    minute = hourly[-1].model_copy(update={"timeframe": "1m"})
+    minute = minute.model_copy(update={"timestamp": hourly[-1].timestamp + pd.Timedelta(minutes=1)})
+    out = proc.process([Incoming(t, "r") for t in hourly] + [Incoming(minute, "r")])
+    assert [p.window_size for p in out.predictions] == [*range(1, 13), 1]
+    assert proc.windows["BTC/USDT"].timeframe == "1m"
