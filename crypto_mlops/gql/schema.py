@@ -327,9 +327,7 @@ class Mutation:
         req = input or SignalInput()
         _check_limit(req.limit)
         if not 1 <= req.horizon_min <= 10080:
-            raise GraphQLError(
-                "horizonMin must be between 1 and 10080", extensions={"code": "BAD_USER_INPUT"}
-            )
+            raise GraphQLError("horizonMin must be between 1 and 10080", extensions={"code": "BAD_USER_INPUT"})
         r = await _call(
             info,
             lambda s: s.signal(
@@ -351,9 +349,7 @@ class Mutation:
                 vol_regime=e.vol_regime,
                 risk_score=e.risk_score,
                 features_tail=[
-                    FeatureData(
-                        time=f.time, close=f.close, ret=f.ret, vol24=f.vol24, sma12=f.sma12, sma48=f.sma48
-                    )
+                    FeatureData(time=f.time, close=f.close, ret=f.ret, vol24=f.vol24, sma12=f.sma12, sma48=f.sma48)
                     for f in e.features_tail
                 ],
             )

@@ -91,9 +91,7 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
             horizon = request.horizon_min or 60
             if not 1 <= horizon <= 10080:
                 raise InvalidInput(f"horizon_min must be between 1 and 10080, got {horizon}")
-            r = self.service.signal(
-                symbol, timeframe, limit, horizon, request.explain, exchange, adapter="grpc"
-            )
+            r = self.service.signal(symbol, timeframe, limit, horizon, request.explain, exchange, adapter="grpc")
             explanation = None
             if r.explain is not None:
                 e = r.explain
@@ -131,9 +129,7 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
             symbol, exchange, timeframe, limit = _defaults(
                 request.symbol, request.exchange, request.timeframe, request.limit
             )
-            r = self.service.ml_signal(
-                symbol, timeframe, limit, request.include_heuristic, exchange, adapter="grpc"
-            )
+            r = self.service.ml_signal(symbol, timeframe, limit, request.include_heuristic, exchange, adapter="grpc")
             p = r.ml_prediction
             comparison = None
             if r.heuristic_comparison is not None:
@@ -227,9 +223,7 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_updates must be >= 0")
         raw_symbols = list(request.symbols) or ["BTCUSDT"]
         if len(raw_symbols) > MAX_STREAM_SYMBOLS:
-            context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_STREAM_SYMBOLS} symbols per stream"
-            )
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_STREAM_SYMBOLS} symbols per stream")
         timeframe = request.timeframe or None
         # Validate every symbol before the first message, so a typo fails the call instead of the stream.
         symbols = _call(context, lambda: [self.service.resolve_key(s, timeframe).symbol for s in raw_symbols])
