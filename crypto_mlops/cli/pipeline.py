@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import warnings
 
 import typer
 from rich.table import Table
@@ -10,6 +13,15 @@ from rich.table import Table
 from crypto_mlops.cli.common import console, err_console, friendly_errors, quiet_libraries
 
 app = typer.Typer(help="Run the retraining pipeline (extract -> ... -> deploy) without Airflow.", no_args_is_help=True)
+
+
+def _quiet_mlflow() -> None:
+    """Keep the step lines readable: no artifact progress bars, no pyfunc serialization notices."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "mlflow.pyfunc", "mlflow.models", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
+    warnings.filterwarnings("ignore", category=UserWarning, message=".*input example.*")
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -41,6 +53,7 @@ def run(
     from crypto_mlops.pipeline.runner import run_pipeline
 
     quiet_libraries()
+    _quiet_mlflow()
     csv_paths: dict[str, str] = {}
     for item in csv or []:
         if "=" not in item:
@@ -73,6 +86,7 @@ def bootstrap(
     from crypto_mlops.pipeline.bootstrap import ensure_champion
 
     quiet_libraries()
+    _quiet_mlflow()
     result = ensure_champion(source=source, console=err_console)
     table = Table(show_header=False)
     for key, value in result.items():
