@@ -39,6 +39,17 @@ def _http(url: str, timeout: float) -> HealthResult:
             body = None
         if isinstance(body, dict) and "status" in body:
             detail += f" status={body['status']}"
+        # Airflow's /api/v2/monitor/health: {"scheduler": {"status": "healthy", ...}, ...}
+        parts = (
+            {k: v["status"] for k, v in body.items() if isinstance(v, dict) and "status" in v}
+            if isinstance(body, dict)
+            else {}
+        )
+        unhealthy = {k: v for k, v in parts.items() if v not in ("healthy", None)}
+        if unhealthy:
+            return HealthResult(False, "unhealthy: " + ", ".join(f"{k}={v}" for k, v in unhealthy.items()))
+        if parts:
+            detail += " " + ", ".join(f"{k} ok" for k in parts)
         return HealthResult(True, detail)
     return HealthResult(False, f"HTTP {response.status_code}: {response.text[:120]}")
 
