@@ -39,7 +39,7 @@ class BiLSTMConfig:
     hidden: int = 24
     layers: int = 1
     head_hidden: int = 32
-    dropout: float = 0.1
+    dropout: float = 0.2
     epochs: int = 25
     patience: int = 4
     batch_size: int = 256
