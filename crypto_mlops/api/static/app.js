@@ -137,17 +137,42 @@ function metricsTable(obj) {
     "</tbody></table>";
 }
 
+// Backtest table logged with the champion: one row per model (naive, ewma, garch, har, ..., the candidate).
+function backtestTable(backtest, servedType) {
+  const rows = Array.isArray(backtest.table) ? backtest.table : null;
+  if (!rows || !rows.length) return metricsTable(backtest);
+  const wanted = ["qlike", "qlike_vs_har", "mae", "mse", "mz_r2", "dm_t"];
+  const cols = wanted.filter((c) => rows.some((r) => typeof r[c] === "number"));
+  const best = rows.reduce((a, r) => (typeof r.qlike === "number" && (a === null || r.qlike < a.qlike) ? r : a), null);
+  return `<table class="model-metrics"><thead><tr><th>model</th>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>` +
+    rows.map((r) => `<tr class="${r === best ? "best" : ""}"><td>${esc(r.model)}${r.model === servedType ? " ★" : ""}</td>` +
+      cols.map((c) => `<td>${typeof r[c] === "number" ? fmt(r[c], c === "mse" ? 6 : 4) : "–"}</td>`).join("") + "</tr>").join("") +
+    "</tbody></table>";
+}
+
 function renderModel(info) {
   pill("model-pill", `model ${info.model_type || "?"} v${info.model_version || "?"}${info.fallback ? " (baseline fallback)" : ""}`, info.fallback ? "warn" : "ok");
-  $("model-info").innerHTML = `
+  const metrics = info.metrics || {};
+  const gate = Object.fromEntries(Object.entries(metrics).filter(([k]) => k.startsWith("gate.")).map(([k, v]) => [k.slice(5), v]));
+  const plain = Object.fromEntries(Object.entries(metrics).filter(([k]) => !k.startsWith("gate.")));
+  const details = `
     <div class="row"><span>name</span><span>${esc(info.model_name)}</span></div>
     <div class="row"><span>version</span><span>${esc(info.model_version)}</span></div>
     <div class="row"><span>type</span><span>${esc(info.model_type)}</span></div>
     <div class="row"><span>serving</span><span>${info.fallback ? "HAR baseline (no champion)" : esc(info.model_uri)}</span></div>
     <div class="row"><span>loaded</span><span>${esc(info.load_time)}</span></div>
     ${info.fallback_reason ? `<p class="meta">${esc(info.fallback_reason)}</p>` : ""}
-    ${info.backtest ? "<h3 class=meta>backtest vs baselines</h3>" + metricsTable(info.backtest) : ""}
-    ${Object.keys(info.metrics || {}).length ? "<h3 class=meta>metrics</h3>" + metricsTable(info.metrics) : ""}`;
+    ${gate.reason ? `<p class="meta">gate: ${esc(gate.reason)}</p>` : ""}
+    ${info.last_reload_error ? `<p class="meta">last reload failed: ${esc(info.last_reload_error)}</p>` : ""}`;
+  let right = "";
+  if (info.backtest) {
+    const sp = info.backtest.split || {};
+    const window = sp.test_start ? `<p class="meta">out-of-sample window ${esc(sp.test_start)} → ${esc(sp.test_end)} · ${esc(sp.test_origins)} origins · DM vs ${esc(sp.dm_reference || "har")}</p>` : "";
+    right = "<h3 class=meta>backtest vs baselines (lower QLIKE is better, ★ = served)</h3>" + backtestTable(info.backtest, info.model_type) + window;
+  } else if (Object.keys(plain).length) {
+    right = "<h3 class=meta>metrics</h3>" + metricsTable(plain);
+  }
+  $("model-info").innerHTML = `<div class="model-grid"><div>${details}</div><div>${right}</div></div>`;
   $("model-info").classList.add("signal-card");
 }
 
