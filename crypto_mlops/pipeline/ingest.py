@@ -98,6 +98,23 @@ def series_of(manifest: SymbolManifest) -> str:
     return layout.series_prefix(manifest.source_key, manifest.slug, manifest.timeframe)
 
 
+def _stitch_synthetic(
+    new: pd.DataFrame, simulated: pd.DataFrame, mark: pd.Timestamp, store: Store, series: str
+) -> pd.DataFrame:
+    """Carry the stored price level over to a fresh simulation (the simulator is not prefix-stable).
+
+    Returns within the new candles are the simulator's; only the level is scaled so that the seam is
+    the simulated return at the watermark, not a jump between two unrelated paths.
+    """
+    stored_close = float(history.load_history(store, series)["close"].iloc[-1])
+    anchor = simulated.loc[simulated.index <= mark, "close"]
+    if anchor.empty or stored_close <= 0:
+        return new
+    scaled = new.copy()
+    scaled[["open", "high", "low", "close"]] *= stored_close / float(anchor.iloc[-1])
+    return scaled
+
+
 def extract(
     context: RunContext | dict, symbol: str, store: Store | None = None, settings: Settings | None = None
 ) -> SymbolManifest:
@@ -137,6 +154,8 @@ def extract(
         # The newest exchange candle may still be open: only closed candles enter history.
         frame = frame[frame.index + step <= now]
     new = frame[frame.index > mark] if mark is not None else frame
+    if ctx.source == "synthetic" and mark is not None and not new.empty:
+        new = _stitch_synthetic(new, frame, mark, store, series)
     if data.quality is not None:
         manifest.notes += [f"loader: {w}" for w in data.quality.warnings]
         if data.quality.duplicates_removed:

@@ -97,3 +97,33 @@ def test_csv_dir_resolves_one_file_per_symbol(workdir: Path, monkeypatch: pytest
 def test_airflow_run_ids_become_safe_keys() -> None:
     assert layout.safe_run_id("scheduled__2026-11-26T06:00:00+00:00") == "scheduled__2026-11-26T06-00-00-00-00"
     assert layout.new_run_id() != layout.new_run_id()
+
+
+def test_synthetic_increments_continue_the_stored_price_path(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later simulation is a different path: its level is carried over so the seam is an ordinary return."""
+    import numpy as np
+
+    import crypto_mlops.pipeline.ingest as ingest_module
+    from crypto_mlops.data.sources.synthetic import simulate
+
+    end = pd.Timestamp("2026-01-01", tz="UTC")
+    runs = iter([(1, end - pd.Timedelta(hours=10)), (2, end)])  # (seed, end): two unrelated paths
+    monkeypatch.setenv("PIPELINE_INITIAL_BARS", "500")
+
+    def fake_load(source, symbol, timeframe, limit=None, settings=None, **_):
+        seed, until = next(runs)
+        return simulate(n_bars=limit, seed=seed, symbol=symbol, end=until)
+
+    monkeypatch.setattr(ingest_module, "load_market_data", fake_load)
+    raw_gap = np.log(
+        simulate(500, seed=2, end=end).frame["close"].iloc[-10]
+        / simulate(500, seed=1, end=end - pd.Timedelta(hours=10)).frame["close"].iloc[-1]
+    )
+    assert abs(raw_gap) > 0.1  # without stitching the seam would be a >10 % jump
+    for _ in range(2):
+        context = ingest.plan_run(symbols=["BTC/USDT"], source="synthetic")
+        last = ingest.validate(ingest.process(ingest.extract(context, "BTC/USDT")))
+    assert last.new_rows == 10 and last.committed
+    stored = history.load_history(open_store(), ingest.series_of(last))
+    seam = abs(np.log(stored["close"]).diff().iloc[-10])
+    assert seam < 0.05, f"price jump of {seam:.3f} log at the seam"
