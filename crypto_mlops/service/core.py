@@ -152,6 +152,7 @@ class CryptoService:
         self._memo_lock = threading.Lock()
         self._chart_lock = threading.Lock()
         self._started = False
+        self._stop = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, warm: bool = True) -> None:
@@ -159,17 +160,26 @@ class CryptoService:
         if self._started:
             return
         self._started = True
+        self._stop.clear()
         self.cache.start()
         if warm:
             threading.Thread(target=self._warm, name="service-warm", daemon=True).start()
+        if self.tuning.model_poll_s > 0:
+            threading.Thread(target=self._poll_champion, name="champion-poll", daemon=True).start()
 
     def close(self) -> None:
+        self._stop.set()
         self.cache.stop()
         self.history.close()
         self._started = False
 
     def set_prediction_feed(self, feed: PredictionFeed) -> None:
         self.feed = feed
+
+    def _poll_champion(self) -> None:
+        while not self._stop.wait(self.tuning.model_poll_s):
+            if self.models.loaded:  # the first load is the warm-up's (or the first request's) job
+                self.models.refresh_if_promoted()
 
     def _warm(self) -> None:
         try:

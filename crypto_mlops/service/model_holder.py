@@ -41,6 +41,13 @@ def _load_champion(settings: Settings) -> PredictorLike:
     return load_predictor(settings)  # type: ignore[no-any-return]
 
 
+def _champion_version(settings: Settings) -> str | None:
+    from crypto_mlops.models.registry import champion_version, get_client
+
+    version = champion_version(get_client(settings), settings.model_name, settings.model_alias)
+    return None if version is None else str(version.version)
+
+
 def _load_baseline(name: str) -> PredictorLike:
     from crypto_mlops.models.inference import baseline_predictor
 
@@ -54,10 +61,12 @@ class ModelHolder:
         load_champion: Callable[[Settings], PredictorLike] = _load_champion,
         load_baseline: Callable[[str], PredictorLike] = _load_baseline,
         on_change: Callable[[PredictorLike, bool], None] | None = None,
+        champion_probe: Callable[[Settings], str | None] = _champion_version,
     ) -> None:
         self.settings = settings
         self._load_champion = load_champion
         self._load_baseline = load_baseline
+        self._champion_probe = champion_probe
         self._on_change = on_change
         self._lock = threading.Lock()
         self._predictor: PredictorLike | None = None
@@ -113,6 +122,23 @@ class ModelHolder:
                 model_version=str(predictor.model_version),
                 model_type=predictor.model_type,
             )
+
+    def refresh_if_promoted(self) -> ReloadResult | None:
+        """Reload when the registry's champion is not the model being served (another process promoted one).
+
+        Cheap (one registry lookup); a registry that cannot be reached changes nothing. Returns the reload
+        result when one happened.
+        """
+        try:
+            version = self._champion_probe(self.settings)
+        except Exception as exc:
+            log.debug("champion probe failed: %s", exc)
+            return None
+        current = self._predictor
+        if version is None or (current is not None and not self.fallback and str(current.model_version) == version):
+            return None
+        log.info("champion is now v%s (serving %s): reloading", version, _describe(current))
+        return self.reload()
 
     def info(self) -> ModelInfo:
         predictor = self._predictor

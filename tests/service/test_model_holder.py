@@ -101,3 +101,65 @@ def test_no_model_at_all_is_data_unavailable() -> None:
     with pytest.raises(DataUnavailable, match="baseline weights missing"):
         holder.get()
     assert not holder.loaded
+
+
+def _probe(registry: Registry):  # type: ignore[no-untyped-def]
+    def probe(_settings: Any) -> str | None:
+        if registry.down:
+            raise ConnectionError("MLflow unreachable")
+        return registry.champion.model_version if registry.champion else None
+
+    return probe
+
+
+def test_refresh_picks_up_a_champion_promoted_elsewhere() -> None:
+    registry = Registry()
+    holder = ModelHolder(
+        get_settings(),
+        load_champion=registry.load,
+        load_baseline=lambda n: Named("baseline", n),
+        champion_probe=_probe(registry),
+    )
+    assert holder.get().model_type == "har" and holder.fallback
+    assert holder.refresh_if_promoted() is None  # still no champion: nothing to do
+
+    registry.champion = Named("1", "bilstm")
+    result = holder.refresh_if_promoted()
+    assert result is not None and result.success
+    assert holder.get().model_version == "1" and not holder.fallback
+    loads = registry.loads
+    assert holder.refresh_if_promoted() is None and registry.loads == loads  # same version: no reload
+
+    registry.champion = Named("2", "bilstm")
+    registry.down = True
+    assert holder.refresh_if_promoted() is None  # registry unreachable: keep serving v1
+    registry.down = False
+    assert holder.refresh_if_promoted() is not None
+    assert holder.get().model_version == "2"
+
+
+def test_service_polls_the_registry(tmp_path: Any, monkeypatch: Any) -> None:
+    import time
+
+    from tests.service.fixtures import make_service
+
+    monkeypatch.setenv("MODEL_POLL_S", "0.1")
+    registry = Registry()
+    registry.champion = Named("1", "har")
+    holder = ModelHolder(
+        get_settings(),
+        load_champion=registry.load,
+        load_baseline=lambda n: Named("baseline", n),
+        champion_probe=_probe(registry),
+    )
+    svc = make_service(tmp_path, model_holder=holder)
+    try:
+        svc.start(warm=False)
+        assert svc.models.get().model_version == "1"
+        registry.champion = Named("2", "har")
+        deadline = time.monotonic() + 10
+        while svc.models.get().model_version != "2" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert svc.model_info().model_version == "2"
+    finally:
+        svc.close()
