@@ -203,7 +203,7 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
 
     def HealthCheck(self, request: Any, context: grpc.ServicerContext) -> Any:
         h = self.service.health()
-        return pb2.HealthResponse(
+        return pb2.HealthCheckResponse(
             status=h.status,
             ml_available=h.ml_available,
             timestamp=h.timestamp,

@@ -64,7 +64,7 @@ def test_compare_signals(stub: Any) -> None:
 
 
 def test_health_check(stub: Any) -> None:
-    r = stub.HealthCheck(pb2.HealthRequest(), timeout=10)
+    r = stub.HealthCheck(pb2.HealthCheckRequest(), timeout=10)
     assert r.status == "ok" and r.version and r.timestamp.endswith("Z")
 
 
