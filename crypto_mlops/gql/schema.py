@@ -191,8 +191,19 @@ class ComparisonDetail:
 
 @strawberry.type
 class SignalComparison:
+    """The seed's flat fields (its type existed but was never exposed) plus the REST-shaped nested ones."""
+
     symbol: str
     timestamp: str
+    heuristic_risk_score: float
+    heuristic_vol_regime: str
+    heuristic_volatility: float
+    ml_predicted_volatility: float
+    ml_vol_regime: str
+    ml_confidence: float
+    ml_risk_level: str
+    volatility_diff: float
+    regime_agreement: bool
     heuristic: HeuristicSummary
     ml: MLSummary
     comparison: ComparisonDetail
@@ -299,6 +310,15 @@ class Query:
             timestamp=c.timestamp,
             source=c.source,
             candle_time=c.candle_time,
+            heuristic_risk_score=c.heuristic.risk_score,
+            heuristic_vol_regime=c.heuristic.vol_regime,
+            heuristic_volatility=c.heuristic.volatility,
+            ml_predicted_volatility=c.ml.predicted_volatility,
+            ml_vol_regime=c.ml.vol_regime,
+            ml_confidence=c.ml.confidence,
+            ml_risk_level=c.ml.risk_level,
+            volatility_diff=c.comparison.volatility_diff,
+            regime_agreement=c.comparison.regime_agreement,
             heuristic=HeuristicSummary(
                 risk_score=c.heuristic.risk_score,
                 vol_regime=c.heuristic.vol_regime,

@@ -101,11 +101,17 @@ def test_compare_signals(api: TestClient) -> None:
         '{ compareSignals(input: {symbol: "BTCUSDT"}) { symbol timestamp source '
         "heuristic { riskScore volRegime volatility riskLevel } "
         "ml { predictedVolatility volRegime confidence riskLevel modelVersion } "
-        "comparison { volatilityDiff regimeAgreement mlConfidence } } }"
+        "comparison { volatilityDiff regimeAgreement mlConfidence } "
+        "heuristicRiskScore heuristicVolRegime heuristicVolatility mlPredictedVolatility mlVolRegime mlConfidence "
+        "mlRiskLevel volatilityDiff regimeAgreement error } }"
     )
     c = gql(api, q)["data"]["compareSignals"]
     assert c["ml"]["confidence"] > 0 and c["ml"]["riskLevel"] in {"low", "medium", "high"}
     assert c["comparison"]["mlConfidence"] == c["ml"]["confidence"]
+    # The seed's flat SignalComparison fields agree with the nested ones.
+    assert c["mlConfidence"] == c["ml"]["confidence"] and c["mlRiskLevel"] == c["ml"]["riskLevel"]
+    assert c["heuristicRiskScore"] == c["heuristic"]["riskScore"] and c["regimeAgreement"] is not None
+    assert c["volatilityDiff"] == c["comparison"]["volatilityDiff"] and c["error"] is None
     assert c["comparison"]["volatilityDiff"] == pytest.approx(
         c["ml"]["predictedVolatility"] - c["heuristic"]["volatility"]
     )
