@@ -56,11 +56,14 @@ class OHLCVCache:
         min_bars: int = 1000,
         max_stale_s: float | None = None,
         keep_warm_s: float = 900.0,
+        static_ttl_s: float | None = None,
     ) -> None:
         self._loader = loader
         self.ttl_s = max(0.1, ttl_s)
         self.min_bars = min_bars
         self.max_stale_s = max_stale_s if max_stale_s is not None else 10 * self.ttl_s
+        # csv/synthetic candles do not move like an exchange's: refresh them less often (None = same TTL).
+        self.static_ttl_s = max(self.ttl_s, static_ttl_s) if static_ttl_s is not None else self.ttl_s
         self.keep_warm_s = keep_warm_s
         self._entries: dict[CacheKey, _Entry] = {}
         self._key_locks: dict[CacheKey, threading.Lock] = {}
@@ -80,10 +83,11 @@ class OHLCVCache:
         if entry is not None and self._covers(entry, bars):
             age = now - entry.fetched_at
             entry.last_used = now
-            if age < self.ttl_s:
+            ttl = self._ttl(key)
+            if age < ttl:
                 self.hits += 1
                 return Cached(entry.data, age)
-            if age < self.max_stale_s:
+            if age < max(self.max_stale_s, ttl):
                 self.hits += 1
                 self._refresh_async(key)
                 return Cached(entry.data, age)
@@ -103,6 +107,9 @@ class OHLCVCache:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None
+
+    def _ttl(self, key: CacheKey) -> float:
+        return self.ttl_s if key.source == "ccxt" else self.static_ttl_s
 
     def keys(self) -> list[CacheKey]:
         return list(self._entries)
@@ -174,5 +181,5 @@ class OHLCVCache:
             now = time.monotonic()
             for key, entry in list(self._entries.items()):
                 recently_used = now - entry.last_used < self.keep_warm_s
-                if recently_used and now - entry.fetched_at > 0.75 * self.ttl_s:
+                if recently_used and now - entry.fetched_at > 0.75 * self._ttl(key):
                     self._refresh_async(key)

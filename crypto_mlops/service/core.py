@@ -62,6 +62,7 @@ MIN_LIMIT = 50  # SMA48 needs 48 bars; fewer makes the heuristic meaningless
 MAX_LIMIT = 1000
 CACHE_BARS = 1500  # bars fetched per key; the model sees all of them (HAR wants ~1000), responses slice `limit`
 MAX_SSE_SYMBOLS = 10
+STATIC_SOURCE_TTL_S = 900.0  # csv / synthetic candles: re-read every 15 min at most
 MAX_CHART_POINTS = 60
 MAX_SLOW_ORIGINS = 8
 RESULT_MEMO_SIZE = 512
@@ -138,6 +139,7 @@ class CryptoService:
             lambda key, bars: self._load_market(key, bars),
             ttl_s=self.settings.ohlcv_cache_ttl_s,
             min_bars=CACHE_BARS,
+            static_ttl_s=STATIC_SOURCE_TTL_S,
         )
         self.models = model_holder or ModelHolder(self.settings)
         self.models._on_change = self._model_changed

@@ -102,3 +102,18 @@ def test_concurrent_cold_requests_fetch_once() -> None:
     for t in threads:
         t.join()
     assert loader.calls == 1
+
+
+def test_static_sources_keep_their_candles_longer() -> None:
+    loader = CountingLoader()
+    cache = OHLCVCache(loader, ttl_s=0.05, min_bars=100, static_ttl_s=60)
+    exchange_key = CacheKey("ccxt", "binance", "BTC/USDT", "1h")
+    cache.get(KEY, 100)
+    cache.get(exchange_key, 100)
+    time.sleep(0.1)
+    assert cache.get(KEY, 100).age_s >= 0.1  # synthetic: still fresh after the exchange TTL
+    cache.get(exchange_key, 100)  # exchange: stale, served and refreshed in the background
+    deadline = time.monotonic() + 5
+    while loader.calls < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert loader.calls == 3
