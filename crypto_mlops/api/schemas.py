@@ -19,7 +19,8 @@ LIMIT_DOC = f"Number of candles ({MIN_LIMIT}..{MAX_LIMIT})."
 
 
 class MarketRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types as documented (no "1" for 1, no 0 for false), unknown fields refused
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     symbol: str = Field("BTCUSDT", pattern=SYMBOL_PATTERN, max_length=26, description=SYMBOL_DOC)
     exchange: str = Field("binance", pattern=EXCHANGE_PATTERN, description=EXCHANGE_DOC)
