@@ -32,7 +32,7 @@ def _warm_service():  # type: ignore[no-untyped-def]
 
 @schema.parametrize()
 @settings(
-    max_examples=5,
+    max_examples=4,
     deadline=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
