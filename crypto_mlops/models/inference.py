@@ -7,7 +7,7 @@
 - `Predictor.predict(frame, source, bar_hours=1.0) -> MLPrediction`; `predict_many(items)` batches.
 
 `confidence` is the probability, estimated from out-of-sample errors, that the realized RV24 falls
-within ±25 % of the forecast, conditional on how unstable volatility is at the origin
+within ±25 % of the forecast, conditional on how far the forecast is from the 30-day variance level
 (see `crypto_mlops.models.confidence`). It is never a constant.
 """
 
@@ -49,8 +49,8 @@ class MLPrediction(BaseModel):
     volatility_regime: str = Field(description="calm | normal | turbulent, from predicted_volatility.")
     risk_level: str = Field(description="low | medium | high: heuristic risk formula on predicted_volatility.")
     confidence: float = Field(
-        description="P(realized RV24 within ±25 % of the forecast), from validation errors given the "
-        "origin's volatility instability."
+        description="P(realized RV24 within ±25 % of the forecast), from validation errors given how far "
+        "the forecast is from the 30-day variance level."
     )
     model_name: str
     model_version: str
@@ -146,7 +146,7 @@ class ModelPredictor:
         row = features.iloc[[-1]]
         momentum = int(_finite(row["momentum"].iloc[0]))
         conf_model = model.confidence or DEFAULT_CONFIDENCE
-        confidence = float(np.clip(conf_model.score(row)[0], 0.0, 1.0))
+        confidence = float(np.clip(conf_model.score(row, np.array([rv]))[0], 0.0, 1.0))
         model_type = model.name if self.refit_on_frame else self.model_type
         return MLPrediction(
             predicted_rv_24h=rv,
@@ -247,11 +247,11 @@ def load_predictor(settings: Settings | None = None) -> ModelPredictor:
 
 
 # Prior used only when a model carries no calibration (frame too short to calibrate): measured hit
-# rates (±25 %) of the HAR baseline by instability bin on the BTC backtest (train 70 %, test
+# rates (±25 %) of the HAR baseline by forecast-surprise bin on the BTC backtest (train 70 %, test
 # 2020-04-18..2021-06-09, 10,005 origins), rounded.
 DEFAULT_CONFIDENCE = ConfidenceModel(
-    centers=[0.084, 0.241, 0.409, 0.617, 0.898, 1.300],
-    rates=[0.500, 0.440, 0.441, 0.423, 0.428, 0.451],
+    centers=[-0.602, -0.331, -0.133, 0.081, 0.324, 0.698],
+    rates=[0.454, 0.428, 0.434, 0.484, 0.394, 0.488],
     overall=0.447,
     n=10005,
     log_error_quantiles={"q05": -0.782, "q10": -0.650, "q50": -0.199, "q90": 0.337, "q95": 0.550},

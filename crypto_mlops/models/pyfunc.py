@@ -46,7 +46,7 @@ class VolatilityPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-def
         if params.get("last_only"):
             mask[:-1] = False
         forecast = self.model.predict(features, mask).to_numpy()
-        confidence = (self.model.confidence or DEFAULT_CONFIDENCE).score(features)
+        confidence = (self.model.confidence or DEFAULT_CONFIDENCE).score(features, forecast)
         out = pd.DataFrame({"timestamp": features.index, "predicted_rv_24h": forecast, "confidence": confidence})
         return out[mask].reset_index(drop=True)
 
