@@ -101,8 +101,8 @@ def test_dag_runs_every_step_against_real_servers(
     versions = client.search_model_versions("name='crypto-predictor'")
     assert versions, "training registered no version"
     champion = client.get_model_version_by_alias("crypto-predictor", "champion")
-    assert champion.version == str(deploy["details"]["champion_version"])
+    assert str(champion.version) == str(deploy["details"]["champion_version"])
     candidate = str(train["details"]["candidate_version"])
-    assert any(v.version == candidate for v in versions)
+    assert any(str(v.version) == candidate for v in versions)
     tags = client.get_model_version("crypto-predictor", candidate).tags
     assert any("gate" in key for key in tags), tags
