@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,14 @@ DAG_FILE = Path(__file__).resolve().parents[2] / "airflow" / "dags" / "crypto_ml
 
 @pytest.fixture(scope="module")
 def dag(tmp_path_factory: pytest.TempPathFactory):
-    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
-    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-    from airflow.dag_processing.dagbag import DagBag
+    with pytest.MonkeyPatch.context() as env:  # no Airflow settings leak into other tests
+        env.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
+        env.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAG_FILE.parent))
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags["crypto_ml_pipeline"]
+        bag = DagBag(dag_folder=str(DAG_FILE.parent))
+        assert not bag.import_errors, bag.import_errors
+        yield bag.dags["crypto_ml_pipeline"]
 
 
 def test_schedule_retries_and_wiring(dag) -> None:
