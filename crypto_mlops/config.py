@@ -93,6 +93,28 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8800", alias="API_URL", description="Where the pipeline reaches the API to ask for a reload."
     )
 
+    signal_memo: bool = Field(
+        True,
+        alias="SIGNAL_MEMO",
+        description="Reuse heuristic and model outputs while the candles they came from are unchanged "
+        "(per cache fetch and model). 0 recomputes on every request (benchmarks).",
+    )
+    model_poll_s: float = Field(
+        60.0,
+        alias="MODEL_POLL_S",
+        ge=0,
+        description="How often each serving process checks the registry for a new champion and reloads it "
+        "(API, GraphQL and gRPC run as separate processes; the pipeline only calls the API's reload). 0 = never.",
+    )
+    prediction_feed: Literal["auto", "kafka", "periodic"] = Field(
+        "auto",
+        alias="PREDICTION_FEED",
+        description="SSE live feed: auto = the Kafka `predictions` topic when the broker answers, else periodic.",
+    )
+    prediction_feed_interval_s: float = Field(
+        5.0, alias="PREDICTION_FEED_INTERVAL_S", gt=0, description="Period of the in-process feed (s)."
+    )
+
     # --- streaming -------------------------------------------------------------------------
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka bootstrap servers."

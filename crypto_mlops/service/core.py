@@ -54,7 +54,6 @@ from crypto_mlops.service.results import (
     utc_now,
 )
 from crypto_mlops.service.telemetry import Telemetry
-from crypto_mlops.service.tuning import ServiceTuning
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,6 @@ class CryptoService:
         )
         # Forecast per (key, model, origin candle): past origins never change, so each is computed once.
         self._origin_memo: OrderedDict[tuple[Any, ...], float] = OrderedDict()
-        self.tuning = ServiceTuning()
         self._results: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._memo_lock = threading.Lock()
         self._chart_lock = threading.Lock()
@@ -166,7 +164,7 @@ class CryptoService:
         self.cache.start()
         if warm:
             threading.Thread(target=self._warm, name="service-warm", daemon=True).start()
-        if self.tuning.model_poll_s > 0:
+        if self.settings.model_poll_s > 0:
             threading.Thread(target=self._poll_champion, name="champion-poll", daemon=True).start()
 
     def close(self) -> None:
@@ -179,7 +177,7 @@ class CryptoService:
         self.feed = feed
 
     def _poll_champion(self) -> None:
-        while not self._stop.wait(self.tuning.model_poll_s):
+        while not self._stop.wait(self.settings.model_poll_s):
             if self.models.loaded:  # the first load is the warm-up's (or the first request's) job
                 self.models.refresh_if_promoted()
 
@@ -442,7 +440,7 @@ class CryptoService:
 
     def _memo(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         """Results are a function of (candles fetch, model): compute once per candle fetch, not per request."""
-        if not self.tuning.signal_memo:
+        if not self.settings.signal_memo:
             return compute()
         with self._memo_lock:
             if key in self._results:

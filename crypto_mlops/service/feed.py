@@ -15,10 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any, Protocol, runtime_checkable
 
 from crypto_mlops.config import Settings
 
@@ -61,29 +58,13 @@ class PeriodicPredictionFeed:
             await asyncio.sleep(self.interval_s)
 
 
-class FeedSettings(BaseSettings):
-    """Which live feed the API's SSE endpoint uses (read from the environment)."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    prediction_feed: Literal["auto", "kafka", "periodic"] = Field(
-        "auto",
-        alias="PREDICTION_FEED",
-        description="auto: the Kafka `predictions` topic when the broker answers, else periodic in-process.",
-    )
-    prediction_feed_interval_s: float = Field(
-        5.0, alias="PREDICTION_FEED_INTERVAL_S", gt=0, description="Period of the in-process feed (s)."
-    )
-
-
 def select_feed(
     make_event: Callable[[str], dict[str, Any]], settings: Settings, mode: str | None = None
 ) -> PredictionFeed:
     """The Kafka-backed feed when asked for (or, with `auto`, when the broker answers); else periodic."""
-    feed_settings = FeedSettings()
-    mode = mode or feed_settings.prediction_feed
+    mode = mode or settings.prediction_feed
     periodic = PeriodicPredictionFeed(
-        make_event, [settings.default_symbol], interval_s=feed_settings.prediction_feed_interval_s
+        make_event, [settings.default_symbol], interval_s=settings.prediction_feed_interval_s
     )
     if mode == "periodic":
         return periodic

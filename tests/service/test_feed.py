@@ -17,8 +17,9 @@ def test_periodic_mode_and_auto_without_broker_use_the_in_process_feed(
 ) -> None:
     assert isinstance(select_feed(service.prediction_event, service.settings, "periodic"), PeriodicPredictionFeed)
     closed_port = free_port()  # nothing listens there
-    settings = get_settings().model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{closed_port}"})
-    monkeypatch.setenv("PREDICTION_FEED_INTERVAL_S", "0.5")
+    settings = get_settings().model_copy(
+        update={"kafka_bootstrap_servers": f"127.0.0.1:{closed_port}", "prediction_feed_interval_s": 0.5}
+    )
     started = time.monotonic()
     feed = select_feed(service.prediction_event, settings, "auto")
     assert time.monotonic() - started < 10

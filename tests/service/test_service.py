@@ -148,9 +148,9 @@ def test_results_are_computed_once_per_candle_fetch(tmp_path: Path, monkeypatch:
         assert len(calls) == 2
 
         monkeypatch.setenv("SIGNAL_MEMO", "0")
-        from crypto_mlops.service.tuning import ServiceTuning
+        from crypto_mlops.config import Settings
 
-        svc.tuning = ServiceTuning()
+        svc.settings = Settings()
         svc.ml_signal("BTCUSDT", "1h", 200)
         assert len(calls) == 3
     finally:
