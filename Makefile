@@ -11,7 +11,7 @@ help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create or update .venv with the package, its console script and generated gRPC stubs
-	@$(BIN)/python -c "import crypto_mlops.rpc.build as b; b.main()" 2>/dev/null || true
+	@$(BIN)/python -m crypto_mlops.rpc.build
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
