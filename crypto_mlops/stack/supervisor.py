@@ -463,7 +463,7 @@ class StackSupervisor:
         )
         self.notes.append(
             f"Airflow admin password: {home / 'simple_auth_manager_passwords.json.generated'}; "
-            "its log server binds 0.0.0.0:8793 (Airflow has no loopback option)"
+            "its log server binds all interfaces on 8793 (Airflow hard-codes the host)"
         )
 
     def _start_postgres(self, pg: PostgresServer) -> None:
