@@ -47,6 +47,10 @@ class TrainingSettings(BaseSettings):
     train_frac: float = Field(0.7, gt=0.3, lt=0.95, description="Share of the candles used for fitting.")
 
 
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "none"
+
+
 def _record(store: Store, outcome: StepOutcome) -> StepOutcome:
     outcome.key = layout.step_record_key(outcome.run_id, outcome.step)
     store.put_json(layout.MODELS, outcome.key, outcome.model_dump(mode="json"))
@@ -273,14 +277,14 @@ def deploy(evaluated: StepOutcome | dict, store: Store | None = None, settings: 
     champion_now = str(champion.version) if champion is not None else None
     outcome.details = {"champion_version": champion_now}
     if not evaluated.done:
-        outcome.reason = f"champion unchanged (v{champion_now}): nothing new to deploy"
+        outcome.reason = f"champion unchanged ({_v(champion_now)}): nothing new to deploy"
         return _record(store, outcome)
     from crypto_mlops.models.registry import GateDecision, decide, get_client, set_champion
 
     d = evaluated.details
     if d["champion_version"] != champion_now:
         outcome.reason = (
-            f"not promoted: champion moved from v{d['champion_version']} to v{champion_now} since "
+            f"not promoted: champion moved from {_v(d['champion_version'])} to {_v(champion_now)} since "
             "evaluation (another run); the next run re-evaluates"
         )
         return _record(store, outcome)
@@ -319,7 +323,7 @@ def deploy(evaluated: StepOutcome | dict, store: Store | None = None, settings: 
             outcome.details["champion_version"] = version
             break
     if not outcome.done:
-        outcome.reason = f"champion unchanged (v{champion_now}): " + "; ".join(
+        outcome.reason = f"champion unchanged ({_v(champion_now)}): " + "; ".join(
             f"{x['model']} v{x['version']} {x['reason']}" for x in decisions
         )
     outcome.details.update({"previous_champion": champion_now, "decisions": decisions})

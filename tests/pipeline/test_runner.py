@@ -75,3 +75,21 @@ def test_cli_run_reports_failure_in_one_line(tiny_training: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["failed_step"] == "validate" and "violate low <= open/close <= high" in summary["reason"]
     assert "Traceback" not in result.output
+
+
+def test_deploy_refuses_when_champion_moved_since_evaluate(tiny_training: Path) -> None:
+    """Two overlapping runs: the later deploy must not promote against a champion it never evaluated."""
+    from crypto_mlops.models.registry import get_client, set_champion
+    from crypto_mlops.pipeline import ingest, modelling
+
+    csv = write_csv(candles(2500), tiny_training / "btc.csv")
+    context = ingest.plan_run(symbols=["BTC/USDT"], source="csv", csv_paths={"BTC/USDT": str(csv)})
+    manifest = ingest.validate(ingest.process(ingest.extract(context, "BTC/USDT")))
+    trained = modelling.train(context, [manifest])
+    evaluated = modelling.evaluate(trained)
+    assert evaluated.details["champion_version"] is None  # nothing to compare with yet
+    client = get_client()
+    set_champion(client, "crypto-predictor", "champion", trained.details["candidate_version"], "another run")
+    deployed = modelling.deploy(evaluated)
+    assert not deployed.done and "champion moved" in deployed.reason
+    assert str(current_champion().version) == trained.details["candidate_version"]
