@@ -97,7 +97,8 @@ def test_dag_runs_every_step_against_real_servers(
 
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
+    uri = mlflow_server.tracking_uri  # registry too: other tests may have set a global registry URI
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions("name='crypto-predictor'")
     assert versions, "training registered no version"
     champion = client.get_model_version_by_alias("crypto-predictor", "champion")
