@@ -43,6 +43,16 @@ def bilstm_config_from(epochs: int | None, tiny: bool, seed: int) -> Any:
     return cfg
 
 
+def show_step(status: Any, text: str) -> None:
+    """Spinner for quick steps; the BiLSTM shows its own per-epoch bar, so the spinner stops for it."""
+    if "bilstm" in text:
+        status.stop()
+        progress_console.print(f"{text} (per-epoch progress below)")
+    else:
+        status.start()  # no-op while running; restarts the spinner after the BiLSTM
+        status.update(text)
+
+
 def _fmt(x: float, spec: str) -> str:
     return "—" if x is None or not math.isfinite(x) else format(x, spec)
 
@@ -85,7 +95,7 @@ def backtest(
         prepared = prepare(market.frame, market.timeframe)
         try:
             result = run_backtest(prepared, train_frac, names, bilstm_config_from(epochs, tiny, seed),
-                                  on_model=lambda n: st.update(f"fitting and forecasting [bold]{n}[/]"))
+                                  on_model=lambda n: show_step(st, f"fitting and forecasting {n}"))
         except (ValueError, KeyError) as exc:
             raise InvalidInput(str(exc).strip("'\"")) from None
     if predictions_out is not None:

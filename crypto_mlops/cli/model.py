@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from crypto_mlops.cli.backtest import bilstm_config_from, parse_models, progress_console, results_table
+from crypto_mlops.cli.backtest import bilstm_config_from, parse_models, progress_console, results_table, show_step
 from crypto_mlops.cli.common import console, friendly_errors, quiet_libraries
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 
@@ -65,7 +65,7 @@ def train(
     with progress_console.status("training") as st:
         result = _registry_call(
             lambda: train_and_register(market, None, train_frac, candidate, bilstm_config_from(epochs, tiny, seed),
-                                       names, register=not no_register, on_step=lambda s: st.update(s)))
+                                       names, register=not no_register, on_step=lambda s: show_step(st, s)))
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
         return
