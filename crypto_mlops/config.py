@@ -10,10 +10,87 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "minioadmin", "mlops", "admin", "dev-api-key"}
+
+
+# --- settings of single components, grouped by env prefix; each is also a field of Settings ----------
+
+
+class PipelineSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIPELINE_", env_file=".env", extra="ignore")
+
+    symbols: str = Field("", description="Comma-separated pairs the pipeline ingests (default: DEFAULT_SYMBOL).")
+    source: str | None = Field(None, description="ccxt | csv | synthetic (default: DATA_SOURCE).")
+    csv_dir: Path | None = Field(
+        None,
+        description="Folder with one CSV per pair (name contains the slug, e.g. Binance_BTCUSDT_1h.csv); "
+        "used when source=csv and a pair has no explicit file.",
+    )
+    initial_bars: int = Field(
+        24 * 365, ge=100, description="Candles fetched on a first ccxt/synthetic extract (no stored history)."
+    )
+    context_bars: int = Field(
+        720,
+        ge=50,
+        description="Stored candles validated together with the new ones (gap at the seam, warm-up).",
+    )
+    min_new_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Retrain when at least this many hours of new candles arrived since the last training.",
+    )
+    drift_window_hours: float = Field(
+        72.0, gt=0, description="Recent window whose realized volatility is compared with the training data."
+    )
+    drift_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="Retrain early when recent vol / training vol is above this or below its inverse.",
+    )
+    drift_min_new_hours: float = Field(
+        6.0, gt=0, description="Drift alone triggers a retrain only with at least this many new hours."
+    )
+    notify_timeout_s: float = Field(10.0, gt=0, description="Timeout of the API reload request.")
+
+    @field_validator("symbols")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    def symbol_list(self, default: str) -> list[str]:
+        raw = [item.strip() for item in self.symbols.split(",") if item.strip()]
+        return raw or [default]
+
+
+class TrainingSettings(BaseSettings):
+    """How the pipeline trains (env prefix `PIPELINE_TRAIN_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="PIPELINE_TRAIN_", env_file=".env", extra="ignore")
+
+    candidate: str = Field("bilstm", description="Model trained as the challenger (a zoo name).")
+    profile: str = Field("default", description="BiLSTM config: default | tiny (seconds; tests, demos).")
+    max_bars: int = Field(0, ge=0, description="Train on the newest N candles only (0 = all history).")
+    max_seconds: float | None = Field(None, description="Stop BiLSTM training after this many seconds.")
+    train_frac: float = Field(0.7, gt=0.3, lt=0.95, description="Share of the candles used for fitting.")
+
+
+class StackSettings(BaseSettings):
+    """Supervisor-only settings (env prefix `STACK_`); app ports come from the main Settings."""
+
+    model_config = SettingsConfigDict(env_prefix="STACK_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".stack"), description="State, logs and (full mode) server data.")
+    start_timeout_s: float = Field(180.0, description="How long a component may take to become healthy.")
+    background_train: bool = Field(True, description="Run `pipeline run` in the background after start.")
+    exchange_probe_timeout_s: float = Field(3.0, description="Timeout of the 'is the exchange reachable' probe.")
+    postgres_port: int = Field(5433, description="PostgreSQL port (full mode).")
+    s3_port: int = Field(8333, description="SeaweedFS S3 port (full mode).")
+    airflow_port: int = Field(8080, description="Airflow API/UI port (full mode).")
+    s3_access_key: str = Field("stack-admin", description="SeaweedFS access key (full mode, loopback only).")
+    s3_secret_key: str = Field("stack-admin-secret", description="SeaweedFS secret key (full mode).")
 
 
 class Settings(BaseSettings):
@@ -135,6 +212,11 @@ class Settings(BaseSettings):
         alias="KAFKA_SESSION_TIMEOUT_MS",
         description="Consumer session timeout; tansu delays JoinGroup by about half of it, so keep it small.",
     )
+
+    # --- component settings (own env prefixes: PIPELINE_, PIPELINE_TRAIN_, STACK_) ---------------
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings, description="Retraining pipeline.")
+    training: TrainingSettings = Field(default_factory=TrainingSettings, description="How the pipeline trains.")
+    stack: StackSettings = Field(default_factory=StackSettings, description="The `make up` supervisor.")
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

@@ -21,7 +21,7 @@ app = typer.Typer(help="Start, inspect and stop the local stack (what 'make up' 
 
 
 def _home() -> Path:
-    from crypto_mlops.stack.supervisor import StackSettings
+    from crypto_mlops.config import StackSettings
 
     return StackSettings().home.absolute()
 

@@ -13,9 +13,8 @@ from typing import Any
 
 from rich.console import Console
 
-from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.config import PipelineSettings, Settings, get_settings
 from crypto_mlops.data import load_market_data
-from crypto_mlops.pipeline.config import get_pipeline_settings
 from crypto_mlops.pipeline.modelling import current_champion
 
 BOOTSTRAP_BARS = 24 * 365  # a year of hourly candles: enough for HAR's monthly term, fast to fit
@@ -41,7 +40,7 @@ def ensure_champion(
     from crypto_mlops.models.training import train_and_register
     from crypto_mlops.models.zoo import BASELINES
 
-    source = source or get_pipeline_settings().source or settings.data_source
+    source = source or PipelineSettings().source or settings.data_source
     with console.status(f"no champion yet: loading candles ({source})..."):
         data = load_market_data(
             source, settings.default_symbol, settings.default_timeframe, limit=BOOTSTRAP_BARS, settings=settings

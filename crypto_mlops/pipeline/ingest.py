@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.config import PipelineSettings, Settings, get_settings
 from crypto_mlops.data import load_market_data
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.quality import regularize
@@ -28,7 +28,6 @@ from crypto_mlops.data.schema import (
 )
 from crypto_mlops.features import compute_features
 from crypto_mlops.pipeline import history, layout
-from crypto_mlops.pipeline.config import PipelineSettings, get_pipeline_settings
 from crypto_mlops.pipeline.errors import ValidationFailed
 from crypto_mlops.pipeline.manifests import RunContext, SymbolManifest
 from crypto_mlops.pipeline.store import Store, open_store
@@ -63,7 +62,7 @@ def plan_run(
 ) -> RunContext:
     """Resolve what a run works on; fails fast (InvalidInput) on unknown sources, symbols or files."""
     settings = settings or get_settings()
-    psettings = get_pipeline_settings()
+    psettings = PipelineSettings()
     source = source or psettings.source or settings.data_source
     if source not in SOURCES:
         raise InvalidInput(f"unknown source {source!r}: expected one of {', '.join(SOURCES)}")
@@ -121,7 +120,7 @@ def extract(
     """Fetch the candles of `symbol` newer than its committed watermark and stage them."""
     ctx = RunContext.model_validate(context)
     settings = settings or get_settings()
-    psettings = get_pipeline_settings()
+    psettings = PipelineSettings()
     store = store or open_store(settings)
     symbol = normalize_symbol(symbol)
     manifest = SymbolManifest(
@@ -221,7 +220,7 @@ def validate(
         return manifest
     settings = settings or get_settings()
     store = store or open_store(settings)
-    psettings = get_pipeline_settings()
+    psettings = PipelineSettings()
     series = series_of(manifest)
     new = store.get_parquet(layout.RAW, manifest.staged_key)
     stored = history.load_history(store, series)

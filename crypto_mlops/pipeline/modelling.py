@@ -22,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.config import Settings, TrainingSettings, get_settings
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.data.schema import normalize_symbol
 from crypto_mlops.pipeline import history, layout, retrain
@@ -33,18 +31,6 @@ from crypto_mlops.pipeline.errors import PipelineFailed
 from crypto_mlops.pipeline.ingest import series_of
 from crypto_mlops.pipeline.manifests import RetrainDecision, RunContext, StepOutcome, SymbolManifest
 from crypto_mlops.pipeline.store import Store, open_store
-
-
-class TrainingSettings(BaseSettings):
-    """How the pipeline trains (env prefix `PIPELINE_TRAIN_`)."""
-
-    model_config = SettingsConfigDict(env_prefix="PIPELINE_TRAIN_", env_file=".env", extra="ignore")
-
-    candidate: str = Field("bilstm", description="Model trained as the challenger (a zoo name).")
-    profile: str = Field("default", description="BiLSTM config: default | tiny (seconds; tests, demos).")
-    max_bars: int = Field(0, ge=0, description="Train on the newest N candles only (0 = all history).")
-    max_seconds: float | None = Field(None, description="Stop BiLSTM training after this many seconds.")
-    train_frac: float = Field(0.7, gt=0.3, lt=0.95, description="Share of the candles used for fitting.")
 
 
 def _v(version: str | None) -> str:

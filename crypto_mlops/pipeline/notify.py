@@ -6,9 +6,8 @@ import contextlib
 
 import httpx
 
-from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.config import PipelineSettings, Settings, get_settings
 from crypto_mlops.pipeline import layout
-from crypto_mlops.pipeline.config import get_pipeline_settings
 from crypto_mlops.pipeline.manifests import StepOutcome
 from crypto_mlops.pipeline.store import Store, open_store
 
@@ -31,7 +30,7 @@ def notify(
         url = settings.api_url.rstrip("/") + RELOAD_PATH
         try:
             response = httpx.post(
-                url, headers={"X-API-Key": settings.api_key}, timeout=get_pipeline_settings().notify_timeout_s
+                url, headers={"X-API-Key": settings.api_key}, timeout=PipelineSettings().notify_timeout_s
             )
         except httpx.HTTPError as exc:
             outcome.reason = (

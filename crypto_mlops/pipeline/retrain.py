@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crypto_mlops.config import PipelineSettings
 from crypto_mlops.data.schema import timeframe_hours
 from crypto_mlops.pipeline import history
-from crypto_mlops.pipeline.config import PipelineSettings, get_pipeline_settings
 from crypto_mlops.pipeline.manifests import RetrainDecision
 from crypto_mlops.pipeline.store import Store
 
@@ -55,7 +55,7 @@ def decide(
     psettings: PipelineSettings | None = None,
 ) -> RetrainDecision:
     """Apply the rule above to one series and say why."""
-    psettings = psettings or get_pipeline_settings()
+    psettings = psettings or PipelineSettings()
     bar_hours = timeframe_hours(timeframe)
     candles = history.load_history(store, series)
     last = history.last_training(store, series)

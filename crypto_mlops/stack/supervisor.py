@@ -30,12 +30,10 @@ from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import psutil
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.config import Settings, StackSettings, get_settings
 from crypto_mlops.stack import health
 from crypto_mlops.stack.ports import LOOPBACK, is_port_free
 from crypto_mlops.stack.services import (
@@ -48,22 +46,6 @@ from crypto_mlops.stack.services import (
 )
 
 BUCKETS = ("raw-data", "processed-data", "quality-reports", "models", "mlflow", "tansu")
-
-
-class StackSettings(BaseSettings):
-    """Supervisor-only settings (env prefix `STACK_`); app ports come from the main Settings."""
-
-    model_config = SettingsConfigDict(env_prefix="STACK_", env_file=".env", extra="ignore")
-
-    home: Path = Field(Path(".stack"), description="State, logs and (full mode) server data.")
-    start_timeout_s: float = Field(180.0, description="How long a component may take to become healthy.")
-    background_train: bool = Field(True, description="Run `pipeline run` in the background after start.")
-    exchange_probe_timeout_s: float = Field(3.0, description="Timeout of the 'is the exchange reachable' probe.")
-    postgres_port: int = Field(5433, description="PostgreSQL port (full mode).")
-    s3_port: int = Field(8333, description="SeaweedFS S3 port (full mode).")
-    airflow_port: int = Field(8080, description="Airflow API/UI port (full mode).")
-    s3_access_key: str = Field("stack-admin", description="SeaweedFS access key (full mode, loopback only).")
-    s3_secret_key: str = Field("stack-admin-secret", description="SeaweedFS secret key (full mode).")
 
 
 # Children of a non-interactive shell inherit SIGINT=ignored, and an ignored signal stays ignored

@@ -12,11 +12,11 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
+from crypto_mlops.config import StackSettings
 from crypto_mlops.stack import health
 from crypto_mlops.stack.supervisor import (
     ChildProcess,
     Component,
-    StackSettings,
     StackSupervisor,
     probe,
     read_state,
