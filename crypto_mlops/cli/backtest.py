@@ -64,23 +64,40 @@ def results_table(table: list[dict[str, Any]], title: str) -> Table:
         t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for r in table:
         style = "bold green" if r["qlike"] == best else None
-        t.add_row(r["model"], _fmt(r["qlike"], ".4f"), _fmt(r["qlike_vs_har"], ".3f"), _fmt(r["mse"], ".3e"),
-                  _fmt(r["mae"], ".4f"), _fmt(r["mz_r2"], ".3f"), _fmt(r["dm_t"], ".2f"), _fmt(r["dm_p"], ".3f"),
-                  style=style)
+        t.add_row(
+            r["model"],
+            _fmt(r["qlike"], ".4f"),
+            _fmt(r["qlike_vs_har"], ".3f"),
+            _fmt(r["mse"], ".3e"),
+            _fmt(r["mae"], ".4f"),
+            _fmt(r["mz_r2"], ".3f"),
+            _fmt(r["dm_t"], ".2f"),
+            _fmt(r["dm_p"], ".3f"),
+            style=style,
+        )
     return t
 
 
 @friendly_errors
 def backtest(
-    data: Annotated[Path, typer.Option("--data", help="Candle CSV (CryptoDataDownload, Binance klines, "
-                                        "timestamp,open,high,low,close,volume or date,...).")],
-    train_frac: Annotated[float, typer.Option(help="Share of rows used for training (chronological).",
-                                              min=0.05, max=0.95)] = 0.7,
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="Candle CSV (CryptoDataDownload, Binance klines, timestamp,open,high,low,close,volume or date,...).",
+        ),
+    ],
+    train_frac: Annotated[
+        float, typer.Option(help="Share of rows used for training (chronological).", min=0.05, max=0.95)
+    ] = 0.7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON (progress goes to stderr).")] = False,
-    predictions_out: Annotated[Path | None, typer.Option(
-        help="Write per-origin forecasts: timestamp (UTC ISO) + one RV24 column per model.")] = None,
-    models: Annotated[str | None, typer.Option(help="Comma-separated models (default: all): "
-                                               "naive,ewma,garch,har,har_calendar,bilstm.")] = None,
+    predictions_out: Annotated[
+        Path | None, typer.Option(help="Write per-origin forecasts: timestamp (UTC ISO) + one RV24 column per model.")
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated models (default: all): naive,ewma,garch,har,har_calendar,bilstm."),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="BiLSTM max epochs (default from its config).", min=1)] = None,
     tiny: Annotated[bool, typer.Option(help="Tiny BiLSTM (seconds; for smoke tests).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the learned model.")] = 42,
@@ -94,8 +111,13 @@ def backtest(
     with progress_console.status(f"preparing {market.symbol} {market.timeframe} ({len(market.frame)} candles)") as st:
         prepared = prepare(market.frame, market.timeframe)
         try:
-            result = run_backtest(prepared, train_frac, names, bilstm_config_from(epochs, tiny, seed),
-                                  on_model=lambda n: show_step(st, f"fitting and forecasting {n}"))
+            result = run_backtest(
+                prepared,
+                train_frac,
+                names,
+                bilstm_config_from(epochs, tiny, seed),
+                on_model=lambda n: show_step(st, f"fitting and forecasting {n}"),
+            )
         except (ValueError, KeyError) as exc:
             raise InvalidInput(str(exc).strip("'\"")) from None
     if predictions_out is not None:
@@ -107,9 +129,11 @@ def backtest(
         return
     s = result.split
     console.print(results_table(result.table, f"{market.symbol} {market.timeframe}: out-of-sample RV24 forecasts"))
-    console.print(f"train {s['train_start']} → {s['train_end']} · test {s['test_start']} → {s['test_end']} "
-                  f"({s['test_origins']} origins) · DM: QLIKE loss vs {s['dm_reference']}, Newey-West "
-                  f"{s['dm_hac_lags']} lags (t < 0: better than HAR)")
+    console.print(
+        f"train {s['train_start']} → {s['train_end']} · test {s['test_start']} → {s['test_end']} "
+        f"({s['test_origins']} origins) · DM: QLIKE loss vs {s['dm_reference']}, Newey-West "
+        f"{s['dm_hac_lags']} lags (t < 0: better than HAR)"
+    )
     console.print("MSE/MAE on RV24 (volatility), QLIKE on variance; DM t: QLIKE loss vs har.")
     console.print(f"fit+forecast seconds: {result.fit_seconds}")
     if predictions_out is not None:

@@ -41,8 +41,9 @@ def train(
     symbol: Annotated[str | None, typer.Option(help="Pair (default DEFAULT_SYMBOL).")] = None,
     timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
     limit: Annotated[int | None, typer.Option(help="Newest candles to use / fetch.", min=1000)] = None,
-    train_frac: Annotated[float, typer.Option(help="Training share; the rest is the validation window.",
-                                              min=0.05, max=0.95)] = 0.7,
+    train_frac: Annotated[
+        float, typer.Option(help="Training share; the rest is the validation window.", min=0.05, max=0.95)
+    ] = 0.7,
     candidate: Annotated[str, typer.Option(help="Model to register and gate.")] = "bilstm",
     models: Annotated[str | None, typer.Option(help="Models to backtest (default: all baselines + candidate).")] = None,
     epochs: Annotated[int | None, typer.Option(help="BiLSTM max epochs.", min=1)] = None,
@@ -60,12 +61,20 @@ def train(
     if candidate not in MODEL_CLASSES:
         raise InvalidInput(f"unknown candidate {candidate!r}; choose from {', '.join(MODEL_CLASSES)}")
     names = parse_models(models)
-    market = load_market_data("csv" if data and not source else source, symbol, timeframe, limit=limit,
-                              csv_path=data)
+    market = load_market_data("csv" if data and not source else source, symbol, timeframe, limit=limit, csv_path=data)
     with progress_console.status("training") as st:
         result = _registry_call(
-            lambda: train_and_register(market, None, train_frac, candidate, bilstm_config_from(epochs, tiny, seed),
-                                       names, register=not no_register, on_step=lambda s: show_step(st, s)))
+            lambda: train_and_register(
+                market,
+                None,
+                train_frac,
+                candidate,
+                bilstm_config_from(epochs, tiny, seed),
+                names,
+                register=not no_register,
+                on_step=lambda s: show_step(st, s),
+            )
+        )
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
         return
@@ -74,8 +83,10 @@ def train(
     if result.decision:
         console.print(f"{candidate} → version {result.version}: {result.decision.reason}")
     if result.baseline_decision:
-        console.print(f"{result.baseline_decision.candidate} → version {result.baseline_version}: "
-                      f"{result.baseline_decision.reason}")
+        console.print(
+            f"{result.baseline_decision.candidate} → version {result.baseline_version}: "
+            f"{result.baseline_decision.reason}"
+        )
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
     if not no_register:
@@ -100,8 +111,14 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
     for col in ("version", "champion", "model", "QLIKE", "decision", "created"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["version"], "*" if r["champion"] else "", r["model_type"], r["qlike"][:8], r["decision"],
-                  r["created"][:19])
+        t.add_row(
+            r["version"],
+            "*" if r["champion"] else "",
+            r["model_type"],
+            r["qlike"][:8],
+            r["decision"],
+            r["created"][:19],
+        )
     console.print(t)
 
 

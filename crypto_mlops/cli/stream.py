@@ -66,9 +66,19 @@ def topics(
     existing = list_topics(settings)
     roles = {name: role for role, name in topic_names(settings).items()}
     if as_json:
-        typer.echo(json.dumps({"bootstrap": settings.kafka_bootstrap_servers, "topics": [
-            {"name": n, "partitions": p, "role": roles.get(n)} for n, p in sorted(existing.items())
-        ] + [{"name": n, "partitions": 0, "role": r, "missing": True} for n, r in roles.items() if n not in existing]}))
+        typer.echo(
+            json.dumps(
+                {
+                    "bootstrap": settings.kafka_bootstrap_servers,
+                    "topics": [{"name": n, "partitions": p, "role": roles.get(n)} for n, p in sorted(existing.items())]
+                    + [
+                        {"name": n, "partitions": 0, "role": r, "missing": True}
+                        for n, r in roles.items()
+                        if n not in existing
+                    ],
+                }
+            )
+        )
         return
     table = Table(title=f"Topics on {settings.kafka_bootstrap_servers}")
     table.add_column("topic")
@@ -90,18 +100,31 @@ def produce(
     data: Annotated[list[Path] | None, typer.Option("--data", help="CSV file(s) to replay (repeatable).")] = None,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Pair of a single replayed CSV.")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Replay from this UTC date.")] = None,
-    speed: Annotated[float | None, typer.Option(
-        "--speed", help="Event time per wall time (3600: an hourly candle per second; 0: as fast as possible). "
-        "Default 1800 for simulate/replay.")] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed",
+            help="Event time per wall time (3600: an hourly candle per second; 0: as fast as possible). "
+            "Default 1800 for simulate/replay.",
+        ),
+    ] = None,
     max_messages: Annotated[int | None, typer.Option("--max-messages", min=1, help="Stop after N ticks.")] = None,
-    backfill_h: Annotated[float, typer.Option(
-        "--backfill-h", min=0, help="Send the first H hours of event time at once (simulate/replay: fills the "
-        "consumer's windows so the model answers from the start).")] = 300.0,
+    backfill_h: Annotated[
+        float,
+        typer.Option(
+            "--backfill-h",
+            min=0,
+            help="Send the first H hours of event time at once (simulate/replay: fills the "
+            "consumer's windows so the model answers from the start).",
+        ),
+    ] = 300.0,
     timeframe: Annotated[str | None, typer.Option("--timeframe", help="Candles: 1h for simulate, 1m for live.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Simulator seed (default SYNTHETIC_SEED).")] = None,
     poll_s: Annotated[float, typer.Option("--poll-s", help="Live: seconds between exchange polls.")] = 10.0,
-    offline_fallback: Annotated[bool, typer.Option(
-        "--offline-fallback/--no-offline-fallback", help="Live: simulate if the exchange is unreachable.")] = True,
+    offline_fallback: Annotated[
+        bool,
+        typer.Option("--offline-fallback/--no-offline-fallback", help="Live: simulate if the exchange is unreachable."),
+    ] = True,
     create_topics: Annotated[bool, typer.Option("--create-topics/--no-create-topics")] = True,
 ) -> None:
     """Send price ticks (true 24 h statistics, event time, candle) to the prices topic, keyed by symbol."""
@@ -113,19 +136,37 @@ def produce(
     if create_topics:
         ensure_topics(settings)
     stop = threading.Event()
-    ticks, label = _source(mode, symbols, data, symbol, start, max_messages, timeframe, seed, poll_s,
-                            offline_fallback, stop)
+    ticks, label = _source(
+        mode, symbols, data, symbol, start, max_messages, timeframe, seed, poll_s, offline_fallback, stop
+    )
     pace = speed if speed is not None else (0.0 if mode is Mode.live else 1800.0)
-    err_console.print(f"producing [bold]{label}[/] to {settings.kafka_topic_prices} "
-                      f"on {settings.kafka_bootstrap_servers} (speed {pace:g}x); Ctrl-C stops and flushes")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:
+    err_console.print(
+        f"producing [bold]{label}[/] to {settings.kafka_topic_prices} "
+        f"on {settings.kafka_bootstrap_servers} (speed {pace:g}x); Ctrl-C stops and flushes"
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("ticks", total=max_messages)
-        report = run_producer(ticks, mode=mode.value, settings=settings, speed=pace, max_messages=max_messages,
-                              backfill=timedelta(hours=backfill_h if mode is not Mode.live else 0),
-                              stop=stop, on_sent=lambda _t: progress.advance(task))
-    console.print(f"sent {report.sent}, delivered {report.delivered}, failed {report.failed} "
-                  f"in {report.seconds:.1f} s (stopped by {report.stopped_by})")
+        report = run_producer(
+            ticks,
+            mode=mode.value,
+            settings=settings,
+            speed=pace,
+            max_messages=max_messages,
+            backfill=timedelta(hours=backfill_h if mode is not Mode.live else 0),
+            stop=stop,
+            on_sent=lambda _t: progress.advance(task),
+        )
+    console.print(
+        f"sent {report.sent}, delivered {report.delivered}, failed {report.failed} "
+        f"in {report.seconds:.1f} s (stopped by {report.stopped_by})"
+    )
     if not report.ok:
         for line in report.errors:
             err_console.print(f"[red]{line}[/]")
@@ -133,8 +174,16 @@ def produce(
 
 
 def _source(
-    mode: Mode, symbols: str, data: list[Path] | None, symbol: str | None, start: str | None,
-    max_messages: int | None, timeframe: str | None, seed: int | None, poll_s: float, offline_fallback: bool,
+    mode: Mode,
+    symbols: str,
+    data: list[Path] | None,
+    symbol: str | None,
+    start: str | None,
+    max_messages: int | None,
+    timeframe: str | None,
+    seed: int | None,
+    poll_s: float,
+    offline_fallback: bool,
     stop: threading.Event,
 ) -> tuple[Iterator[Any], str]:
     from crypto_mlops.streaming import sources
@@ -161,8 +210,7 @@ def _source(
             raise
         err_console.print(f"[yellow]exchange {settings.exchange} unreachable ({exc}); using the simulator[/]")
         return sources.simulate_ticks(pairs, "1h", seed=seed), f"synthetic 1h {pairs} (offline fallback)"
-    return (sources.live_ticks(pairs, exchange, tf, poll_s=poll_s, stop=stop),
-            f"live {settings.exchange} {tf} {pairs}")
+    return (sources.live_ticks(pairs, exchange, tf, poll_s=poll_s, stop=stop), f"live {settings.exchange} {tf} {pairs}")
 
 
 @app.command("consume")
@@ -171,12 +219,15 @@ def consume(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Messages taken per batch.")] = 500,
     group: Annotated[str | None, typer.Option("--group", help="Consumer group (default KAFKA_CONSUMER_GROUP).")] = None,
     max_messages: Annotated[int | None, typer.Option("--max-messages", min=1, help="Stop after N answers.")] = None,
-    idle_exit_s: Annotated[float | None, typer.Option(
-        "--idle-exit-s", help="Stop after this long without messages (default: keep running).")] = None,
+    idle_exit_s: Annotated[
+        float | None,
+        typer.Option("--idle-exit-s", help="Stop after this long without messages (default: keep running)."),
+    ] = None,
     window: Annotated[int, typer.Option("--window", min=60, help="Candles kept per symbol.")] = 1500,
     model: Annotated[bool, typer.Option("--model/--no-model", help="Add the champion model's prediction.")] = True,
-    cooldown_h: Annotated[float, typer.Option(
-        "--cooldown-h", min=0, help="Alert cooldown per symbol and rule (event hours).")] = 4.0,
+    cooldown_h: Annotated[
+        float, typer.Option("--cooldown-h", min=0, help="Alert cooldown per symbol and rule (event hours).")
+    ] = 4.0,
     reload_every_s: Annotated[float, typer.Option("--reload-every-s", help="Reload the champion this often.")] = 600.0,
     create_topics: Annotated[bool, typer.Option("--create-topics/--no-create-topics")] = True,
 ) -> None:
@@ -197,15 +248,20 @@ def consume(
         holder = ModelHolder(settings)
         provider, reload = holder.get, holder.reload
         predictor = holder.get()
-        err_console.print(f"model: {predictor.model_name} v{predictor.model_version} ({predictor.model_type})"
-                          + (f" [yellow]fallback: {holder.fallback_reason}[/]" if holder.fallback else ""))
+        err_console.print(
+            f"model: {predictor.model_name} v{predictor.model_version} ({predictor.model_type})"
+            + (f" [yellow]fallback: {holder.fallback_reason}[/]" if holder.fallback else "")
+        )
     processor = StreamProcessor(
         provider, window_size=window, alerts=AlertEngine(AlertThresholds(cooldown=timedelta(hours=cooldown_h)))
     )
-    consumer = StreamConsumer(processor, settings, group_id=group, batch_size=batch_size, reload_model=reload,
-                              reload_every_s=reload_every_s)
-    err_console.print(f"consuming {settings.kafka_topic_prices} as group {group or settings.kafka_consumer_group} "
-                      f"on {settings.kafka_bootstrap_servers}; Ctrl-C stops cleanly")
+    consumer = StreamConsumer(
+        processor, settings, group_id=group, batch_size=batch_size, reload_model=reload, reload_every_s=reload_every_s
+    )
+    err_console.print(
+        f"consuming {settings.kafka_topic_prices} as group {group or settings.kafka_consumer_group} "
+        f"on {settings.kafka_bootstrap_servers}; Ctrl-C stops cleanly"
+    )
     try:
         report = consumer.run(max_messages=max_messages, idle_exit_s=idle_exit_s)
     finally:

@@ -84,8 +84,9 @@ class BacktestResult:
         return out
 
 
-def score(realized: np.ndarray, forecasts: dict[str, np.ndarray], reference: str = REFERENCE,
-          lags: int = DM_LAGS) -> list[dict[str, Any]]:
+def score(
+    realized: np.ndarray, forecasts: dict[str, np.ndarray], reference: str = REFERENCE, lags: int = DM_LAGS
+) -> list[dict[str, Any]]:
     """Metric table over a common set of origins (all forecasts finite and positive)."""
     ref_loss = metrics.qlike_losses(realized, forecasts[reference]) if reference in forecasts else None
     rows = []
@@ -94,17 +95,19 @@ def score(realized: np.ndarray, forecasts: dict[str, np.ndarray], reference: str
         dm_t, dm_p = (float("nan"), float("nan"))
         if ref_loss is not None and name != reference:
             dm_t, dm_p = metrics.diebold_mariano(losses, ref_loss, lags)
-        rows.append({
-            "model": name,
-            "qlike": float(losses.mean()),
-            "qlike_vs_har": float(losses.mean() / ref_loss.mean()) if ref_loss is not None else float("nan"),
-            "mse": metrics.mse(realized, f),
-            "mae": metrics.mae(realized, f),
-            "mz_r2": metrics.mincer_zarnowitz_r2(realized, f),
-            "dm_t": dm_t,
-            "dm_p": dm_p,
-            "n": len(realized),
-        })
+        rows.append(
+            {
+                "model": name,
+                "qlike": float(losses.mean()),
+                "qlike_vs_har": float(losses.mean() / ref_loss.mean()) if ref_loss is not None else float("nan"),
+                "mse": metrics.mse(realized, f),
+                "mae": metrics.mae(realized, f),
+                "mz_r2": metrics.mincer_zarnowitz_r2(realized, f),
+                "dm_t": dm_t,
+                "dm_p": dm_p,
+                "n": len(realized),
+            }
+        )
     return rows
 
 
@@ -152,8 +155,9 @@ def run_backtest(
         model.calibrate(f, y, common)
     table = score(realized[common], {n: fc[common] for n, fc in forecasts.items()})
     index = f.index[common]
-    predictions = pd.DataFrame({"realized": realized[common], **{n: fc[common] for n, fc in forecasts.items()}},
-                               index=index)
+    predictions = pd.DataFrame(
+        {"realized": realized[common], **{n: fc[common] for n, fc in forecasts.items()}}, index=index
+    )
     predictions.index.name = "timestamp"
     return BacktestResult(table, predictions, split_info(f.index, split, common, prepared), fitted, seconds)
 

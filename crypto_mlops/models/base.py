@@ -43,8 +43,9 @@ class VolatilityModel(ABC):
     def horizon(self) -> int:
         return horizon_bars(self.bar_hours)
 
-    def fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray,
-            bar_hours: float = 1.0) -> VolatilityModel:
+    def fit(
+        self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray, bar_hours: float = 1.0
+    ) -> VolatilityModel:
         self.bar_hours = float(bar_hours)
         self._fit(features, target, np.asarray(train_mask, bool))
         self.fitted = True

@@ -67,8 +67,12 @@ class GarchModel(VolatilityModel):
             warnings.simplefilter("ignore")
             res = arch_model(y, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(disp="off")
         p = res.params
-        self.omega, self.alpha, self.beta, self.nu = (float(p["omega"]), float(p["alpha[1]"]),
-                                                      float(p["beta[1]"]), float(p["nu"]))
+        self.omega, self.alpha, self.beta, self.nu = (
+            float(p["omega"]),
+            float(p["alpha[1]"]),
+            float(p["beta[1]"]),
+            float(p["nu"]),
+        )
         self.var0 = float(np.var(y))
 
     def params(self) -> dict[str, Any]:
@@ -157,7 +161,7 @@ def hour_of_week_factors(features: pd.DataFrame, mask: np.ndarray, shrink: float
     weigh alike, clipped at 50 against crashes, averaged per hour-of-week and shrunk towards 1.
     """
     r2 = features["log_ret"].to_numpy(float) ** 2
-    level = (features["rv168"].to_numpy(float) ** 2 / 168.0)
+    level = features["rv168"].to_numpy(float) ** 2 / 168.0
     level = np.concatenate([[np.nan], level[:-1]])
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.clip(r2 / level, 0.0, 50.0)
@@ -194,11 +198,14 @@ class HarCalendarModel(HarModel):
     def calendar_design(self, features: pd.DataFrame) -> np.ndarray:
         past, nxt = seasonal_window_means(np.asarray(self.factors))
         how = features["hour_of_week"].to_numpy(int)
-        return np.column_stack([
-            np.log(past[how]), np.log(nxt[how]),
-            features["weekend_share_past24"].to_numpy(float),
-            features["weekend_share_next24"].to_numpy(float),
-        ])
+        return np.column_stack(
+            [
+                np.log(past[how]),
+                np.log(nxt[how]),
+                features["weekend_share_past24"].to_numpy(float),
+                features["weekend_share_next24"].to_numpy(float),
+            ]
+        )
 
     def design(self, features: pd.DataFrame) -> np.ndarray:
         return np.column_stack([har_design(features), self.calendar_design(features)])
@@ -217,12 +224,14 @@ class HarCalendarModel(HarModel):
 
 def range_design(features: pd.DataFrame) -> np.ndarray:
     """log per-bar variance from ranges (Parkinson, Garman-Klass), the last 6 h, and EWMA."""
-    return np.column_stack([
-        log_var(features["parkinson24"]) - np.log(24),
-        log_var(features["garman_klass24"]) - np.log(24),
-        log_var(features["rv6"]) - np.log(6),
-        np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)),
-    ])
+    return np.column_stack(
+        [
+            log_var(features["parkinson24"]) - np.log(24),
+            log_var(features["garman_klass24"]) - np.log(24),
+            log_var(features["rv6"]) - np.log(6),
+            np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)),
+        ]
+    )
 
 
 class HarXModel(HarCalendarModel):

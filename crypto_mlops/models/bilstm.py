@@ -57,15 +57,22 @@ class BiLSTMConfig:
     @classmethod
     def tiny(cls) -> BiLSTMConfig:
         """For tests: seconds on a CPU."""
-        return cls(window=24, hidden=8, head_hidden=8, epochs=2, patience=1, batch_size=128, train_stride=6,
-                   progress=False)
+        return cls(
+            window=24, hidden=8, head_hidden=8, epochs=2, patience=1, batch_size=128, train_stride=6, progress=False
+        )
 
 
 class BiLSTMNet(nn.Module):
     def __init__(self, n_seq: int, n_static: int, hidden: int, layers: int, head_hidden: int, dropout: float):
         super().__init__()
-        self.lstm = nn.LSTM(n_seq, hidden, num_layers=layers, batch_first=True, bidirectional=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            n_seq,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         out = nn.Linear(head_hidden, 1)
         # Start exactly at the HAR-X forecast; the net learns a correction.
         nn.init.zeros_(out.weight)
@@ -128,18 +135,26 @@ class BiLSTMModel(VolatilityModel):
         raw = np.column_stack([r**2, lr2, log_rel_vol, r, np.log(factors[how])])
 
         har = har_design(features)  # log per-bar variance: day, week, month
+
         def rel(col: str, bars: int) -> np.ndarray:
             return log_var(features[col]) - np.log(bars) - log_level
 
         base = self.base_model.log_forecast(features) - log_level  # per-bar log variance, relative
-        static = np.column_stack([
-            har[:, 0] - log_level, har[:, 1] - log_level, log_level,
-            rel("parkinson24", 24), rel("garman_klass24", 24), rel("rv6", 6),
-            np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)) - log_level,
-            self.base_model.calendar_design(features),
-            np.sin(2 * np.pi * how / 24), np.cos(2 * np.pi * how / 24),
-            base,
-        ])
+        static = np.column_stack(
+            [
+                har[:, 0] - log_level,
+                har[:, 1] - log_level,
+                log_level,
+                rel("parkinson24", 24),
+                rel("garman_klass24", 24),
+                rel("rv6", 6),
+                np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)) - log_level,
+                self.base_model.calendar_design(features),
+                np.sin(2 * np.pi * how / 24),
+                np.cos(2 * np.pi * how / 24),
+                base,
+            ]
+        )
         valid = np.isfinite(log_level) & np.isfinite(base) & (level > 0)
         valid &= np.arange(len(r)) >= self.config.window - 1
         static = np.nan_to_num(static, nan=0.0, posinf=0.0, neginf=0.0)
@@ -240,8 +255,9 @@ class BiLSTMModel(VolatilityModel):
             val_loss = float(self._loss(torch.tensor(val_pred), torch.tensor(val_y)))
             d = val_y - val_pred
             val_qlike = float(np.mean(np.exp(d) - d - 1.0))
-            self.history.append({"epoch": epoch, "train_loss": total / count, "val_loss": val_loss,
-                                 "val_qlike": val_qlike})
+            self.history.append(
+                {"epoch": epoch, "train_loss": total / count, "val_loss": val_loss, "val_qlike": val_qlike}
+            )
             if bar is not None:
                 bar.set_postfix(train=f"{total / count:.4f}", val=f"{val_loss:.4f}")
             if val_loss < best[0] - 1e-5:
@@ -298,11 +314,16 @@ class BiLSTMModel(VolatilityModel):
     # --- persistence -----------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         return {
-            "config": asdict(self.config), "base_model": self.base_model.params(),
-            "seq_mean": self.seq_mean, "seq_std": self.seq_std,
-            "static_mean": self.static_mean, "static_std": self.static_std,
-            "correction": self.correction, "history": self.history,
-            "train_seconds": self.train_seconds, "device_used": self.device_used,
+            "config": asdict(self.config),
+            "base_model": self.base_model.params(),
+            "seq_mean": self.seq_mean,
+            "seq_std": self.seq_std,
+            "static_mean": self.static_mean,
+            "static_std": self.static_std,
+            "correction": self.correction,
+            "history": self.history,
+            "train_seconds": self.train_seconds,
+            "device_used": self.device_used,
             "n_static": len(self.static_mean),
         }
 
@@ -310,8 +331,16 @@ class BiLSTMModel(VolatilityModel):
         self.config = BiLSTMConfig(**params["config"])
         self.base_model.set_params(params["base_model"])
         self.base_model.fitted = True
-        for k in ("seq_mean", "seq_std", "static_mean", "static_std", "correction", "history",
-                  "train_seconds", "device_used"):
+        for k in (
+            "seq_mean",
+            "seq_std",
+            "static_mean",
+            "static_std",
+            "correction",
+            "history",
+            "train_seconds",
+            "device_used",
+        ):
             setattr(self, k, params[k])
         c = self.config
         self.net = BiLSTMNet(5, int(params["n_static"]), c.hidden, c.layers, c.head_hidden, c.dropout)

@@ -41,8 +41,9 @@ class ConfidenceModel:
     log_error_quantiles: dict[str, float]
 
     @classmethod
-    def fit(cls, features: pd.DataFrame, realized: np.ndarray, forecast: np.ndarray,
-            mask: np.ndarray) -> ConfidenceModel:
+    def fit(
+        cls, features: pd.DataFrame, realized: np.ndarray, forecast: np.ndarray, mask: np.ndarray
+    ) -> ConfidenceModel:
         z = surprise(features, forecast)
         ok = mask & np.isfinite(realized) & np.isfinite(forecast) & (forecast > 0) & np.isfinite(z)
         if ok.sum() < 20:
@@ -75,10 +76,21 @@ class ConfidenceModel:
         return float(forecast * np.exp(q[lo])), float(forecast * np.exp(q[hi]))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"centers": self.centers, "rates": self.rates, "overall": self.overall, "n": self.n,
-                "log_error_quantiles": self.log_error_quantiles, "band": BAND}
+        return {
+            "centers": self.centers,
+            "rates": self.rates,
+            "overall": self.overall,
+            "n": self.n,
+            "log_error_quantiles": self.log_error_quantiles,
+            "band": BAND,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConfidenceModel:
-        return cls(centers=list(d["centers"]), rates=list(d["rates"]), overall=float(d["overall"]),
-                   n=int(d["n"]), log_error_quantiles=dict(d["log_error_quantiles"]))
+        return cls(
+            centers=list(d["centers"]),
+            rates=list(d["rates"]),
+            overall=float(d["overall"]),
+            n=int(d["n"]),
+            log_error_quantiles=dict(d["log_error_quantiles"]),
+        )

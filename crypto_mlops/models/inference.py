@@ -118,9 +118,16 @@ def _finite(x: float) -> float:
 class ModelPredictor:
     """Wraps a fitted `VolatilityModel` (from the registry or fitted in process)."""
 
-    def __init__(self, model: VolatilityModel, model_name: str, model_version: str, model_type: str | None = None,
-                 metrics: dict[str, Any] | None = None, backtest: dict[str, Any] | None = None,
-                 refit_on_frame: bool = False) -> None:
+    def __init__(
+        self,
+        model: VolatilityModel,
+        model_name: str,
+        model_version: str,
+        model_type: str | None = None,
+        metrics: dict[str, Any] | None = None,
+        backtest: dict[str, Any] | None = None,
+        refit_on_frame: bool = False,
+    ) -> None:
         self.model = model
         self.model_name = model_name
         self.model_version = str(model_version)
@@ -212,7 +219,7 @@ def _fit_on_frame(name: str, features: pd.DataFrame, bar_hours: float) -> Volati
     # Calibrate confidence on the last third of known origins when there are enough of them.
     calib = np.zeros(len(features), dtype=bool)
     known_pos = np.flatnonzero(known)
-    calib[known_pos[-max(len(known_pos) // 3, 0):]] = True
+    calib[known_pos[-max(len(known_pos) // 3, 0) :]] = True
     if calib.sum() >= 60:
         try:
             model.calibrate(features, target, calib)
@@ -229,9 +236,14 @@ class BaselinePredictor(ModelPredictor):
 
         if name not in BASELINES:
             raise InvalidInput(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
-        super().__init__(make_model(name), model_name=f"baseline-{name}", model_version="0",
-                         model_type=name, metrics={"note": "fitted on the request's candles"},
-                         refit_on_frame=True)
+        super().__init__(
+            make_model(name),
+            model_name=f"baseline-{name}",
+            model_version="0",
+            model_type=name,
+            metrics={"note": "fitted on the request's candles"},
+            refit_on_frame=True,
+        )
 
 
 def baseline_predictor(name: str = "har") -> BaselinePredictor:

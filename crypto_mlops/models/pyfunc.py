@@ -57,10 +57,15 @@ def signature() -> Any:
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
     return ModelSignature(
-        inputs=Schema([ColSpec("datetime", "timestamp"),
-                       *[ColSpec("double", c) for c in ("open", "high", "low", "close", "volume")]]),
-        outputs=Schema([ColSpec("datetime", "timestamp"), ColSpec("double", "predicted_rv_24h"),
-                        ColSpec("double", "confidence")]),
+        inputs=Schema(
+            [
+                ColSpec("datetime", "timestamp"),
+                *[ColSpec("double", c) for c in ("open", "high", "low", "close", "volume")],
+            ]
+        ),
+        outputs=Schema(
+            [ColSpec("datetime", "timestamp"), ColSpec("double", "predicted_rv_24h"), ColSpec("double", "confidence")]
+        ),
         params=ParamSchema([ParamSpec("last_only", "boolean", False), ParamSpec("bar_hours", "double", 1.0)]),
     )
 

@@ -37,23 +37,36 @@ class GateDecision:
     window_origins: int = 0
 
     def tags(self) -> dict[str, str]:
-        return {f"gate.{k}": "" if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
-                for k, v in asdict(self).items()}
+        return {
+            f"gate.{k}": "" if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
+            for k, v in asdict(self).items()
+        }
 
 
-def decide(candidate: str, candidate_qlike: float, best_baseline: str, best_baseline_qlike: float,
-           champion_qlike: float | None, champion_version: str | None = None) -> tuple[bool, str]:
+def decide(
+    candidate: str,
+    candidate_qlike: float,
+    best_baseline: str,
+    best_baseline_qlike: float,
+    champion_qlike: float | None,
+    champion_version: str | None = None,
+) -> tuple[bool, str]:
     """Pure gate rule: lower QLIKE than the best baseline (or be it) and than the champion."""
     if candidate != best_baseline and not candidate_qlike < best_baseline_qlike:
-        return False, (f"rejected: QLIKE {candidate_qlike:.4f} does not beat the best baseline "
-                       f"{best_baseline} ({best_baseline_qlike:.4f})")
+        return False, (
+            f"rejected: QLIKE {candidate_qlike:.4f} does not beat the best baseline "
+            f"{best_baseline} ({best_baseline_qlike:.4f})"
+        )
     if champion_qlike is None:
         return True, f"promoted: no comparable champion; beats or is the best baseline ({best_baseline_qlike:.4f})"
     if not candidate_qlike < champion_qlike:
-        return False, (f"rejected: QLIKE {candidate_qlike:.4f} does not beat champion v{champion_version} "
-                       f"({champion_qlike:.4f})")
-    return True, (f"promoted: QLIKE {candidate_qlike:.4f} beats champion v{champion_version} ({champion_qlike:.4f}) "
-                  f"and best baseline {best_baseline} ({best_baseline_qlike:.4f})")
+        return False, (
+            f"rejected: QLIKE {candidate_qlike:.4f} does not beat champion v{champion_version} ({champion_qlike:.4f})"
+        )
+    return True, (
+        f"promoted: QLIKE {candidate_qlike:.4f} beats champion v{champion_version} ({champion_qlike:.4f}) "
+        f"and best baseline {best_baseline} ({best_baseline_qlike:.4f})"
+    )
 
 
 def get_client(settings: Settings | None = None) -> Any:
@@ -151,17 +164,20 @@ def list_versions(settings: Settings | None = None) -> list[dict[str, Any]]:
     rows = []
     for v in sorted(versions, key=lambda v: int(v.version)):
         tags = dict(v.tags or {})
-        rows.append({
-            "version": str(v.version),
-            "champion": current is not None and str(current.version) == str(v.version),
-            "model_type": tags.get("model_type", ""),
-            "qlike": tags.get("gate.candidate_qlike", ""),
-            "decision": "promoted" if tags.get("gate.promote") == "True" else (
-                "rejected" if tags.get("gate.promote") == "False" else tags.get("promotion_reason", "")),
-            "reason": tags.get("gate.reason", tags.get("promotion_reason", "")),
-            "created": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).isoformat(),
-            "run_id": v.run_id,
-        })
+        rows.append(
+            {
+                "version": str(v.version),
+                "champion": current is not None and str(current.version) == str(v.version),
+                "model_type": tags.get("model_type", ""),
+                "qlike": tags.get("gate.candidate_qlike", ""),
+                "decision": "promoted"
+                if tags.get("gate.promote") == "True"
+                else ("rejected" if tags.get("gate.promote") == "False" else tags.get("promotion_reason", "")),
+                "reason": tags.get("gate.reason", tags.get("promotion_reason", "")),
+                "created": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).isoformat(),
+                "run_id": v.run_id,
+            }
+        )
     return rows
 
 
@@ -225,5 +241,11 @@ def load_champion(settings: Settings | None = None) -> Any:
         raise ModelUnavailable(f"cannot load {name} v{v.version}: {type(exc).__name__}: {exc}") from exc
     tags = dict(v.tags or {})
     metrics.update({k: v_ for k, v_ in tags.items() if k.startswith("gate.")})
-    return ModelPredictor(model, model_name=name, model_version=str(v.version),
-                          model_type=tags.get("model_type", model.name), metrics=metrics, backtest=backtest)
+    return ModelPredictor(
+        model,
+        model_name=name,
+        model_version=str(v.version),
+        model_type=tags.get("model_type", model.name),
+        metrics=metrics,
+        backtest=backtest,
+    )

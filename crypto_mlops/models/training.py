@@ -44,12 +44,16 @@ class TrainResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "candidate": self.candidate, "version": self.version,
+            "run_id": self.run_id,
+            "candidate": self.candidate,
+            "version": self.version,
             "decision": asdict(self.decision) if self.decision else None,
             "baseline_version": self.baseline_version,
             "baseline_decision": asdict(self.baseline_decision) if self.baseline_decision else None,
-            "champion_after": self.champion_after, "fingerprint": self.fingerprint,
-            "backtest": self.backtest.to_dict(), "notes": self.notes,
+            "champion_after": self.champion_after,
+            "fingerprint": self.fingerprint,
+            "backtest": self.backtest.to_dict(),
+            "notes": self.notes,
         }
 
 
@@ -65,19 +69,29 @@ def dataset_fingerprint(data: MarketData) -> dict[str, Any]:
         sha = hashlib.sha256(hashed.tobytes()).hexdigest()
         what = "frame"
     return {
-        "source": data.source, "symbol": data.symbol, "timeframe": data.timeframe,
-        "path": str(path) if path else "", "start": pd.Timestamp(frame.index[0]).isoformat(),
-        "end": pd.Timestamp(frame.index[-1]).isoformat(), "rows": len(frame), "sha256": sha, "sha256_of": what,
+        "source": data.source,
+        "symbol": data.symbol,
+        "timeframe": data.timeframe,
+        "path": str(path) if path else "",
+        "start": pd.Timestamp(frame.index[0]).isoformat(),
+        "end": pd.Timestamp(frame.index[-1]).isoformat(),
+        "rows": len(frame),
+        "sha256": sha,
+        "sha256_of": what,
     }
 
 
 def table_markdown(result: BacktestResult) -> str:
-    lines = ["| model | QLIKE | vs HAR | MSE (vol) | MAE (vol) | MZ R² | DM t vs HAR |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | QLIKE | vs HAR | MSE (vol) | MAE (vol) | MZ R² | DM t vs HAR |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in result.table:
         dm = "—" if not np.isfinite(r["dm_t"]) else f"{r['dm_t']:.2f}"
-        lines.append(f"| {r['model']} | {r['qlike']:.4f} | {r['qlike_vs_har']:.3f} | {r['mse']:.3e} | "
-                     f"{r['mae']:.4f} | {r['mz_r2']:.3f} | {dm} |")
+        lines.append(
+            f"| {r['model']} | {r['qlike']:.4f} | {r['qlike_vs_har']:.3f} | {r['mse']:.3e} | "
+            f"{r['mae']:.4f} | {r['mz_r2']:.3f} | {dm} |"
+        )
     return "\n".join(lines)
 
 
@@ -101,8 +115,9 @@ def forecast_plot(result: BacktestResult, models: list[str], title: str) -> Any:
     return fig
 
 
-def _window_scores(result: BacktestResult, champion_model: VolatilityModel | None,
-                   prepared: Prepared) -> tuple[pd.DataFrame, float | None, str | None]:
+def _window_scores(
+    result: BacktestResult, champion_model: VolatilityModel | None, prepared: Prepared
+) -> tuple[pd.DataFrame, float | None, str | None]:
     """Predictions on the validation window, restricted to origins the champion can score too."""
     preds = result.predictions
     if champion_model is None:
@@ -119,32 +134,52 @@ def _window_scores(result: BacktestResult, champion_model: VolatilityModel | Non
     return window, m.qlike(window["realized"].to_numpy(), fc[ok]), None
 
 
-def _gate(name: str, window: pd.DataFrame, champion_qlike: float | None, champion: Any,
-          champion_type: str | None) -> GateDecision:
+def _gate(
+    name: str, window: pd.DataFrame, champion_qlike: float | None, champion: Any, champion_type: str | None
+) -> GateDecision:
     realized = window["realized"].to_numpy()
     scores = {n: m.qlike(realized, window[n].to_numpy()) for n in window.columns if n in BASELINES or n == name}
     best = min((n for n in scores if n in BASELINES), key=scores.__getitem__)
-    promote, reason = decide(name, scores[name], best, scores[best], champion_qlike,
-                             str(champion.version) if champion is not None else None)
+    promote, reason = decide(
+        name, scores[name], best, scores[best], champion_qlike, str(champion.version) if champion is not None else None
+    )
     return GateDecision(
-        promote=promote, reason=reason, candidate=name, candidate_qlike=scores[name], best_baseline=best,
-        best_baseline_qlike=scores[best], champion_version=str(champion.version) if champion is not None else None,
-        champion_model=champion_type, champion_qlike=champion_qlike,
-        window_start=pd.Timestamp(window.index[0]).isoformat(), window_end=pd.Timestamp(window.index[-1]).isoformat(),
+        promote=promote,
+        reason=reason,
+        candidate=name,
+        candidate_qlike=scores[name],
+        best_baseline=best,
+        best_baseline_qlike=scores[best],
+        champion_version=str(champion.version) if champion is not None else None,
+        champion_model=champion_type,
+        champion_qlike=champion_qlike,
+        window_start=pd.Timestamp(window.index[0]).isoformat(),
+        window_end=pd.Timestamp(window.index[-1]).isoformat(),
         window_origins=len(window),
     )
 
 
-def _register(client: Any, settings: Settings, model: VolatilityModel, workdir: Path, decision: GateDecision,
-              fingerprint: dict[str, Any]) -> str:
+def _register(
+    client: Any,
+    settings: Settings,
+    model: VolatilityModel,
+    workdir: Path,
+    decision: GateDecision,
+    fingerprint: dict[str, Any],
+) -> str:
     from crypto_mlops.models.pyfunc import log_pyfunc
 
     sub = workdir / model.name
     info = log_pyfunc(model, sub, registered_model_name=settings.model_name)
     version = str(info.registered_model_version)
-    tags = {**decision.tags(), "model_type": model.name, "data.sha256": fingerprint["sha256"],
-            "data.source": fingerprint["source"], "data.symbol": fingerprint["symbol"],
-            "data.range": f"{fingerprint['start']}..{fingerprint['end']}"}
+    tags = {
+        **decision.tags(),
+        "model_type": model.name,
+        "data.sha256": fingerprint["sha256"],
+        "data.source": fingerprint["source"],
+        "data.symbol": fingerprint["symbol"],
+        "data.range": f"{fingerprint['start']}..{fingerprint['end']}",
+    }
     for k, v in tags.items():
         client.set_model_version_tag(settings.model_name, version, k, v)
     if decision.promote:
@@ -177,15 +212,26 @@ def train_and_register(
     client = get_client(settings)
     mlflow.set_experiment(settings.mlflow_experiment)
     with mlflow.start_run(run_name=f"train-{candidate}-{data.symbol.replace('/', '')}") as run:
-        mlflow.set_tags({"candidate": candidate, "data.sha256": fingerprint["sha256"], "data.source": data.source,
-                         "data.symbol": data.symbol})
-        mlflow.log_params({"train_frac": train_frac, "candidate": candidate, "models": ",".join(names),
-                           **{f"data.{k}": v for k, v in fingerprint.items()}})
+        mlflow.set_tags(
+            {
+                "candidate": candidate,
+                "data.sha256": fingerprint["sha256"],
+                "data.source": data.source,
+                "data.symbol": data.symbol,
+            }
+        )
+        mlflow.log_params(
+            {
+                "train_frac": train_frac,
+                "candidate": candidate,
+                "models": ",".join(names),
+                **{f"data.{k}": v for k, v in fingerprint.items()},
+            }
+        )
         if candidate == "bilstm":
             cfg = bilstm_config or BiLSTMConfig()
             mlflow.log_params({f"bilstm.{k}": v for k, v in asdict(cfg).items()})
-        result = run_backtest(prepared, train_frac, names, bilstm_config,
-                              on_model=lambda n: step(f"fitting {n}"))
+        result = run_backtest(prepared, train_frac, names, bilstm_config, on_model=lambda n: step(f"fitting {n}"))
         step("logging to MLflow")
         mlflow.log_dict(fingerprint, "dataset.json")
         mlflow.log_dict(result.to_dict(), "backtest.json")
@@ -198,12 +244,15 @@ def train_and_register(
         model = result.models[candidate]
         if isinstance(model, BiLSTMModel):
             for h in model.history:
-                mlflow.log_metrics({"train_loss": h["train_loss"], "val_loss": h["val_loss"],
-                                    "val_qlike": h["val_qlike"]}, step=int(h["epoch"]))
+                mlflow.log_metrics(
+                    {"train_loss": h["train_loss"], "val_loss": h["val_loss"], "val_qlike": h["val_qlike"]},
+                    step=int(h["epoch"]),
+                )
             mlflow.log_metrics({"bilstm.correction": model.correction, "bilstm.train_seconds": model.train_seconds})
         best_base = result.best(BASELINES)["model"]
-        fig = forecast_plot(result, [candidate, "har", best_base],
-                            f"{data.symbol} RV24: forecast vs realized (validation window)")
+        fig = forecast_plot(
+            result, [candidate, "har", best_base], f"{data.symbol} RV24: forecast vs realized (validation window)"
+        )
         mlflow.log_figure(fig, "forecast_vs_realized.png")
         import matplotlib.pyplot as plt
 
@@ -224,20 +273,23 @@ def train_and_register(
         window, champion_qlike, note = _window_scores(result, champion_model, prepared)
         if note:
             out.notes.append(note)
-        decision = _gate(candidate, window, champion_qlike, current if champion_qlike is not None else None,
-                         champion_type)
+        decision = _gate(
+            candidate, window, champion_qlike, current if champion_qlike is not None else None, champion_type
+        )
         with tempfile.TemporaryDirectory() as tmp:
             out.decision = decision
             out.version = _register(client, settings, model, Path(tmp), decision, fingerprint)
             mlflow.set_tag("gate.decision", decision.reason)
             if not decision.promote and decision.best_baseline != candidate:
                 base_name = decision.best_baseline
-                base_decision = _gate(base_name, window, champion_qlike,
-                                      current if champion_qlike is not None else None, champion_type)
+                base_decision = _gate(
+                    base_name, window, champion_qlike, current if champion_qlike is not None else None, champion_type
+                )
                 if base_decision.promote:
                     out.baseline_decision = base_decision
-                    out.baseline_version = _register(client, settings, result.models[base_name], Path(tmp),
-                                                     base_decision, fingerprint)
+                    out.baseline_version = _register(
+                        client, settings, result.models[base_name], Path(tmp), base_decision, fingerprint
+                    )
                     mlflow.set_tag("gate.baseline_decision", base_decision.reason)
         after = champion_version(client, settings.model_name, settings.model_alias)
         out.champion_after = str(after.version) if after is not None else None

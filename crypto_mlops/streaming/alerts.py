@@ -54,7 +54,10 @@ def price_move_24h(x: RuleInput, _state: RuleState, t: AlertThresholds) -> Anoma
     if move < t.price_move_pct:
         return None
     return Anomaly(
-        type="price_move_24h", symbol=x.symbol, value=round(x.change_24h, 4), threshold=t.price_move_pct,
+        type="price_move_24h",
+        symbol=x.symbol,
+        value=round(x.change_24h, 4),
+        threshold=t.price_move_pct,
         severity="high" if move >= 2 * t.price_move_pct else "medium",
         message=f"{x.symbol} moved {x.change_24h:+.2f}% over 24 h",
     )
@@ -70,8 +73,12 @@ def volatility_regime_change(x: RuleInput, state: RuleState, _t: AlertThresholds
     jump = abs(_REGIME_RANK.get(current, 1) - _REGIME_RANK.get(previous, 1))
     severity: Severity = "high" if jump == 2 or current == "turbulent" else "low"
     return Anomaly(
-        type="volatility_regime_change", symbol=x.symbol, value=current, threshold=previous,
-        severity=severity, message=f"{x.symbol} volatility regime {previous} -> {current}",
+        type="volatility_regime_change",
+        symbol=x.symbol,
+        value=current,
+        threshold=previous,
+        severity=severity,
+        message=f"{x.symbol} volatility regime {previous} -> {current}",
     )
 
 
@@ -83,7 +90,10 @@ def predicted_vol_spike(x: RuleInput, _state: RuleState, t: AlertThresholds) -> 
     if ratio < t.vol_spike_ratio:
         return None
     return Anomaly(
-        type="predicted_vol_spike", symbol=x.symbol, value=round(ratio, 4), threshold=t.vol_spike_ratio,
+        type="predicted_vol_spike",
+        symbol=x.symbol,
+        value=round(ratio, 4),
+        threshold=t.vol_spike_ratio,
         severity="high" if ratio >= 2 * t.vol_spike_ratio - 1 else "medium",
         message=f"{x.symbol} predicted volatility {pred:.4f}/h is {ratio:.2f}x the current {cur:.4f}/h",
     )
@@ -95,8 +105,11 @@ def extreme_rsi(x: RuleInput, _state: RuleState, t: AlertThresholds) -> Anomaly 
         return None
     side = "overbought" if rsi >= t.rsi_high else "oversold"
     return Anomaly(
-        type="extreme_rsi", symbol=x.symbol, value=round(rsi, 2),
-        threshold=t.rsi_high if side == "overbought" else t.rsi_low, severity="medium",
+        type="extreme_rsi",
+        symbol=x.symbol,
+        value=round(rsi, 2),
+        threshold=t.rsi_high if side == "overbought" else t.rsi_low,
+        severity="medium",
         message=f"{x.symbol} RSI14 {rsi:.1f} ({side})",
     )
 

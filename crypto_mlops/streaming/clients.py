@@ -34,7 +34,10 @@ def producer_config(settings: Settings | None = None, **overrides: Any) -> dict[
 
 
 def consumer_config(
-    settings: Settings | None = None, *, group_id: str | None = None, offset_reset: str = "earliest",
+    settings: Settings | None = None,
+    *,
+    group_id: str | None = None,
+    offset_reset: str = "earliest",
     **overrides: Any,
 ) -> dict[str, Any]:
     settings = settings or get_settings()

@@ -128,9 +128,7 @@ def parse_tick(msg: Message) -> tuple[PriceTick | None, str | None]:
     try:
         return PriceTick.model_validate_json(raw), None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5])
         return None, f"invalid tick: {problems}"
     except ValueError as exc:  # pragma: no cover - pydantic wraps JSON errors in ValidationError
         return None, f"invalid tick: {exc}"
@@ -174,9 +172,7 @@ class StreamConsumer:
         self.before_commit = before_commit
         self.reload_model = reload_model
         self.reload_every_s = reload_every_s
-        self._consumer = Consumer(
-            consumer_config(self.settings, group_id=group_id, offset_reset=offset_reset)
-        )
+        self._consumer = Consumer(consumer_config(self.settings, group_id=group_id, offset_reset=offset_reset))
         self._producer = Producer(producer_config(self.settings, **{"linger.ms": 2}))
         self._emit_from: dict[tuple[str, int], int] = {}
         self.assigned = threading.Event()
@@ -193,8 +189,7 @@ class StreamConsumer:
                 continue
             self._emit_from[key] = done.offset
             tp.offset = max(0, done.offset - self.rewind)
-        log.info("assigned %s", [(p.partition, p.offset, self._emit_from[(p.topic, p.partition)])
-                                 for p in partitions])
+        log.info("assigned %s", [(p.partition, p.offset, self._emit_from[(p.topic, p.partition)]) for p in partitions])
         consumer.assign(partitions)
         self._assigned_at = time.monotonic()
         self.assigned.set()
@@ -348,9 +343,7 @@ class StreamConsumer:
             remaining = self._producer.flush(30.0)
             if remaining == 0 and not deliveries.failed:
                 return
-            log.warning(
-                "delivery attempt %d: %d failed, %d unconfirmed", attempt, len(deliveries.failed), remaining
-            )
+            log.warning("delivery attempt %d: %d failed, %d unconfirmed", attempt, len(deliveries.failed), remaining)
             if remaining:
                 raise DeliveryFailed(f"{remaining} outputs unconfirmed after 30 s; batch not committed")
             pending = deliveries.failed

@@ -95,7 +95,8 @@ class KafkaPredictionFeed:
     # -- reader thread --------------------------------------------------------------------------
     def _run(self) -> None:
         conf = consumer_config(
-            self.settings, group_id=f"crypto-mlops-feed-{uuid.uuid4().hex[:8]}",
+            self.settings,
+            group_id=f"crypto-mlops-feed-{uuid.uuid4().hex[:8]}",
             offset_reset="earliest" if self.from_beginning else "latest",
         )
         consumer = Consumer(conf)

@@ -156,8 +156,12 @@ class _HeuristicColumns:
         score = risk_score(vol, momentum)
         rsi = _finite(self.rsi[pos])
         return HeuristicFields(
-            risk_score=round(score, 4), risk_level=risk_level(score), vol_regime=vol_regime(vol),
-            vol=_stable(vol), nowcast_ret=round(_finite(self.ret[pos]) or 0.0, 6), momentum=momentum,
+            risk_score=round(score, 4),
+            risk_level=risk_level(score),
+            vol_regime=vol_regime(vol),
+            vol=_stable(vol),
+            nowcast_ret=round(_finite(self.ret[pos]) or 0.0, 6),
+            momentum=momentum,
             rsi14=None if rsi is None else _stable(rsi),
         )
 
@@ -243,8 +247,15 @@ class StreamProcessor:
         w.last_event = fresh[-1].tick.timestamp
 
     def _answer(
-        self, item: Incoming, w: _Window, frame: pd.DataFrame, features: _HeuristicColumns, pos: int,
-        predictor: PredictorLike | None, out: Outputs, batched_ml: dict[str, Any] | None = None,
+        self,
+        item: Incoming,
+        w: _Window,
+        frame: pd.DataFrame,
+        features: _HeuristicColumns,
+        pos: int,
+        predictor: PredictorLike | None,
+        out: Outputs,
+        batched_ml: dict[str, Any] | None = None,
     ) -> None:
         tick = item.tick
         n_bars = min(pos + 1, self.window_size)
@@ -252,8 +263,11 @@ class StreamProcessor:
         ml = batched_ml if batched_ml is not None else (self._ml(tick, frame, pos, predictor) if item.emit else None)
         evaluation = self.alerts.evaluate(
             RuleInput(
-                symbol=tick.symbol, event_time=tick.timestamp, change_24h=tick.change_24h,
-                vol_regime=heuristic.vol_regime, rsi14=heuristic.rsi14,
+                symbol=tick.symbol,
+                event_time=tick.timestamp,
+                change_24h=tick.change_24h,
+                vol_regime=heuristic.vol_regime,
+                rsi14=heuristic.rsi14,
                 predicted_volatility=_finite((ml or {}).get("predicted_volatility")),
                 current_volatility=_finite((ml or {}).get("current_volatility")),
             )
@@ -264,8 +278,11 @@ class StreamProcessor:
         for rule, anomaly in evaluation.alerts:
             out.alerts.append(
                 AlertMessage(
-                    alert_id=f"{tick.symbol}@{rule}@{utc_iso(tick.timestamp)}", rule=rule, symbol=tick.symbol,
-                    timestamp=tick.timestamp, anomaly=anomaly,
+                    alert_id=f"{tick.symbol}@{rule}@{utc_iso(tick.timestamp)}",
+                    rule=rule,
+                    symbol=tick.symbol,
+                    timestamp=tick.timestamp,
+                    anomaly=anomaly,
                     cooldown_s=self.alerts.thresholds.cooldown / timedelta(seconds=1),
                 )
             )
@@ -277,9 +294,14 @@ class StreamProcessor:
                 source=tick.source,
                 candle_time=tick.candle.open_time if tick.candle else None,
                 price_data=PriceData(
-                    price=tick.price, volume_24h=tick.volume_24h, change_24h=tick.change_24h,
-                    high_24h=tick.high_24h, low_24h=tick.low_24h, volatility=tick.volatility,
-                    trend=tick.trend, source=tick.source,
+                    price=tick.price,
+                    volume_24h=tick.volume_24h,
+                    change_24h=tick.change_24h,
+                    high_24h=tick.high_24h,
+                    low_24h=tick.low_24h,
+                    volatility=tick.volatility,
+                    trend=tick.trend,
+                    source=tick.source,
                 ),
                 heuristic_signal=heuristic,
                 ml_prediction=ml,
@@ -292,7 +314,11 @@ class StreamProcessor:
         )
 
     def _ml_rows(
-        self, fresh: list[Incoming], positions: list[int], frame: pd.DataFrame, w: _Window,
+        self,
+        fresh: list[Incoming],
+        positions: list[int],
+        frame: pd.DataFrame,
+        w: _Window,
         predictor: PredictorLike | None,
     ) -> dict[int, dict[str, Any]]:
         """One model call for a batch's eligible ticks when the predictor can answer several rows.
@@ -301,21 +327,26 @@ class StreamProcessor:
         `predict_rows(frame, source, bar_hours, n)` computes its features once and answers the last n rows.
         """
         predict_rows = getattr(predictor, "predict_rows", None)
-        eligible = [p for i, p in zip(fresh, positions, strict=True)
-                    if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars]
+        eligible = [
+            p
+            for i, p in zip(fresh, positions, strict=True)
+            if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars
+        ]
         if predict_rows is None or len(eligible) < 2 or eligible != list(range(len(frame) - len(eligible), len(frame))):
             return {}
         start = max(0, len(frame) - self.window_size - len(eligible) + 1)
         try:
-            answers = predict_rows(frame.iloc[start:], source=fresh[-1].tick.source, bar_hours=w.bar_hours,
-                                   n=len(eligible))
+            answers = predict_rows(
+                frame.iloc[start:], source=fresh[-1].tick.source, bar_hours=w.bar_hours, n=len(eligible)
+            )
         except Exception as exc:  # fall back to one call per tick, which reports errors per tick
             log.warning("batched model prediction failed (%s); predicting tick by tick", exc)
             return {}
         return {pos: _plain_prediction(a) for pos, a in zip(eligible, answers, strict=True)}
 
-    def _ml(self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: PredictorLike | None
-            ) -> dict[str, Any] | None:
+    def _ml(
+        self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: PredictorLike | None
+    ) -> dict[str, Any] | None:
         if predictor is None:
             return None if self.predictor is None else {"error": "model unavailable"}
         n_bars = min(pos + 1, self.window_size)
@@ -323,10 +354,11 @@ class StreamProcessor:
             return {"error": f"warming up: {n_bars}/{self.ml_min_bars} candles"}
         if self._should_stop is not None and self._should_stop():
             raise BatchInterrupted
-        window = frame.iloc[max(0, pos + 1 - self.window_size): pos + 1]
+        window = frame.iloc[max(0, pos + 1 - self.window_size) : pos + 1]
         try:
-            prediction = predictor.predict(window, source=tick.source, bar_hours=timeframe_hours(
-                tick.timeframe or FALLBACK_TIMEFRAME))
+            prediction = predictor.predict(
+                window, source=tick.source, bar_hours=timeframe_hours(tick.timeframe or FALLBACK_TIMEFRAME)
+            )
         except Exception as exc:  # a model failure must not stop the stream; it is reported per tick
             self.ml_errors += 1
             if self.ml_errors <= 5:

@@ -166,6 +166,11 @@ def run_producer(
                 stopped_by = signals.signal_name or "stop requested"
             stats = sink.close()
     return ProducerReport(
-        mode=mode, sent=stats.sent, delivered=stats.delivered, failed=stats.failed,
-        seconds=round(time.monotonic() - started, 3), stopped_by=stopped_by, errors=stats.errors,
+        mode=mode,
+        sent=stats.sent,
+        delivered=stats.delivered,
+        failed=stats.failed,
+        seconds=round(time.monotonic() - started, 3),
+        stopped_by=stopped_by,
+        errors=stats.errors,
     )

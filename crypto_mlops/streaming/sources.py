@@ -32,9 +32,7 @@ def merge_by_event_time(streams: Sequence[Iterable[PriceTick]]) -> Iterator[Pric
 
 
 # --- replay ---------------------------------------------------------------------------------------
-def replay_ticks(
-    paths: Sequence[Path], symbol: str | None = None, start: str | None = None
-) -> Iterator[PriceTick]:
+def replay_ticks(paths: Sequence[Path], symbol: str | None = None, start: str | None = None) -> Iterator[PriceTick]:
     """Ticks of one or more candle CSV files, merged by event time.
 
     `start` (ISO date) skips earlier candles except the 24 h needed for the first tick's statistics.
@@ -66,8 +64,12 @@ def _ticks_of(data: MarketData, start: str | None = None) -> Iterator[PriceTick]
         frame = frame.iloc[keep_from:]
         emit_from = first - keep_from
     return ticks_from_candles(
-        frame, symbol=data.symbol, source=data.source, timeframe=data.timeframe,
-        bar_hours=data.bar_hours, emit_from=emit_from,
+        frame,
+        symbol=data.symbol,
+        source=data.source,
+        timeframe=data.timeframe,
+        bar_hours=data.bar_hours,
+        emit_from=emit_from,
     )
 
 
@@ -106,19 +108,24 @@ def _simulate_symbol(
     emitted = 0
     k = 0
     while True:
-        for tick in ticks_from_candles(data.frame, symbol=symbol, source="synthetic", timeframe=timeframe,
-                                       bar_hours=bar_hours, emit_from=n24 - 1):
+        for tick in ticks_from_candles(
+            data.frame, symbol=symbol, source="synthetic", timeframe=timeframe, bar_hours=bar_hours, emit_from=n24 - 1
+        ):
             yield tick
             emitted += 1
             if max_bars is not None and emitted >= max_bars:
                 return
         k += 1
-        tail = data.frame.iloc[-(n24 - 1):]
+        tail = data.frame.iloc[-(n24 - 1) :]
         last_ts = pd.Timestamp(data.frame.index[-1])
         n_next = min(chunk_bars, max_bars - emitted) if max_bars else chunk_bars
         nxt = simulate(
-            n_bars=n_next + 1, seed=seed + k, symbol=symbol, timeframe=timeframe,
-            end=last_ts + step * n_next, start_price=float(data.frame["close"].iloc[-1]),
+            n_bars=n_next + 1,
+            seed=seed + k,
+            symbol=symbol,
+            timeframe=timeframe,
+            end=last_ts + step * n_next,
+            start_price=float(data.frame["close"].iloc[-1]),
         )
         # Drop the overlapping first bar and rescale so the next open equals the last close (continuity).
         scale = float(data.frame["close"].iloc[-1]) / float(nxt.frame["close"].iloc[0])
@@ -160,8 +167,9 @@ def live_ticks(
         batch: list[PriceTick] = []
         try:
             for symbol in syms:
-                batch.extend(_poll_symbol(symbol, frames, fetch, exchange, timeframe, step, n24, backfill,
-                                          source, bar_hours))
+                batch.extend(
+                    _poll_symbol(symbol, frames, fetch, exchange, timeframe, step, n24, backfill, source, bar_hours)
+                )
             failures = 0
         except DataUnavailable as exc:
             failures += 1
@@ -174,8 +182,16 @@ def live_ticks(
 
 
 def _poll_symbol(
-    symbol: str, frames: dict[str, pd.DataFrame], fetch: FetchOHLCV, exchange: Any, timeframe: str,
-    step: pd.Timedelta, n24: int, backfill: int, source: str, bar_hours: float,
+    symbol: str,
+    frames: dict[str, pd.DataFrame],
+    fetch: FetchOHLCV,
+    exchange: Any,
+    timeframe: str,
+    step: pd.Timedelta,
+    n24: int,
+    backfill: int,
+    source: str,
+    bar_hours: float,
 ) -> list[PriceTick]:
     known = frames.get(symbol)
     if known is None:
@@ -191,7 +207,10 @@ def _poll_symbol(
             return []
         frame = pd.concat([known, new])
         emit_from = len(known)
-    ticks = list(ticks_from_candles(frame, symbol=symbol, source=source, timeframe=timeframe,
-                                    bar_hours=bar_hours, emit_from=emit_from))
-    frames[symbol] = frame.iloc[-(n24 + 1):]
+    ticks = list(
+        ticks_from_candles(
+            frame, symbol=symbol, source=source, timeframe=timeframe, bar_hours=bar_hours, emit_from=emit_from
+        )
+    )
+    frames[symbol] = frame.iloc[-(n24 + 1) :]
     return ticks

@@ -58,7 +58,8 @@ def ensure_topics(
     existing = list_topics(settings, timeout=timeout)
     missing = [
         NewTopic(name, num_partitions=wanted[role], replication_factor=1)
-        for role, name in names.items() if name not in existing
+        for role, name in names.items()
+        if name not in existing
     ]
     if missing:
         admin = _admin(settings)  # keep a reference: the futures die with the client

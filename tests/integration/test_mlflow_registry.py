@@ -28,8 +28,9 @@ def test_train_register_gate_load_by_alias_and_rollback(
     settings = Settings(MLFLOW_TRACKING_URI=mlflow_server.tracking_uri, MLFLOW_EXPERIMENT="registry-integration")
     data = simulate(n_bars=2400, seed=5, end=pd.Timestamp("2024-05-31 23:00", tz="UTC"))
 
-    first = train_and_register(data, settings, candidate="bilstm", bilstm_config=BiLSTMConfig.tiny(),
-                               models=["naive", "har"])
+    first = train_and_register(
+        data, settings, candidate="bilstm", bilstm_config=BiLSTMConfig.tiny(), models=["naive", "har"]
+    )
     assert first.decision is not None
     client = get_client(settings)
     champion = champion_version(client, settings.model_name, settings.model_alias)

@@ -51,8 +51,9 @@ def stream_settings(bootstrap: str, name: str) -> Settings:
     )
 
 
-def read_topic(settings: Settings, topic: str, expect: int, timeout: float = 20.0, settle: float = 1.0
-               ) -> list[tuple[str | None, dict[str, Any], int]]:
+def read_topic(
+    settings: Settings, topic: str, expect: int, timeout: float = 20.0, settle: float = 1.0
+) -> list[tuple[str | None, dict[str, Any], int]]:
     """Every message of `topic` from offset 0 (manual assignment: no group join), as (key, value, offset).
 
     Reads until `expect` messages arrived and then `settle` more seconds (to catch extras), or `timeout`.
@@ -177,18 +178,23 @@ def test_a_crash_before_commit_loses_nothing_and_duplicates_only_the_uncommitted
 def test_sigkilled_consumer_process_is_replaced_without_loss(settings: Settings, tmp_path: Path) -> None:
     ticks = sorted(simulate_ticks(["BTC/USDT", "ETH/USDT"], max_bars=150, seed=4), key=lambda t: t.timestamp)
     produce_ticks(settings, ticks)
-    env = {**os.environ, **{
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "KAFKA_TOPIC_PRICES": settings.kafka_topic_prices,
-        "KAFKA_TOPIC_PREDICTIONS": settings.kafka_topic_predictions,
-        "KAFKA_TOPIC_ALERTS": settings.kafka_topic_alerts,
-        "KAFKA_TOPIC_DEAD_LETTER": settings.kafka_topic_dead_letter,
-        "KAFKA_CONSUMER_GROUP": settings.kafka_consumer_group,
-    }}
+    env = {
+        **os.environ,
+        **{
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "KAFKA_TOPIC_PRICES": settings.kafka_topic_prices,
+            "KAFKA_TOPIC_PREDICTIONS": settings.kafka_topic_predictions,
+            "KAFKA_TOPIC_ALERTS": settings.kafka_topic_alerts,
+            "KAFKA_TOPIC_DEAD_LETTER": settings.kafka_topic_dead_letter,
+            "KAFKA_CONSUMER_GROUP": settings.kafka_consumer_group,
+        },
+    }
     log = (tmp_path / "consume.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "crypto_mlops.cli.main", "stream", "consume", "--no-model", "--batch-size", "10"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -251,8 +257,10 @@ def test_malformed_messages_go_to_the_dead_letter_topic_with_the_reason(settings
     assert not runner.is_alive() and report.stopped_by == "stop requested"
     assert (report.valid, report.dead_letters) == (2, len(bad))  # kept going after bad input
 
-    dead = [DeadLetter.model_validate(v) for _, v, _ in
-            read_topic(settings, settings.kafka_topic_dead_letter, expect=len(bad))]
+    dead = [
+        DeadLetter.model_validate(v)
+        for _, v, _ in read_topic(settings, settings.kafka_topic_dead_letter, expect=len(bad))
+    ]
     assert len(dead) == len(bad)
     by_value = {
         base64.b64decode(d.original_value) if d.value_encoding == "base64" else (d.original_value or "").encode(): d
@@ -298,8 +306,9 @@ def test_sse_endpoint_relays_the_predictions_topic(settings: Settings, sandbox_d
     service = CryptoService(settings)
     service.set_prediction_feed(feed)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service, start_service=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service, start_service=False), host="127.0.0.1", port=port, log_level="warning")
+    )
     server_thread = threading.Thread(target=server.run, daemon=True)
     server_thread.start()
 
@@ -330,9 +339,12 @@ def test_sse_endpoint_relays_the_predictions_topic(settings: Settings, sandbox_d
             time.sleep(0.05)
         writer.start()
         events: list[dict[str, Any]] = []
-        with httpx.Client(timeout=30) as client, client.stream(
-            "GET", f"http://127.0.0.1:{port}/v1/stream/predictions", params={"symbols": "BTCUSDT", "max_events": 3}
-        ) as response:
+        with (
+            httpx.Client(timeout=30) as client,
+            client.stream(
+                "GET", f"http://127.0.0.1:{port}/v1/stream/predictions", params={"symbols": "BTCUSDT", "max_events": 3}
+            ) as response,
+        ):
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines():
@@ -369,8 +381,23 @@ def test_cli_topics_and_replay_produce(settings: Settings, monkeypatch: pytest.M
     assert set(roles) == {"prices", "predictions", "alerts", "dead_letter"}
     assert roles["prices"]["partitions"] == 3 and not any(t.get("missing") for t in roles.values())
 
-    produced = runner.invoke(app, ["stream", "produce", "--mode", "replay", "--data", str(btc_csv),
-                                   "--start", "2021-06-01", "--max-messages", "30", "--speed", "0"])
+    produced = runner.invoke(
+        app,
+        [
+            "stream",
+            "produce",
+            "--mode",
+            "replay",
+            "--data",
+            str(btc_csv),
+            "--start",
+            "2021-06-01",
+            "--max-messages",
+            "30",
+            "--speed",
+            "0",
+        ],
+    )
     assert produced.exit_code == 0, produced.output
     assert "sent 30, delivered 30, failed 0" in produced.stdout
     ticks = read_topic(settings, settings.kafka_topic_prices, expect=30)

@@ -58,11 +58,13 @@ def test_save_load_round_trip_gives_identical_predictions(prepared: Prepared, tm
     model.save(tmp_path / "m")
     loaded = VolatilityModel.load(tmp_path / "m")
     assert isinstance(loaded, BiLSTMModel)
-    np.testing.assert_array_equal(model.predict(prepared.features).to_numpy(),
-                                  loaded.predict(prepared.features).to_numpy())
+    np.testing.assert_array_equal(
+        model.predict(prepared.features).to_numpy(), loaded.predict(prepared.features).to_numpy()
+    )
     assert loaded.confidence is not None and model.confidence is not None
     fc = model.predict(prepared.features).to_numpy()
-    np.testing.assert_array_equal(model.confidence.score(prepared.features, fc),
-                                  loaded.confidence.score(prepared.features, fc))
+    np.testing.assert_array_equal(
+        model.confidence.score(prepared.features, fc), loaded.confidence.score(prepared.features, fc)
+    )
     for k, v in model.net.state_dict().items():  # type: ignore[union-attr]
         assert torch.equal(v, loaded.net.state_dict()[k])  # type: ignore[union-attr]

@@ -22,8 +22,22 @@ def registry_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _train(*extra: str) -> dict:
-    result = runner.invoke(app, ["train", "--source", "synthetic", "--limit", "2400", "--candidate", "naive",
-                                 "--models", "naive", "--json", *extra])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--source",
+            "synthetic",
+            "--limit",
+            "2400",
+            "--candidate",
+            "naive",
+            "--models",
+            "naive",
+            "--json",
+            *extra,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -42,7 +56,9 @@ def test_train_then_list_info_promote_rollback(registry_env: Path) -> None:
 
     rows = json.loads(runner.invoke(app, ["model", "list", "--json"]).stdout)
     assert [(r["version"], r["champion"], r["decision"]) for r in rows] == [
-        ("1", True, "promoted"), ("2", False, "rejected")]
+        ("1", True, "promoted"),
+        ("2", False, "rejected"),
+    ]
     info = json.loads(runner.invoke(app, ["model", "info", "--json"]).stdout)
     assert info["version"] == "1" and info["tags"]["gate.promote"] == "True"
     assert "naive.qlike" in info["metrics"]

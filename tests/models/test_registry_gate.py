@@ -46,8 +46,11 @@ class NearOracle(HarModel):
     def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
         super()._fit(features, target, train_mask)
         noise = np.exp(np.random.default_rng(0).normal(0, 0.01, len(target)))
-        self.truth = {ts.isoformat(): float(v) for ts, v in zip(target.index, target.to_numpy() * noise, strict=True)
-                      if np.isfinite(v)}
+        self.truth = {
+            ts.isoformat(): float(v)
+            for ts, v in zip(target.index, target.to_numpy() * noise, strict=True)
+            if np.isfinite(v)
+        }
 
     def _predict(self, features: pd.DataFrame) -> np.ndarray:
         har = super()._predict(features)
@@ -146,13 +149,20 @@ def test_pyfunc_round_trip_gives_identical_forecasts(settings: Settings, market:
     assert 0 < last["confidence"].iloc[0] < 1
 
 
-def test_training_logs_params_epochs_table_plot_and_fingerprint(settings: Settings, prepared: Prepared,
-                                                                market: MarketData) -> None:
+def test_training_logs_params_epochs_table_plot_and_fingerprint(
+    settings: Settings, prepared: Prepared, market: MarketData
+) -> None:
     from crypto_mlops.models.bilstm import BiLSTMConfig
 
     data = market.tail(2400)
-    result = train_and_register(data, settings, candidate="bilstm", bilstm_config=BiLSTMConfig.tiny(),
-                                models=["har", "har_calendar"], register=False)
+    result = train_and_register(
+        data,
+        settings,
+        candidate="bilstm",
+        bilstm_config=BiLSTMConfig.tiny(),
+        models=["har", "har_calendar"],
+        register=False,
+    )
     client = get_client(settings)
     run = client.get_run(result.run_id)
     assert run.data.params["bilstm.window"] == "24"

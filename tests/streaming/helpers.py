@@ -32,9 +32,16 @@ def tick(
     """A hand-made hourly tick whose candle opens `hour` hours after `start`."""
     open_time = start + timedelta(hours=hour)
     return PriceTick(
-        symbol=symbol, price=price, volume_24h=10.0, change_24h=change_24h, high_24h=price * 1.01,
-        low_24h=price * 0.99, timestamp=open_time + timedelta(hours=1), source="synthetic", volatility=0.01,
-        trend="stable", timeframe="1h",
-        candle=Candle(open_time=open_time, open=price, high=price * 1.001, low=price * 0.999, close=price,
-                      volume=1.0),
+        symbol=symbol,
+        price=price,
+        volume_24h=10.0,
+        change_24h=change_24h,
+        high_24h=price * 1.01,
+        low_24h=price * 0.99,
+        timestamp=open_time + timedelta(hours=1),
+        source="synthetic",
+        volatility=0.01,
+        trend="stable",
+        timeframe="1h",
+        candle=Candle(open_time=open_time, open=price, high=price * 1.001, low=price * 0.999, close=price, volume=1.0),
     )

@@ -9,10 +9,24 @@ from crypto_mlops.streaming.alerts import AlertEngine, AlertThresholds, RuleInpu
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def inp(hour: float, symbol: str = "BTC/USDT", change: float = 0.0, regime: str | None = "normal",
-        rsi: float | None = 50.0, pred: float | None = None, cur: float | None = None) -> RuleInput:
-    return RuleInput(symbol=symbol, event_time=T0 + timedelta(hours=hour), change_24h=change, vol_regime=regime,
-                     rsi14=rsi, predicted_volatility=pred, current_volatility=cur)
+def inp(
+    hour: float,
+    symbol: str = "BTC/USDT",
+    change: float = 0.0,
+    regime: str | None = "normal",
+    rsi: float | None = 50.0,
+    pred: float | None = None,
+    cur: float | None = None,
+) -> RuleInput:
+    return RuleInput(
+        symbol=symbol,
+        event_time=T0 + timedelta(hours=hour),
+        change_24h=change,
+        vol_regime=regime,
+        rsi14=rsi,
+        predicted_volatility=pred,
+        current_volatility=cur,
+    )
 
 
 def test_price_move_alerts_once_per_cooldown_while_the_condition_holds() -> None:

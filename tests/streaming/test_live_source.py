@@ -48,8 +48,7 @@ def test_live_backfills_then_emits_only_new_candles_and_backs_off() -> None:
         def is_set(self) -> bool:
             return stop.is_set()
 
-    ticks = live_ticks(["BTC/USDT"], exchange, "1m", poll_s=1.0, backfill=5, stop=RecordingStop(),
-                       fetch=exchange.fetch)
+    ticks = live_ticks(["BTC/USDT"], exchange, "1m", poll_s=1.0, backfill=5, stop=RecordingStop(), fetch=exchange.fetch)
     first = [next(ticks) for _ in range(5)]
     # Backfill: the last 5 visible candles, each with a full 24 h (1440 candles) window behind it.
     assert [t.candle.open_time for t in first] == list(frame.index[1445:1450].to_pydatetime())

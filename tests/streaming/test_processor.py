@@ -26,14 +26,19 @@ class FakePredictor:
         if self.fail:
             raise RuntimeError("model exploded")
         vol = float(frame["close"].iloc[-100:].pct_change().std())  # a fixed lookback, like real models
-        return {"predicted_volatility": 3 * vol, "current_volatility": vol, "model_version": self.model_version,
-                "source": source, "origin_timestamp": frame.index[-1].isoformat()}
+        return {
+            "predicted_volatility": 3 * vol,
+            "current_volatility": vol,
+            "model_version": self.model_version,
+            "source": source,
+            "origin_timestamp": frame.index[-1].isoformat(),
+        }
 
 
 def run(processor: StreamProcessor, ticks: list, batch: int, emit: bool = True) -> list:
     out = []
     for i in range(0, len(ticks), batch):
-        res = processor.process([Incoming(t, f"p/0/{i + j}", emit=emit) for j, t in enumerate(ticks[i:i + batch])])
+        res = processor.process([Incoming(t, f"p/0/{i + j}", emit=emit) for j, t in enumerate(ticks[i : i + batch])])
         out.extend(res.predictions)
     return out
 
@@ -123,7 +128,10 @@ def test_fast_heuristic_matches_the_signals_module(sim_ticks: list) -> None:
         reference = heuristic_from_features(features.iloc[: pos + 1])
         mine = fast.signal(pos, pos + 1)
         assert (mine.risk_score, mine.risk_level, mine.vol_regime, mine.momentum, mine.nowcast_ret) == (
-            reference.risk_score, reference.risk_level, reference.vol_regime, reference.momentum,
+            reference.risk_score,
+            reference.risk_level,
+            reference.vol_regime,
+            reference.momentum,
             reference.nowcast_ret,
         )
         assert mine.vol == pytest.approx(reference.vol, rel=1e-9)

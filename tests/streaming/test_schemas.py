@@ -14,8 +14,20 @@ from tests.streaming.helpers import tick
 def test_tick_round_trip_keeps_the_seed_field_names() -> None:
     t = tick(price=123.0)
     data = json.loads(t.to_bytes())
-    for name in ("symbol", "price", "volume_24h", "change_24h", "high_24h", "low_24h", "timestamp", "source",
-                 "volatility", "trend", "schema_version", "candle"):
+    for name in (
+        "symbol",
+        "price",
+        "volume_24h",
+        "change_24h",
+        "high_24h",
+        "low_24h",
+        "timestamp",
+        "source",
+        "volatility",
+        "trend",
+        "schema_version",
+        "candle",
+    ):
         assert name in data
     assert data["timestamp"].endswith("Z")
     assert PriceTick.model_validate_json(t.to_bytes()) == t

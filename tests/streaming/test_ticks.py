@@ -81,14 +81,17 @@ def test_replay_of_the_binance_csv(btc_csv) -> None:  # type: ignore[no-untyped-
 
 def test_a_gap_in_the_candles_does_not_stretch_the_24h_window() -> None:
     frame = candle_frame(80).drop(candle_frame(80).index[50:53])  # 3 missing hours
-    ticks = {t.candle.open_time: t for t in ticks_from_candles(
-        frame, symbol="BTC/USDT", source="csv", timeframe="1h", bar_hours=1.0) if t.candle}
+    ticks = {
+        t.candle.open_time: t
+        for t in ticks_from_candles(frame, symbol="BTC/USDT", source="csv", timeframe="1h", bar_hours=1.0)
+        if t.candle
+    }
     t = ticks[frame.index[-1].to_pydatetime()]  # candle 79: its window is candles 56..79 (no gap inside)
-    window = frame.loc[frame.index[-1] - pd.Timedelta(hours=23):]
+    window = frame.loc[frame.index[-1] - pd.Timedelta(hours=23) :]
     assert len(window) == 24
     assert t.volume_24h == pytest.approx(window["volume"].sum())
     assert t.change_24h == pytest.approx((window["close"].iloc[-1] / window["open"].iloc[0] - 1) * 100, abs=1e-6)
     inside = ticks[frame.index[55].to_pydatetime()]  # the window of candle 58 spans the gap: 21 candles
-    spanning = frame.loc[frame.index[55] - pd.Timedelta(hours=23): frame.index[55]]
+    spanning = frame.loc[frame.index[55] - pd.Timedelta(hours=23) : frame.index[55]]
     assert len(spanning) == 21
     assert inside.high_24h == pytest.approx(spanning["high"].max())
