@@ -107,6 +107,16 @@ def clean_frame(frame: pd.DataFrame, bar_hours: float, min_bars: int = MIN_BARS)
     return regular
 
 
+def _last_stamps(frame: pd.DataFrame, n: int) -> pd.DatetimeIndex:
+    """The newest `n` distinct candle times of the caller's frame (UTC), before any gap filling."""
+    if "timestamp" in frame.columns:
+        stamps = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
+    else:
+        stamps = pd.DatetimeIndex(frame.index)
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    return stamps.unique().sort_values()[-n:]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -139,37 +149,56 @@ class ModelPredictor:
         self.feature_columns = list(_model_inputs(model))
 
     def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> MLPrediction:
+        return self.predict_rows(frame, source, bar_hours, n=1)[0]
+
+    def predict_rows(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0, n: int = 1) -> list[MLPrediction]:
+        """Forecasts at each of the last `n` candles of `frame`, with one feature pass.
+
+        Used by the stream consumer to answer a batch of ticks in one call. A baseline refitted on the
+        candles is fitted once, on the candles up to the first of those origins only, so no forecast
+        is fitted on its own future.
+        """
         from crypto_mlops.models.backtest import model_features
 
+        if n < 1:
+            raise InvalidInput("n must be at least 1")
         regular = clean_frame(frame, bar_hours)
+        if n > 1 and not regular.index[-n:].equals(_last_stamps(frame, n)):
+            raise InvalidInput("the last candles have gaps: predict them one by one")
         features = model_features(regular, bar_hours)
-        model = self._model_for(features, bar_hours)
-        last = np.zeros(len(features), dtype=bool)
-        last[-1] = True
-        rv = float(model.predict(features, last).iloc[-1])
-        if not math.isfinite(rv) or rv <= 0:
+        n = min(n, len(features))
+        model = self._model_for(features.iloc[: len(features) - n + 1], bar_hours)
+        mask = np.zeros(len(features), dtype=bool)
+        mask[-n:] = True
+        forecasts = model.predict(features, mask).to_numpy(dtype=float)[-n:]
+        if not np.all(np.isfinite(forecasts)) or np.any(forecasts <= 0):
             raise InvalidInput("not enough clean history in the candles to forecast (forecast undefined)")
-        pred_vol = rv / math.sqrt(HORIZON_HOURS)
-        row = features.iloc[[-1]]
-        momentum = int(_finite(row["momentum"].iloc[0]))
+        rows = features.iloc[-n:]
         conf_model = model.confidence or DEFAULT_CONFIDENCE
-        confidence = float(np.clip(conf_model.score(row, np.array([rv]))[0], 0.0, 1.0))
+        confidences = np.clip(conf_model.score(rows, forecasts), 0.0, 1.0)
         model_type = model.name if self.refit_on_frame else self.model_type
-        return MLPrediction(
-            predicted_rv_24h=rv,
-            predicted_volatility=pred_vol,
-            current_volatility=_finite(row["vol_per_hour"].iloc[0]),
-            volatility_regime=vol_regime(pred_vol),
-            risk_level=risk_level(risk_score(pred_vol, momentum)),
-            confidence=round(confidence, 4),
-            model_name=self.model_name,
-            model_version=self.model_version,
-            model_type=model_type,
-            prediction_timestamp=_now(),
-            source=source,
-            origin_timestamp=pd.Timestamp(features.index[-1]).isoformat(),
-            interval_80=conf_model.interval(rv),
-        )
+        predictions = []
+        for (origin, row), rv, confidence in zip(rows.iterrows(), forecasts, confidences, strict=True):
+            pred_vol = float(rv) / math.sqrt(HORIZON_HOURS)
+            momentum = int(_finite(row["momentum"]))
+            predictions.append(
+                MLPrediction(
+                    predicted_rv_24h=float(rv),
+                    predicted_volatility=pred_vol,
+                    current_volatility=_finite(row["vol_per_hour"]),
+                    volatility_regime=vol_regime(pred_vol),
+                    risk_level=risk_level(risk_score(pred_vol, momentum)),
+                    confidence=round(float(confidence), 4),
+                    model_name=self.model_name,
+                    model_version=self.model_version,
+                    model_type=model_type,
+                    prediction_timestamp=_now(),
+                    source=source,
+                    origin_timestamp=pd.Timestamp(origin).isoformat(),
+                    interval_80=conf_model.interval(float(rv)),
+                )
+            )
+        return predictions
 
     def predict_many(self, items: Iterable[tuple[pd.DataFrame, str]], bar_hours: float = 1.0) -> list[MLPrediction]:
         """Predict for several (frame, source) pairs (e.g. one per symbol)."""

@@ -65,3 +65,36 @@ def test_bad_frames_raise_invalid_input(market: MarketData) -> None:
         predictor.predict(broken, "synthetic")
     with pytest.raises(InvalidInput):
         baseline_predictor("prophet")
+
+
+def test_predict_rows_matches_one_call_per_origin_for_a_fixed_model(market: MarketData) -> None:
+    """A registered (fixed) model answers a batch of origins exactly as it answers them one by one."""
+    from crypto_mlops.models.backtest import model_features
+    from crypto_mlops.models.inference import ModelPredictor, _fit_on_frame
+
+    frame = market.frame
+    fitted = _fit_on_frame("har", model_features(frame.iloc[:-50], 1.0), 1.0)
+    predictor = ModelPredictor(fitted, model_name="crypto-predictor", model_version="7")
+    batch = predictor.predict_rows(frame, "synthetic", n=5)
+    assert [p.origin_timestamp for p in batch] == [ts.isoformat() for ts in frame.index[-5:]]
+    for k, answer in enumerate(batch):
+        single = predictor.predict(frame.iloc[: len(frame) - 4 + k], "synthetic")
+        assert answer.predicted_rv_24h == pytest.approx(single.predicted_rv_24h, rel=1e-9)
+        assert answer.confidence == pytest.approx(single.confidence)
+
+
+def test_predict_rows_refitted_baseline_never_sees_the_future_of_its_first_origin(market: MarketData) -> None:
+    predictor = baseline_predictor("har")
+    frame = market.frame
+    first = predictor.predict_rows(frame, "synthetic", n=6)[0]
+    shocked = frame.copy()
+    shocked.iloc[-5:, :4] *= 1.3  # move every candle after the first origin
+    assert predictor.predict_rows(shocked, "synthetic", n=6)[0].predicted_rv_24h == pytest.approx(
+        first.predicted_rv_24h, rel=1e-12
+    )
+
+
+def test_predict_rows_refuses_gaps_among_the_last_candles(market: MarketData) -> None:
+    frame = market.frame.drop(index=market.frame.index[-3])
+    with pytest.raises(InvalidInput, match="gaps"):
+        baseline_predictor("har").predict_rows(frame, "synthetic", n=4)
