@@ -19,15 +19,23 @@ log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
+
+def _record_columns() -> list[sa.Column]:
+    """Columns every history table starts with (fresh objects per table: a Column belongs to one table)."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("symbol", sa.String(32), nullable=False, index=True),
+        sa.Column("timeframe", sa.String(8), nullable=False),
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("candle_time", sa.String(32), nullable=False),
+    ]
+
+
 signals_table = sa.Table(
     "signals",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("symbol", sa.String(32), nullable=False, index=True),
-    sa.Column("timeframe", sa.String(8), nullable=False),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("candle_time", sa.String(32), nullable=False),
+    *_record_columns(),
     sa.Column("horizon_min", sa.Integer, nullable=False),
     sa.Column("risk_score", sa.Float, nullable=False),
     sa.Column("nowcast_ret", sa.Float, nullable=False),
@@ -41,12 +49,7 @@ signals_table = sa.Table(
 ml_predictions_table = sa.Table(
     "ml_predictions",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("symbol", sa.String(32), nullable=False, index=True),
-    sa.Column("timeframe", sa.String(8), nullable=False),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("candle_time", sa.String(32), nullable=False),
+    *_record_columns(),
     sa.Column("model_name", sa.String(128), nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("model_type", sa.String(64), nullable=False),
