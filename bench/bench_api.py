@@ -53,6 +53,21 @@ class Cell:
     p99_ms: float
 
 
+def run_python_json(code: str, env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run `code` in a fresh interpreter (the benchmark's environment) and parse its last line as JSON."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=env["DATA_DIR"].rsplit("/", 1)[0],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -112,17 +127,7 @@ if champ is None:  # the gate kept no champion: promote the candidate so both se
     champ = champion_version(client, s.model_name, s.model_alias)
 print(json.dumps({{"version": str(champ.version)}}))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=env["DATA_DIR"].rsplit("/", 1)[0],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    return str(json.loads(out.stdout.strip().splitlines()[-1])["version"])
+    return str(run_python_json(code, env, timeout=900)["version"])
 
 
 def start_api(env: dict[str, str], log: Path, body: dict[str, Any]) -> tuple[str, subprocess.Popen[bytes], str]:
@@ -191,17 +196,7 @@ f["timestamp"] = f["timestamp"].dt.tz_localize(None).dt.strftime("%Y-%m-%dT%H:%M
 print(json.dumps({{"dataframe_split": {{"columns": list(f.columns), "data": f.values.tolist()}},
                   "params": {{"last_only": True}}}}))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=env["DATA_DIR"].rsplit("/", 1)[0],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return run_python_json(code, env, timeout=120)
 
 
 def table(cells: list[Cell]) -> str:
