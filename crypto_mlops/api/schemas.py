@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crypto_mlops.service import MAX_LIMIT, MIN_LIMIT
+from crypto_mlops.service import MAX_HORIZON_MIN, MAX_LIMIT, MIN_LIMIT
 
 Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}([/\-_]?[A-Za-z0-9]{2,10})?$"
@@ -29,7 +29,7 @@ class MarketRequest(BaseModel):
 
 
 class SignalRequest(MarketRequest):
-    horizon_min: int = Field(60, ge=1, le=10080, description="Horizon echoed in the response (minutes).")
+    horizon_min: int = Field(60, ge=1, le=MAX_HORIZON_MIN, description="Horizon echoed in the response (minutes).")
     explain: bool = Field(False, description="Include the formula inputs and the last feature rows.")
 
 

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 MIN_LIMIT = 50  # SMA48 needs 48 bars; fewer makes the heuristic meaningless
 MAX_LIMIT = 1000
+MAX_HORIZON_MIN = 10080  # one week: the horizon is echoed, a longer one would be meaningless for hourly risk
 CACHE_BARS = 1500  # bars fetched per key; the model sees all of them (HAR wants ~1000), responses slice `limit`
 MAX_SSE_SYMBOLS = 10
 STATIC_SOURCE_TTL_S = 900.0  # csv / synthetic candles: re-read every 15 min at most
@@ -252,6 +253,8 @@ class CryptoService:
         adapter: str = "rest",
         record: bool = True,
     ) -> SignalResult:
+        if not 1 <= int(horizon_min) <= MAX_HORIZON_MIN:
+            raise InvalidInput(f"horizon_min must be between 1 and {MAX_HORIZON_MIN}, got {horizon_min}")
         m = self.market(symbol, timeframe, limit, exchange)
         result = self._signal_from(m, horizon_min, explain, exchange)
         if record:
