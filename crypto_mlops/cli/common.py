@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crypto_mlops.data.errors import CryptoMLOpsError, DataUnavailable, InvalidInput
 
@@ -43,3 +44,15 @@ def friendly_errors(func: F) -> F:
 def quiet_libraries() -> None:
     for name in ("ccxt", "urllib3", "matplotlib", "mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def counting_progress(out: Console) -> Progress:
+    """A transient 'description, bar, done/total, elapsed' progress display for long loops."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    )

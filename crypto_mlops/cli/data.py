@@ -7,10 +7,9 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from crypto_mlops.cli.common import console, friendly_errors
+from crypto_mlops.cli.common import console, counting_progress, friendly_errors
 from crypto_mlops.data import InvalidInput, MarketData, load_market_data
 from crypto_mlops.data.quality import QualityReport
 from crypto_mlops.data.schema import symbol_slug
@@ -89,14 +88,7 @@ def fetch(
     except ValueError as exc:
         raise InvalidInput(f"invalid --since {since!r}: {exc}") from exc
     total = max(1, int((pd.Timestamp.now(tz="UTC") - start) / step))
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with counting_progress(console) as progress:
         task = progress.add_task(f"fetching {symbol} {timeframe}", total=total)
         data = fetch_ohlcv(
             symbol,

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from crypto_mlops.cli.common import console, err_console, friendly_errors, quiet_libraries
-from crypto_mlops.config import get_settings
+from crypto_mlops.cli.common import console, counting_progress, err_console, friendly_errors, quiet_libraries
+from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 
 app = typer.Typer(
@@ -40,6 +39,17 @@ def _logging() -> None:
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=get_settings().log_level.upper(), format=fmt)
     quiet_libraries()
+
+
+def _prepared_settings(create_topics: bool) -> Settings:
+    """Logging set up, the settings, and the streaming topics created when asked (producer and consumer)."""
+    from crypto_mlops.streaming.topics import ensure_topics
+
+    _logging()
+    settings = get_settings()
+    if create_topics:
+        ensure_topics(settings)
+    return settings
 
 
 def _symbols(text: str) -> list[str]:
@@ -129,12 +139,8 @@ def produce(
 ) -> None:
     """Send price ticks (true 24 h statistics, event time, candle) to the prices topic, keyed by symbol."""
     from crypto_mlops.streaming.producer import run_producer
-    from crypto_mlops.streaming.topics import ensure_topics
 
-    _logging()
-    settings = get_settings()
-    if create_topics:
-        ensure_topics(settings)
+    settings = _prepared_settings(create_topics)
     stop = threading.Event()
     ticks, label = _source(
         mode, symbols, data, symbol, start, max_messages, timeframe, seed, poll_s, offline_fallback, stop
@@ -144,14 +150,7 @@ def produce(
         f"producing [bold]{label}[/] to {settings.kafka_topic_prices} "
         f"on {settings.kafka_bootstrap_servers} (speed {pace:g}x); Ctrl-C stops and flushes"
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
+    with counting_progress(err_console) as progress:
         task = progress.add_task("ticks", total=max_messages)
         report = run_producer(
             ticks,
@@ -235,12 +234,8 @@ def consume(
     from crypto_mlops.streaming.alerts import AlertEngine, AlertThresholds
     from crypto_mlops.streaming.consumer import StreamConsumer
     from crypto_mlops.streaming.processor import StreamProcessor
-    from crypto_mlops.streaming.topics import ensure_topics
 
-    _logging()
-    settings = get_settings()
-    if create_topics:
-        ensure_topics(settings)
+    settings = _prepared_settings(create_topics)
     provider = reload = None
     if model:
         from crypto_mlops.service.model_holder import ModelHolder
