@@ -9,6 +9,8 @@ from crypto_mlops.gql.calls import resolve
 from crypto_mlops.gql.inputs import MLSignalInput, OHLCVInput, SignalInput
 from crypto_mlops.gql.types import HealthStatus, MLSignal, ModelInfo, OHLCVResponse, Signal, SignalComparison
 
+ADAPTER = "graphql"  # how the service counts and records our signals
+
 
 @strawberry.type
 class Query:
@@ -23,14 +25,12 @@ class Query:
     @strawberry.field
     async def ohlcv_data(self, info: Info, input: OHLCVInput | None = None) -> OHLCVResponse:
         req = input or OHLCVInput()
-        return await resolve(info, OHLCVResponse, lambda s: s.ohlcv(req.symbol, req.timeframe, req.limit, req.exchange))
+        return await resolve(info, OHLCVResponse, lambda s: s.ohlcv(**req.args()))
 
     @strawberry.field
     async def compare_signals(self, info: Info, input: OHLCVInput | None = None) -> SignalComparison:
         req = input or OHLCVInput()
-        return await resolve(
-            info, SignalComparison, lambda s: s.compare(req.symbol, req.timeframe, req.limit, req.exchange)
-        )
+        return await resolve(info, SignalComparison, lambda s: s.compare(**req.args()))
 
 
 @strawberry.type
@@ -38,21 +38,9 @@ class Mutation:
     @strawberry.mutation
     async def generate_signal(self, info: Info, input: SignalInput | None = None) -> Signal:
         req = input or SignalInput()
-        return await resolve(
-            info,
-            Signal,
-            lambda s: s.signal(
-                req.symbol, req.timeframe, req.limit, req.horizon_min, req.explain, req.exchange, adapter="graphql"
-            ),
-        )
+        return await resolve(info, Signal, lambda s: s.signal(**req.args(), adapter=ADAPTER))
 
     @strawberry.mutation
     async def generate_ml_signal(self, info: Info, input: MLSignalInput | None = None) -> MLSignal:
         req = input or MLSignalInput()
-        return await resolve(
-            info,
-            MLSignal,
-            lambda s: s.ml_signal(
-                req.symbol, req.timeframe, req.limit, req.include_heuristic, req.exchange, adapter="graphql"
-            ),
-        )
+        return await resolve(info, MLSignal, lambda s: s.ml_signal(**req.args(), adapter=ADAPTER))

@@ -11,11 +11,12 @@ seed's `error` fields (kept for compatibility, always null: failures are GraphQL
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import strawberry
 from pydantic import BaseModel
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
 from crypto_mlops.service import results
 
@@ -30,6 +31,25 @@ def from_model(model: type[BaseModel]) -> Callable[[type[G]], type[G]]:
 def to_graphql(gql_type: type[G], result: BaseModel) -> G:
     """The GraphQL object of a service result; nested results become their GraphQL types too."""
     return cast(G, gql_type.from_pydantic(result))  # type: ignore[attr-defined]  # added by `from_model`
+
+
+def seed_copy(model: type[BaseModel], path: str) -> Any:
+    """A seed field repeating the nested field `path` (e.g. "heuristic.risk_score") of `model` at the top.
+
+    Its GraphQL type is the nested model field's type; the value is read from the nested object.
+    """
+    nested, name = path.split(".")
+    nested_model = model.model_fields[nested].annotation
+    assert isinstance(nested_model, type) and issubclass(nested_model, BaseModel), path
+
+    def resolve(root: Any) -> Any:
+        return getattr(getattr(root, nested), name)
+
+    return strawberry.field(
+        resolver=resolve,
+        graphql_type=nested_model.model_fields[name].annotation,
+        description=f"Seed's flat copy of {to_camel_case(nested)}.{to_camel_case(name)}.",
+    )
 
 
 # -- market data ----------------------------------------------------------------------------------
@@ -73,16 +93,8 @@ class MLVsHeuristic:
 
 @from_model(results.HeuristicComparison)
 class HeuristicComparison:
-    if TYPE_CHECKING:  # the generated field holds an MLVsHeuristic with the model's field names
-        ml_vs_heuristic: results.MLVsHeuristic
-
-    @strawberry.field(description="Seed's flat copy of mlVsHeuristic.volatilityDiff.")
-    def volatility_diff(self) -> float:
-        return self.ml_vs_heuristic.volatility_diff
-
-    @strawberry.field(description="Seed's flat copy of mlVsHeuristic.regimeMatch.")
-    def regime_match(self) -> bool:
-        return self.ml_vs_heuristic.regime_match
+    volatility_diff = seed_copy(results.HeuristicComparison, "ml_vs_heuristic.volatility_diff")
+    regime_match = seed_copy(results.HeuristicComparison, "ml_vs_heuristic.regime_match")
 
 
 @from_model(results.MLSignalResult)
@@ -110,48 +122,16 @@ class ComparisonDetail:
 class SignalComparison:
     """The REST-shaped nested fields plus the seed's flat ones (its type existed but was never exposed)."""
 
-    if TYPE_CHECKING:  # the generated fields hold GraphQL objects with the models' field names
-        heuristic: results.CompareHeuristic
-        ml: results.CompareML
-        comparison: results.CompareDetail
-
     error: str | None = None
-
-    @strawberry.field
-    def heuristic_risk_score(self) -> float:
-        return self.heuristic.risk_score
-
-    @strawberry.field
-    def heuristic_vol_regime(self) -> str:
-        return self.heuristic.vol_regime
-
-    @strawberry.field
-    def heuristic_volatility(self) -> float:
-        return self.heuristic.volatility
-
-    @strawberry.field
-    def ml_predicted_volatility(self) -> float:
-        return self.ml.predicted_volatility
-
-    @strawberry.field
-    def ml_vol_regime(self) -> str:
-        return self.ml.vol_regime
-
-    @strawberry.field
-    def ml_confidence(self) -> float:
-        return self.ml.confidence
-
-    @strawberry.field
-    def ml_risk_level(self) -> str:
-        return self.ml.risk_level
-
-    @strawberry.field
-    def volatility_diff(self) -> float:
-        return self.comparison.volatility_diff
-
-    @strawberry.field
-    def regime_agreement(self) -> bool:
-        return self.comparison.regime_agreement
+    heuristic_risk_score = seed_copy(results.CompareResult, "heuristic.risk_score")
+    heuristic_vol_regime = seed_copy(results.CompareResult, "heuristic.vol_regime")
+    heuristic_volatility = seed_copy(results.CompareResult, "heuristic.volatility")
+    ml_predicted_volatility = seed_copy(results.CompareResult, "ml.predicted_volatility")
+    ml_vol_regime = seed_copy(results.CompareResult, "ml.vol_regime")
+    ml_confidence = seed_copy(results.CompareResult, "ml.confidence")
+    ml_risk_level = seed_copy(results.CompareResult, "ml.risk_level")
+    volatility_diff = seed_copy(results.CompareResult, "comparison.volatility_diff")
+    regime_agreement = seed_copy(results.CompareResult, "comparison.regime_agreement")
 
 
 # -- model and health -----------------------------------------------------------------------------
