@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 import strawberry
 from pydantic import BaseModel
 from strawberry.scalars import JSON
+from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from crypto_mlops.service import results
@@ -33,23 +34,25 @@ def to_graphql(gql_type: type[G], result: BaseModel) -> G:
     return cast(G, gql_type.from_pydantic(result))  # type: ignore[attr-defined]  # added by `from_model`
 
 
-def seed_copy(model: type[BaseModel], path: str) -> Any:
+def seed_copy(model: type[BaseModel], path: str) -> StrawberryField:
     """A seed field repeating the nested field `path` (e.g. "heuristic.risk_score") of `model` at the top.
 
     Its GraphQL type is the nested model field's type; the value is read from the nested object.
     """
     nested, name = path.split(".")
     nested_model = model.model_fields[nested].annotation
-    assert isinstance(nested_model, type) and issubclass(nested_model, BaseModel), path
+    if not (isinstance(nested_model, type) and issubclass(nested_model, BaseModel)):
+        raise TypeError(f"{model.__name__}.{nested} is not a nested result model")
 
     def resolve(root: Any) -> Any:
         return getattr(getattr(root, nested), name)
 
-    return strawberry.field(
+    field = strawberry.field(
         resolver=resolve,
         graphql_type=nested_model.model_fields[name].annotation,
         description=f"Seed's flat copy of {to_camel_case(nested)}.{to_camel_case(name)}.",
     )
+    return cast(StrawberryField, field)
 
 
 # -- market data ----------------------------------------------------------------------------------
