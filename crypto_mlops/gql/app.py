@@ -10,13 +10,13 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
 from crypto_mlops import __version__
-from crypto_mlops.gql.schema import schema
+from crypto_mlops.gql.schema import context_for, schema
 from crypto_mlops.service import CryptoService, get_service
 
 
 def graphql_router(service: CryptoService) -> GraphQLRouter[Any, Any]:
     async def context_getter() -> dict[str, Any]:
-        return {"service": service}
+        return context_for(service)
 
     return GraphQLRouter(schema, context_getter=context_getter, graphql_ide="graphiql")
 

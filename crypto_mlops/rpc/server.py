@@ -1,8 +1,11 @@
 """gRPC server: `crypto.CryptoService` over the in-process service layer, plus health and reflection.
 
-Errors: `InvalidInput` -> INVALID_ARGUMENT, `DataUnavailable` -> UNAVAILABLE, both with the reason as
-details. StreamPrices sends one PriceUpdate per symbol every `update_interval_ms` from cached candles
-and stops as soon as the client cancels (the wait is woken by the RPC's termination callback).
+Each unary RPC is one service call whose result is mapped to its response message by field name
+(`rpc.mapping`). The service checks the inputs; this module only fills proto3 defaults (empty or 0 =
+the seed's defaults) and translates errors: `InvalidInput` -> INVALID_ARGUMENT, `DataUnavailable` ->
+UNAVAILABLE, both with the reason as details. StreamPrices sends one PriceUpdate per symbol every
+`update_interval_ms` from cached candles and stops as soon as the client cancels (the wait is woken
+by the RPC's termination callback).
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from pydantic import BaseModel
 
-from crypto_mlops import __version__
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
+from crypto_mlops.rpc.mapping import M, to_message
 from crypto_mlops.rpc.stubs import load
-from crypto_mlops.service import MAX_LIMIT, MIN_LIMIT, CryptoService, get_service
+from crypto_mlops.service import CryptoService, get_service
 
 log = logging.getLogger(__name__)
 pb2, pb2_grpc = load()
@@ -33,11 +38,9 @@ MAX_STREAM_SYMBOLS = 10
 T = TypeVar("T")
 
 
-def _defaults(symbol: str, exchange: str, timeframe: str, limit: int) -> tuple[str, str, str, int]:
-    limit = limit or 200
-    if not MIN_LIMIT <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between {MIN_LIMIT} and {MAX_LIMIT}, got {limit}")
-    return symbol or "BTCUSDT", exchange or "binance", timeframe or "1h", limit
+def _market_args(request: Any) -> tuple[str, str, int, str]:
+    """(symbol, timeframe, limit, exchange) of a request; proto3 zero values mean the seed's defaults."""
+    return request.symbol or "BTCUSDT", request.timeframe or "1h", request.limit or 200, request.exchange or "binance"
 
 
 def _call(context: grpc.ServicerContext, fn: Callable[[], T]) -> T:
@@ -50,167 +53,42 @@ def _call(context: grpc.ServicerContext, fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # context.abort raises
 
 
+def _respond(context: grpc.ServicerContext, message_type: type[M], fn: Callable[[], BaseModel]) -> M:
+    """Run a service call and answer with its result as `message_type` (errors become status codes)."""
+    return _call(context, lambda: to_message(fn(), message_type))
+
+
 class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-defined]
     def __init__(self, service: CryptoService) -> None:
         self.service = service
 
-    def GetOHLCV(self, request: Any, context: grpc.ServicerContext) -> Any:
-        def run() -> Any:
-            symbol, exchange, timeframe, limit = _defaults(
-                request.symbol, request.exchange, request.timeframe, request.limit
-            )
-            r = self.service.ohlcv(symbol, timeframe, limit, exchange)
-            return pb2.OHLCVResponse(
-                symbol=r.symbol,
-                exchange=r.exchange,
-                timeframe=r.timeframe,
-                rows=r.rows,
-                source=r.source,
-                candle_time=r.candle_time,
-                data=[
-                    pb2.OHLCVData(
-                        timestamp=b.ts,
-                        open=b.open,
-                        high=b.high,
-                        low=b.low,
-                        close=b.close,
-                        volume=b.volume,
-                        time=b.time,
-                    )
-                    for b in r.data
-                ],
-            )
+    def GetOHLCV(self, request: Any, context: grpc.ServicerContext) -> Message:
+        return _respond(context, pb2.OHLCVResponse, lambda: self.service.ohlcv(*_market_args(request)))
 
-        return _call(context, run)
-
-    def GenerateSignal(self, request: Any, context: grpc.ServicerContext) -> Any:
-        def run() -> Any:
-            symbol, exchange, timeframe, limit = _defaults(
-                request.symbol, request.exchange, request.timeframe, request.limit
-            )
-            horizon = request.horizon_min or 60
-            if not 1 <= horizon <= 10080:
-                raise InvalidInput(f"horizon_min must be between 1 and 10080, got {horizon}")
-            r = self.service.signal(symbol, timeframe, limit, horizon, request.explain, exchange, adapter="grpc")
-            explanation = None
-            if r.explain is not None:
-                e = r.explain
-                explanation = pb2.SignalExplanation(
-                    nowcast_ret=e.nowcast_ret,
-                    vol=e.vol,
-                    vol_regime=e.vol_regime,
-                    risk_score=e.risk_score,
-                    features_tail=[
-                        pb2.FeatureData(
-                            time=f.time, close=f.close, ret=f.ret, vol24=f.vol24, sma12=f.sma12, sma48=f.sma48
-                        )
-                        for f in e.features_tail
-                    ],
-                )
-            return pb2.SignalResponse(
-                symbol=r.symbol,
-                horizon_min=r.horizon_min,
-                risk_score=r.risk_score,
-                nowcast_ret=r.nowcast_ret,
-                vol_regime=r.vol_regime,
-                timestamp=r.timestamp,
-                method=r.method,
-                explanation=explanation,
-                vol=r.vol,
-                risk_level=r.risk_level,
-                source=r.source,
-                candle_time=r.candle_time,
-            )
-
-        return _call(context, run)
-
-    def GenerateMLPrediction(self, request: Any, context: grpc.ServicerContext) -> Any:
-        def run() -> Any:
-            symbol, exchange, timeframe, limit = _defaults(
-                request.symbol, request.exchange, request.timeframe, request.limit
-            )
-            r = self.service.ml_signal(symbol, timeframe, limit, request.include_heuristic, exchange, adapter="grpc")
-            p = r.ml_prediction
-            comparison = None
-            if r.heuristic_comparison is not None:
-                hc = r.heuristic_comparison
-                comparison = pb2.HeuristicComparison(
-                    heuristic_risk_score=hc.heuristic_risk_score,
-                    heuristic_vol_regime=hc.heuristic_vol_regime,
-                    ml_vs_heuristic=pb2.MLVsHeuristic(
-                        volatility_diff=hc.ml_vs_heuristic.volatility_diff,
-                        regime_match=hc.ml_vs_heuristic.regime_match,
-                    ),
-                )
-            return pb2.MLPredictionResponse(
-                symbol=r.symbol,
-                timestamp=r.timestamp,
-                method=r.method,
-                model_version=r.model_version,
-                source=r.source,
-                candle_time=r.candle_time,
-                heuristic_comparison=comparison,
-                ml_prediction=pb2.MLPrediction(
-                    prediction=p.prediction,
-                    current_volatility=p.current_volatility,
-                    volatility_regime=p.volatility_regime,
-                    risk_level=p.risk_level,
-                    confidence=p.confidence,
-                    prediction_timestamp=p.prediction_timestamp,
-                    predicted_rv_24h=p.predicted_rv_24h,
-                    predicted_volatility=p.predicted_volatility,
-                    model_name=p.model_name,
-                    model_version=p.model_version,
-                    model_type=p.model_type,
-                    source=p.source,
-                ),
-            )
-
-        return _call(context, run)
-
-    def CompareSignals(self, request: Any, context: grpc.ServicerContext) -> Any:
-        def run() -> Any:
-            symbol, exchange, timeframe, limit = _defaults(
-                request.symbol, request.exchange, request.timeframe, request.limit
-            )
-            c = self.service.compare(symbol, timeframe, limit, exchange)
-            return pb2.CompareSignalsResponse(
-                symbol=c.symbol,
-                timestamp=c.timestamp,
-                source=c.source,
-                candle_time=c.candle_time,
-                heuristic=pb2.HeuristicSignal(
-                    risk_score=c.heuristic.risk_score,
-                    vol_regime=c.heuristic.vol_regime,
-                    volatility=c.heuristic.volatility,
-                    risk_level=c.heuristic.risk_level,
-                ),
-                ml=pb2.MLSignal(
-                    predicted_volatility=c.ml.predicted_volatility,
-                    vol_regime=c.ml.vol_regime,
-                    confidence=c.ml.confidence,
-                    risk_level=c.ml.risk_level,
-                    model_version=c.ml.model_version,
-                ),
-                comparison=pb2.SignalComparison(
-                    volatility_diff=c.comparison.volatility_diff,
-                    regime_agreement=c.comparison.regime_agreement,
-                    ml_confidence=c.comparison.ml_confidence,
-                ),
-            )
-
-        return _call(context, run)
-
-    def HealthCheck(self, request: Any, context: grpc.ServicerContext) -> Any:
-        h = self.service.health()
-        return pb2.HealthCheckResponse(
-            status=h.status,
-            ml_available=h.ml_available,
-            timestamp=h.timestamp,
-            version=__version__,
-            model_version=h.model_version or "",
-            model_fallback=h.model_fallback,
+    def GenerateSignal(self, request: Any, context: grpc.ServicerContext) -> Message:
+        symbol, timeframe, limit, exchange = _market_args(request)
+        horizon = request.horizon_min or 60
+        return _respond(
+            context,
+            pb2.SignalResponse,
+            lambda: self.service.signal(symbol, timeframe, limit, horizon, request.explain, exchange, adapter="grpc"),
         )
+
+    def GenerateMLPrediction(self, request: Any, context: grpc.ServicerContext) -> Message:
+        symbol, timeframe, limit, exchange = _market_args(request)
+        return _respond(
+            context,
+            pb2.MLPredictionResponse,
+            lambda: self.service.ml_signal(
+                symbol, timeframe, limit, request.include_heuristic, exchange, adapter="grpc"
+            ),
+        )
+
+    def CompareSignals(self, request: Any, context: grpc.ServicerContext) -> Message:
+        return _respond(context, pb2.CompareSignalsResponse, lambda: self.service.compare(*_market_args(request)))
+
+    def HealthCheck(self, request: Any, context: grpc.ServicerContext) -> Message:
+        return _respond(context, pb2.HealthCheckResponse, self.service.health)
 
     def StreamPrices(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         interval_ms = request.update_interval_ms or DEFAULT_INTERVAL_MS

@@ -1,8 +1,10 @@
 """Typed results of the service layer.
 
-REST returns these models as they are (OpenAPI is generated from them); GraphQL and gRPC map them
-field by field. Field names follow the seed API (SPEC-SEED §1) and SPEC §4; fields we added say
-where the data came from (`source`) and which candle it is based on (`candle_time`).
+REST returns these models as they are (OpenAPI is generated from them). The GraphQL types are
+generated from them (`gql.types`), so a new field reaches GraphQL by itself; gRPC maps them to its
+messages by field name (`rpc.mapping`) and carries a new field once the proto has it (tests/rpc lists
+the fields it leaves out). Field names follow the seed API (SPEC-SEED §1) and SPEC §4; fields we added
+say where the data came from (`source`) and which candle it is based on (`candle_time`).
 """
 
 from __future__ import annotations

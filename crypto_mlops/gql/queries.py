@@ -1,0 +1,46 @@
+"""Query and Mutation of the seed's GraphQL API (SPEC-SEED §2): each resolver is one service call."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from crypto_mlops.gql.calls import resolve
+from crypto_mlops.gql.inputs import MLSignalInput, OHLCVInput, SignalInput
+from crypto_mlops.gql.types import HealthStatus, MLSignal, ModelInfo, OHLCVResponse, Signal, SignalComparison
+
+ADAPTER = "graphql"  # how the service counts and records our signals
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def health(self, info: Info) -> HealthStatus:
+        return await resolve(info, HealthStatus, lambda s: s.health())
+
+    @strawberry.field
+    async def model_info(self, info: Info) -> ModelInfo:
+        return await resolve(info, ModelInfo, lambda s: s.model_info())
+
+    @strawberry.field
+    async def ohlcv_data(self, info: Info, input: OHLCVInput | None = None) -> OHLCVResponse:
+        req = input or OHLCVInput()
+        return await resolve(info, OHLCVResponse, lambda s: s.ohlcv(**req.args()))
+
+    @strawberry.field
+    async def compare_signals(self, info: Info, input: OHLCVInput | None = None) -> SignalComparison:
+        req = input or OHLCVInput()
+        return await resolve(info, SignalComparison, lambda s: s.compare(**req.args()))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def generate_signal(self, info: Info, input: SignalInput | None = None) -> Signal:
+        req = input or SignalInput()
+        return await resolve(info, Signal, lambda s: s.signal(**req.args(), adapter=ADAPTER))
+
+    @strawberry.mutation
+    async def generate_ml_signal(self, info: Info, input: MLSignalInput | None = None) -> MLSignal:
+        req = input or MLSignalInput()
+        return await resolve(info, MLSignal, lambda s: s.ml_signal(**req.args(), adapter=ADAPTER))
