@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from crypto_mlops import __version__
 from crypto_mlops.config import Settings, get_settings
@@ -19,6 +19,7 @@ from crypto_mlops.service.dashboard import Dashboard
 from crypto_mlops.service.events import Events, PredictionEvent, PriceUpdate
 from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed
 from crypto_mlops.service.history import HistoryStore
+from crypto_mlops.service.limits import DEFAULT_CHART_POINTS, MAX_CHART_POINTS, MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market, MarketLoader, Markets, default_market_loader
 from crypto_mlops.service.model_holder import ModelHolder, PredictorLike
 from crypto_mlops.service.recording import HistoryKind, Recorder
@@ -41,24 +42,30 @@ from crypto_mlops.service.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 
+class ServiceParts(TypedDict, total=False):
+    """Collaborators a caller may pass in (tests, other hosts); each one missing is built from the settings."""
+
+    market_loader: MarketLoader
+    model_holder: ModelHolder | None
+    history: HistoryStore | None
+
+
 class CryptoService:
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        market_loader: MarketLoader = default_market_loader,
-        model_holder: ModelHolder | None = None,
-        history: HistoryStore | None = None,
-    ) -> None:
+    """The service every adapter holds: resolves a request's candles, computes, records, reports."""
+
+    def __init__(self, settings: Settings | None = None, **parts: Unpack[ServiceParts]) -> None:
+        unknown = parts.keys() - ServiceParts.__optional_keys__
+        if unknown:
+            raise TypeError(f"CryptoService() got unexpected keyword arguments: {sorted(unknown)}")
         self._settings = settings or get_settings()
         self.telemetry = Telemetry()
-        self.history = history or HistoryStore(self._settings.database_url)
-        self.models = model_holder or ModelHolder(self._settings)
-        self.markets = Markets(self._settings, market_loader)
+        self.history = parts.get("history") or HistoryStore(self._settings.database_url)
+        self.models = parts.get("model_holder") or ModelHolder(self._settings)
+        self.markets = Markets(self._settings, parts.get("market_loader", default_market_loader))
         self.cache = self.markets.cache
         self.recorder = Recorder(self.history, self.telemetry)
-        self.signals = Signals(self._settings, self.markets, self.models, self.recorder)
-        self.dashboard = Dashboard(self.markets, self.models)
+        self.signals = Signals(self._settings, self.markets, self.models)
+        self.dashboard = Dashboard(self.models)
         self.events = Events(self._settings, self.markets, self.signals)
         self.models.subscribe(self._report_model)
         self.models.subscribe(self.dashboard.forget_forecasts)
@@ -140,7 +147,11 @@ class CryptoService:
         adapter: str = "rest",
         record: bool = True,
     ) -> SignalResult:
-        return self.signals.signal(symbol, timeframe, limit, horizon_min, explain, exchange, adapter, record)
+        horizon_min = check_range("horizon_min", horizon_min, 1, MAX_HORIZON_MIN)
+        result = self.signals.heuristic(self.market(symbol, timeframe, limit, exchange), horizon_min, explain, exchange)
+        if record:
+            self.recorder.signal(result, adapter)
+        return result
 
     def ml_signal(
         self,
@@ -152,12 +163,16 @@ class CryptoService:
         adapter: str = "rest",
         record: bool = True,
     ) -> MLSignalResult:
-        return self.signals.ml_signal(symbol, timeframe, limit, include_heuristic, exchange, adapter, record)
+        result = self.signals.ml(self.market(symbol, timeframe, limit, exchange), include_heuristic, exchange)
+        if record:
+            self.recorder.ml_prediction(result, adapter)
+        return result
 
     def compare(
         self, symbol: str | None, timeframe: str | None = None, limit: int = 200, exchange: str | None = None
     ) -> CompareResult:
-        return self.signals.compare(symbol, timeframe, limit, exchange)
+        """Heuristic and ML on the same candles (fetched once); not stored, like the seed."""
+        return self.signals.compare(self.market(symbol, timeframe, limit, exchange), exchange)
 
     # -- model --------------------------------------------------------------------------------
     def model_info(self) -> ModelInfo:
@@ -207,11 +222,12 @@ class CryptoService:
         symbol: str | None,
         timeframe: str | None = None,
         limit: int = 200,
-        points: int = 48,
+        points: int = DEFAULT_CHART_POINTS,
         exchange: str | None = None,
     ) -> ChartSeries:
         """Candles with the heuristic regime per bar, and predicted vs realized RV24 at past origins."""
-        return self.dashboard.chart(symbol, timeframe, limit, points, exchange)
+        points = check_range("points", points, 1, MAX_CHART_POINTS)
+        return self.dashboard.chart(self.market(symbol, timeframe, limit, exchange), points)
 
     def price_update(self, symbol: str, timeframe: str | None = None) -> PriceUpdate:
         """Latest price, 24 h change/volume and volatility regime from cached candles (gRPC StreamPrices)."""

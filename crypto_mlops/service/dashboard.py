@@ -7,8 +7,7 @@ import math
 import numpy as np
 
 from crypto_mlops.service.forecasts import one_pass_forecasts, predict_origins
-from crypto_mlops.service.limits import MAX_CHART_POINTS, check_range
-from crypto_mlops.service.market import Market, Markets
+from crypto_mlops.service.market import Market
 from crypto_mlops.service.memo import LruMemo
 from crypto_mlops.service.model_holder import ModelHolder, PredictorLike
 from crypto_mlops.service.results import ChartSeries, VolatilityPoint, iso_z
@@ -22,8 +21,7 @@ OriginKey = tuple[object, ...]  # (cache key, model name, version, type, origin 
 
 
 class Dashboard:
-    def __init__(self, markets: Markets, models: ModelHolder) -> None:
-        self.markets = markets
+    def __init__(self, models: ModelHolder) -> None:
         self.models = models
         # Forecast per (key, model, origin candle): past origins never change, so each is computed once.
         self._origins: LruMemo[OriginKey, float] = LruMemo(ORIGIN_MEMO_SIZE)
@@ -32,20 +30,11 @@ class Dashboard:
         """Model-change subscriber: forecasts of the previous model are not drawn again."""
         self._origins.clear()
 
-    def chart(
-        self,
-        symbol: str | None,
-        timeframe: str | None = None,
-        limit: int = 200,
-        points: int = 48,
-        exchange: str | None = None,
-    ) -> ChartSeries:
-        """Candles with the heuristic regime per bar, and predicted vs realized RV24 at past origins."""
+    def chart(self, m: Market, points: int) -> ChartSeries:
+        """`m`'s candles with the heuristic regime per bar, and predicted vs realized RV24 at `points` origins."""
         from crypto_mlops.features import compute_features
         from crypto_mlops.signals import vol_regime
 
-        check_range("points", points, 1, MAX_CHART_POINTS)
-        m = self.markets.market(symbol, timeframe, limit, exchange)
         predictor = self.models.get()
         feats = compute_features(m.data.frame, bar_hours=m.data.bar_hours).iloc[-m.limit :]
         vph = feats["vol_per_hour"]

@@ -14,7 +14,7 @@ from crypto_mlops.service.results import iso_z, utc_now
 from crypto_mlops.service.signals import Signals
 from crypto_mlops.service.wire import num
 
-EVENT_LIMIT = 200  # candles behind an SSE event's signals (the dashboard's default window)
+EVENT_LIMIT = 200  # candles behind an SSE event's signals (the default request window)
 
 
 class PriceUpdate(TypedDict):
@@ -76,44 +76,49 @@ class Events:
         last = float(frame["close"].iloc[-1])
         base = float(frame["close"].iloc[-1 - bars_24h]) if len(frame) > bars_24h else float(frame["close"].iloc[0])
         h = heuristic_signal(m.frame, bar_hours=m.data.bar_hours)
-        return PriceUpdate(
-            symbol=m.key.symbol,
-            price=last,
-            change_24h=(last - base) / base * 100.0,
-            volume_24h=float(frame["volume"].iloc[-bars_24h:].sum()),
-            timestamp=int(time.time() * 1000),
-            volatility=num(h.vol),
-            regime=h.vol_regime,
-            source=m.data.source,
-            candle_time=m.candle_time,
-        )
+        update: PriceUpdate = {
+            "symbol": m.key.symbol,
+            "price": last,
+            "change_24h": (last - base) / base * 100.0,
+            "volume_24h": float(frame["volume"].iloc[-bars_24h:].sum()),
+            "timestamp": int(time.time() * 1000),
+            "volatility": num(h.vol),
+            "regime": h.vol_regime,
+            "source": m.data.source,
+            "candle_time": m.candle_time,
+        }
+        return update
 
     def prediction_event(self, symbol: str, timeframe: str | None = None) -> PredictionEvent:
-        """One `predictions`-topic-shaped event computed in-process (the built-in SSE feed)."""
+        """One `predictions`-topic-shaped event computed in-process (the built-in SSE feed); not recorded."""
         started = time.perf_counter()
-        ml = self.signals.ml_signal(
-            symbol, timeframe, EVENT_LIMIT, include_heuristic=False, adapter="sse", record=False
-        )
-        sig = self.signals.signal(symbol, timeframe, EVENT_LIMIT, adapter="sse", record=False)
+        m = self.markets.market(symbol, timeframe, EVENT_LIMIT)
+        ml = self.signals.predict(m)
+        sig = self.signals.heuristic(m, 60, False, None)
         price = self.price_update(symbol, timeframe)
-        return PredictionEvent(
-            symbol=sig.symbol,
-            timestamp=iso_z(utc_now()),
-            source=sig.source,
-            candle_time=sig.candle_time,
-            price_data=PriceData(price=price["price"], change_24h=price["change_24h"], volume_24h=price["volume_24h"]),
-            heuristic_signal=HeuristicFields(
-                risk_score=sig.risk_score,
-                vol_regime=sig.vol_regime,
-                vol=sig.vol,
-                risk_level=sig.risk_level,
-                momentum=sig.momentum,
-            ),
-            ml_prediction=ml.ml_prediction.model_dump(mode="json"),
-            anomalies=[],
-            processing_latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            feed="periodic",
-        )
+        event: PredictionEvent = {
+            "symbol": sig.symbol,
+            "timestamp": iso_z(utc_now()),
+            "source": sig.source,
+            "candle_time": sig.candle_time,
+            "price_data": {
+                "price": price["price"],
+                "change_24h": price["change_24h"],
+                "volume_24h": price["volume_24h"],
+            },
+            "heuristic_signal": {
+                "risk_score": sig.risk_score,
+                "vol_regime": sig.vol_regime,
+                "vol": sig.vol,
+                "risk_level": sig.risk_level,
+                "momentum": sig.momentum,
+            },
+            "ml_prediction": ml.model_dump(mode="json"),
+            "anomalies": [],
+            "processing_latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "feed": "periodic",
+        }
+        return event
 
     def sse_symbols(self, symbols: str | None) -> list[str]:
         """The pairs an SSE client asks for (comma-separated), normalized; default: DEFAULT_SYMBOL."""

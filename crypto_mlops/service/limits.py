@@ -12,6 +12,7 @@ MIN_LIMIT = 50  # SMA48 needs 48 bars; fewer makes the heuristic meaningless
 MAX_LIMIT = 1000
 MAX_HORIZON_MIN = 10080  # one week: the horizon is echoed, a longer one would be meaningless for hourly risk
 MAX_CHART_POINTS = 60
+DEFAULT_CHART_POINTS = 48  # forecast origins the dashboard draws
 MAX_HISTORY_N = 1000  # records per history tail
 MAX_SSE_SYMBOLS = 10
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TypedDict, cast
 
 import pandas as pd
 
@@ -55,6 +55,16 @@ def _csv_path_for(configured: Path | None, symbol: str, timeframe: str) -> Path:
     if not configured.exists():
         raise DataUnavailable(f"DATA_CSV_PATH {configured} does not exist")
     return configured
+
+
+class ResultOrigin(TypedDict):
+    """What every result says about the candles it is based on."""
+
+    symbol: str
+    exchange: str
+    timeframe: str
+    source: str
+    candle_time: str
 
 
 @dataclass(frozen=True)
@@ -120,21 +130,23 @@ class Markets:
             )
         return Market(key, cached.data, cached.age_s, limit)
 
-    def exchange_name(self, exchange: str | None) -> str:
-        """The exchange a response names: the caller's, else the configured one."""
-        return exchange or self.settings.exchange
+    def origin(self, m: Market, exchange: str | None) -> ResultOrigin:
+        """Fields naming the candles behind a result; the exchange is the caller's, else the configured one."""
+        return ResultOrigin(
+            symbol=m.key.symbol,
+            exchange=exchange or self.settings.exchange,
+            timeframe=m.key.timeframe,
+            source=m.data.source,
+            candle_time=m.candle_time,
+        )
 
     def ohlcv(self, symbol: str | None, timeframe: str | None, limit: int, exchange: str | None = None) -> OHLCVResult:
         m = self.market(symbol, timeframe, limit, exchange)
         return OHLCVResult(
-            symbol=m.key.symbol,
-            exchange=self.exchange_name(exchange),
-            timeframe=m.key.timeframe,
+            **self.origin(m, exchange),
             limit=m.limit,
             rows=len(m.frame),
             data=ohlcv_bars(m.frame),
-            source=m.data.source,
-            candle_time=m.candle_time,
             cache_age_s=round(m.age_s, 3),
         )
 

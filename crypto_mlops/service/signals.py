@@ -1,7 +1,7 @@
 """Heuristic and ML signals on one request's candles, their comparison, and the memo that computes each once.
 
 Results are a function of (candle fetch, model), so they are memoized per fetch (`SIGNAL_MEMO=0` turns
-that off); requests are still counted and recorded one by one.
+that off); the facade still counts and records every request.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ import pandas as pd
 
 from crypto_mlops.config import Settings
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
-from crypto_mlops.service.limits import MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market, Markets
 from crypto_mlops.service.memo import LruMemo
 from crypto_mlops.service.model_holder import ModelHolder, PredictorLike
-from crypto_mlops.service.recording import Recorder
 from crypto_mlops.service.results import (
     CompareDetail,
     CompareHeuristic,
@@ -39,112 +37,68 @@ from crypto_mlops.service.wire import num, plain
 log = logging.getLogger(__name__)
 
 RESULT_MEMO_SIZE = 512
+# MLPredictionOut fields that CompareML repeats under the same name (its `vol_regime` is `volatility_regime`).
+_COMPARED_ML_FIELDS = {
+    "predicted_volatility",
+    "predicted_rv_24h",
+    "confidence",
+    "risk_level",
+    "model_version",
+    "model_type",
+}
 T = TypeVar("T")
 
 
 class Signals:
-    def __init__(self, settings: Settings, markets: Markets, models: ModelHolder, recorder: Recorder) -> None:
+    """Signals on candles already resolved by `Markets` (the facade resolves, computes, then records)."""
+
+    def __init__(self, settings: Settings, markets: Markets, models: ModelHolder) -> None:
         self.settings = settings
         self.markets = markets
         self.models = models
-        self.recorder = recorder
         self._results: LruMemo[tuple[Hashable, ...], object] = LruMemo(RESULT_MEMO_SIZE)
 
-    # -- requests -------------------------------------------------------------------------------
-    def signal(
-        self,
-        symbol: str | None,
-        timeframe: str | None = None,
-        limit: int = 200,
-        horizon_min: int = 60,
-        explain: bool = False,
-        exchange: str | None = None,
-        adapter: str = "rest",
-        record: bool = True,
-    ) -> SignalResult:
-        horizon_min = check_range("horizon_min", horizon_min, 1, MAX_HORIZON_MIN)
-        m = self.markets.market(symbol, timeframe, limit, exchange)
-        result = self.heuristic(m, horizon_min, explain, exchange)
-        if record:
-            self.recorder.signal(result, adapter)
-        return result
-
-    def ml_signal(
-        self,
-        symbol: str | None,
-        timeframe: str | None = None,
-        limit: int = 200,
-        include_heuristic: bool = True,
-        exchange: str | None = None,
-        adapter: str = "rest",
-        record: bool = True,
-    ) -> MLSignalResult:
-        m = self.markets.market(symbol, timeframe, limit, exchange)
+    def ml(self, m: Market, include_heuristic: bool, exchange: str | None) -> MLSignalResult:
+        """The model's forecast on `m`, with the heuristic on the same candles when asked."""
         ml = self.predict(m)
         comparison = None
         if include_heuristic:
             h = self.heuristic(m, 60, False, exchange)
             comparison = HeuristicComparison(
-                heuristic_risk_score=h.risk_score,
-                heuristic_vol_regime=h.vol_regime,
-                heuristic_volatility=h.vol,
-                heuristic_risk_level=h.risk_level,
+                # The seed names the heuristic's four values `heuristic_*` here.
+                **{f"heuristic_{name}": value for name, value in _heuristic_view(h).model_dump().items()},
                 ml_vs_heuristic=MLVsHeuristic(
                     volatility_diff=ml.predicted_volatility - h.vol,
                     regime_match=ml.volatility_regime == h.vol_regime,
                 ),
             )
-        result = MLSignalResult(
-            symbol=m.key.symbol,
+        return MLSignalResult(
+            **self.markets.origin(m, exchange),
             timestamp=iso_z(utc_now()) or "",
             model_version=ml.model_version,
             ml_prediction=ml,
             heuristic_comparison=comparison,
-            source=m.data.source,
-            candle_time=m.candle_time,
-            exchange=self.markets.exchange_name(exchange),
-            timeframe=m.key.timeframe,
         )
-        if record:
-            self.recorder.ml_prediction(result, adapter)
-        return result
 
-    def compare(
-        self, symbol: str | None, timeframe: str | None = None, limit: int = 200, exchange: str | None = None
-    ) -> CompareResult:
-        """Heuristic and ML on the same candles (fetched once); not stored, like the seed."""
-        m = self.markets.market(symbol, timeframe, limit, exchange)
+    def compare(self, m: Market, exchange: str | None) -> CompareResult:
+        """Heuristic and ML on the same candles; not stored, like the seed."""
         h = self.heuristic(m, 60, False, exchange)
         ml = self.predict(m)
         return CompareResult(
-            symbol=m.key.symbol,
+            **self.markets.origin(m, exchange),
             timestamp=iso_z(utc_now()) or "",
-            heuristic=CompareHeuristic(
-                risk_score=h.risk_score, vol_regime=h.vol_regime, volatility=h.vol, risk_level=h.risk_level
-            ),
-            ml=CompareML(
-                predicted_volatility=ml.predicted_volatility,
-                predicted_rv_24h=ml.predicted_rv_24h,
-                vol_regime=ml.volatility_regime,
-                confidence=ml.confidence,
-                risk_level=ml.risk_level,
-                model_version=ml.model_version,
-                model_type=ml.model_type,
-            ),
+            heuristic=_heuristic_view(h),
+            ml=CompareML(**ml.model_dump(include=_COMPARED_ML_FIELDS), vol_regime=ml.volatility_regime),
             comparison=CompareDetail(
                 volatility_diff=ml.predicted_volatility - h.vol,
                 regime_agreement=ml.volatility_regime == h.vol_regime,
                 risk_level_agreement=ml.risk_level == h.risk_level,
                 ml_confidence=ml.confidence,
             ),
-            source=m.data.source,
-            candle_time=m.candle_time,
-            exchange=self.markets.exchange_name(exchange),
-            timeframe=m.key.timeframe,
         )
 
-    # -- on resolved candles ---------------------------------------------------------------------
     def heuristic(self, m: Market, horizon_min: int, explain: bool, exchange: str | None) -> SignalResult:
+        """The heuristic risk signal on `m`'s slice, with its inputs and last feature rows when `explain`."""
         from crypto_mlops.signals import heuristic_signal
 
         h = self._memo(
@@ -166,7 +120,7 @@ class Signals:
                 features_tail=tail,
             )
         return SignalResult(
-            symbol=m.key.symbol,
+            **self.markets.origin(m, exchange),
             horizon_min=horizon_min,
             risk_score=round(num(h.risk_score), 4),
             nowcast_ret=round(num(h.nowcast_ret), 6),
@@ -176,10 +130,6 @@ class Signals:
             momentum=int(h.momentum),
             risk_level=h.risk_level,
             timestamp=iso_z(utc_now()) or "",
-            source=m.data.source,
-            candle_time=m.candle_time,
-            exchange=self.markets.exchange_name(exchange),
-            timeframe=m.key.timeframe,
         )
 
     def predict(self, m: Market, predictor: PredictorLike | None = None) -> MLPredictionOut:
@@ -192,6 +142,11 @@ class Signals:
         if not self.settings.signal_memo:
             return compute()
         return cast(T, self._results.get_or_compute(key, compute))
+
+
+def _heuristic_view(h: SignalResult) -> CompareHeuristic:
+    """The heuristic values set beside the model's (its `vol` is the per-hour volatility)."""
+    return CompareHeuristic(risk_score=h.risk_score, vol_regime=h.vol_regime, volatility=h.vol, risk_level=h.risk_level)
 
 
 def _predict_now(m: Market, predictor: PredictorLike) -> MLPredictionOut:
