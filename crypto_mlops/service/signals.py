@@ -65,8 +65,10 @@ class Signals:
         if include_heuristic:
             h = self.heuristic(m, 60, False, exchange)
             comparison = HeuristicComparison(
-                # The seed names the heuristic's four values `heuristic_*` here.
-                **{f"heuristic_{name}": value for name, value in _heuristic_view(h).model_dump().items()},
+                heuristic_risk_score=h.risk_score,
+                heuristic_vol_regime=h.vol_regime,
+                heuristic_volatility=h.vol,
+                heuristic_risk_level=h.risk_level,
                 ml_vs_heuristic=MLVsHeuristic(
                     volatility_diff=ml.predicted_volatility - h.vol,
                     regime_match=ml.volatility_regime == h.vol_regime,
@@ -87,7 +89,9 @@ class Signals:
         return CompareResult(
             **self.markets.origin(m, exchange),
             timestamp=iso_z(utc_now()) or "",
-            heuristic=_heuristic_view(h),
+            heuristic=CompareHeuristic(
+                risk_score=h.risk_score, vol_regime=h.vol_regime, volatility=h.vol, risk_level=h.risk_level
+            ),
             ml=CompareML(**ml.model_dump(include=_COMPARED_ML_FIELDS), vol_regime=ml.volatility_regime),
             comparison=CompareDetail(
                 volatility_diff=ml.predicted_volatility - h.vol,
@@ -142,11 +146,6 @@ class Signals:
         if not self.settings.signal_memo:
             return compute()
         return cast(T, self._results.get_or_compute(key, compute))
-
-
-def _heuristic_view(h: SignalResult) -> CompareHeuristic:
-    """The heuristic values set beside the model's (its `vol` is the per-hour volatility)."""
-    return CompareHeuristic(risk_score=h.risk_score, vol_regime=h.vol_regime, volatility=h.vol, risk_level=h.risk_level)
 
 
 def _predict_now(m: Market, predictor: PredictorLike) -> MLPredictionOut:
