@@ -1,8 +1,8 @@
-"""RV24 forecasts at past origins for the dashboard: the only service code that reaches into a predictor.
+"""RV24 forecasts at past origins for the dashboard: the only service code that reaches into a predictor."""
 
-# MERGE: these three helpers give way to one `predictor.forecast_path(frame, origins, bar_hours)` call once
-# the models package's new Predictor protocol lands; their logic is unchanged from the former core.py.
-"""
+# MERGE: predict_origins, one_pass_forecasts and fit_baseline give way to one
+# `predictor.forecast_path(frame, origins, bar_hours)` call once the models package's new Predictor protocol
+# lands (caller: dashboard.Dashboard._forecasts); their logic is unchanged from the former core.py.
 
 from __future__ import annotations
 
