@@ -3,76 +3,69 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from crypto_mlops.cli.common import console, friendly_errors, quiet_libraries
-from crypto_mlops.config import get_settings
+from crypto_mlops.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="Run the servers: REST API + UI, standalone GraphQL, gRPC.", no_args_is_help=True)
 
-HostOpt = typer.Option(None, "--host", help="Bind address (default: API_HOST).")
+Host = Annotated[str | None, typer.Option("--host", help="Bind address (default: API_HOST).")]
+ApiPort = Annotated[int | None, typer.Option("--port", help="Port (default: API_PORT, 8800).")]
+GraphqlPort = Annotated[int | None, typer.Option("--port", help="Port (default: GRAPHQL_PORT, 4000).")]
+GrpcPort = Annotated[int | None, typer.Option("--port", help="Port (default: GRPC_PORT, 50051).")]
+PortSetting = Callable[[Settings], int]
 
 
-def _setup_logging() -> None:
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=get_settings().log_level, format=fmt)
-    quiet_libraries()
-
-
-@app.command("api")
-@friendly_errors
-def serve_api(
-    host: str | None = HostOpt,
-    port: int | None = typer.Option(None, "--port", help="Port (default: API_PORT, 8800)."),
-) -> None:
+def serve_api(host: Host = None, port: ApiPort = None) -> None:
     """REST API, dashboard at /, GraphQL at /graphql, OpenAPI at /docs."""
-    import uvicorn
-
     from crypto_mlops.api.app import create_app
 
-    settings = get_settings()
-    _setup_logging()
-    bind_host = host or settings.api_host
-    bind_port = settings.api_port if port is None else port
-    console.print(f"API + dashboard on http://{bind_host}:{bind_port}/  (research only, not trading advice)")
-    uvicorn.run(create_app(), host=bind_host, port=bind_port, log_level="info")
+    banner = "API + dashboard on http://{address}/  (research only, not trading advice)"
+    _serve_http(create_app, _bind(host, port, lambda s: s.api_port), banner)
 
 
-@app.command("graphql")
-@friendly_errors
-def serve_graphql(
-    host: str | None = HostOpt,
-    port: int | None = typer.Option(None, "--port", help="Port (default: GRAPHQL_PORT, 4000)."),
-) -> None:
+def serve_graphql(host: Host = None, port: GraphqlPort = None) -> None:
     """Standalone GraphQL server (same schema as the API's /graphql)."""
-    import uvicorn
-
     from crypto_mlops.gql.app import create_graphql_app
 
-    settings = get_settings()
-    _setup_logging()
-    bind_host = host or settings.api_host
-    bind_port = settings.graphql_port if port is None else port
-    console.print(f"GraphQL on http://{bind_host}:{bind_port}/graphql")
-    uvicorn.run(create_graphql_app(), host=bind_host, port=bind_port, log_level="info")
+    _serve_http(create_graphql_app, _bind(host, port, lambda s: s.graphql_port), "GraphQL on http://{address}/graphql")
 
 
-@app.command("grpc")
-@friendly_errors
-def serve_grpc(
-    host: str | None = HostOpt,
-    port: int | None = typer.Option(None, "--port", help="Port (default: GRPC_PORT, 50051)."),
-) -> None:
+def serve_grpc(host: Host = None, port: GrpcPort = None) -> None:
     """gRPC crypto.CryptoService with health and reflection services."""
     from crypto_mlops.rpc.server import serve
 
-    settings = get_settings()
-    _setup_logging()
-    bind_host = host or settings.api_host
-    bind_port = settings.grpc_port if port is None else port
+    bind_host, bind_port = _bind(host, port, lambda s: s.grpc_port)
     console.print(f"gRPC crypto.CryptoService on {bind_host}:{bind_port}")
     serve(host=bind_host, port=bind_port)
+
+
+def _bind(host: str | None, port: int | None, default_port: PortSetting) -> tuple[str, int]:
+    """Set up logging and return the address to bind: the options, else API_HOST and the server's port setting."""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_libraries()
+    return host or settings.api_host, default_port(settings) if port is None else port
+
+
+def _serve_http(make_app: Callable[[], FastAPI], address: tuple[str, int], banner: str) -> None:
+    import uvicorn
+
+    bind_host, bind_port = address
+    console.print(banner.format(address=f"{bind_host}:{bind_port}"))
+    uvicorn.run(make_app(), host=bind_host, port=bind_port, log_level="info")
+
+
+app.command("api")(friendly_errors(serve_api))
+app.command("graphql")(friendly_errors(serve_graphql))
+app.command("grpc")(friendly_errors(serve_grpc))
 
 
 def register(root: typer.Typer) -> None:

@@ -5,12 +5,23 @@ from __future__ import annotations
 import threading
 
 from crypto_mlops.service.cache import CacheKey, OHLCVCache
-from crypto_mlops.service.core import MAX_HORIZON_MIN, MAX_LIMIT, MIN_LIMIT, CryptoService
+from crypto_mlops.service.core import CryptoService
 from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed, select_feed
 from crypto_mlops.service.history import HistoryStore
+from crypto_mlops.service.limits import (
+    DEFAULT_CHART_POINTS,
+    MAX_CHART_POINTS,
+    MAX_HISTORY_N,
+    MAX_HORIZON_MIN,
+    MAX_LIMIT,
+    MIN_LIMIT,
+)
 from crypto_mlops.service.model_holder import ModelHolder
 
 __all__ = [
+    "DEFAULT_CHART_POINTS",
+    "MAX_CHART_POINTS",
+    "MAX_HISTORY_N",
     "MAX_HORIZON_MIN",
     "MAX_LIMIT",
     "MIN_LIMIT",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from crypto_mlops.config import Settings
@@ -38,7 +38,7 @@ class PeriodicPredictionFeed:
 
     def __init__(
         self,
-        make_event: Callable[[str], dict[str, Any]],
+        make_event: Callable[[str], Mapping[str, Any]],
         default_symbols: Sequence[str],
         interval_s: float = 5.0,
     ) -> None:
@@ -51,7 +51,7 @@ class PeriodicPredictionFeed:
         while True:
             for symbol in wanted:
                 try:
-                    event = await asyncio.to_thread(self._make_event, symbol)
+                    event = dict(await asyncio.to_thread(self._make_event, symbol))
                 except Exception as exc:  # one bad cycle must not end the stream
                     event = {"symbol": symbol, "error": f"{type(exc).__name__}: {exc}"}
                 yield event
@@ -59,7 +59,7 @@ class PeriodicPredictionFeed:
 
 
 def select_feed(
-    make_event: Callable[[str], dict[str, Any]], settings: Settings, mode: str | None = None
+    make_event: Callable[[str], Mapping[str, Any]], settings: Settings, mode: str | None = None
 ) -> PredictionFeed:
     """The Kafka-backed feed when asked for (or, with `auto`, when the broker answers); else periodic."""
     mode = mode or settings.prediction_feed

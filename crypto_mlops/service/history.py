@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 metadata = sa.MetaData()
 
 
-def _record_columns() -> list[sa.Column]:
+def _record_columns() -> list[sa.Column[Any]]:
     """Columns every history table starts with (fresh objects per table: a Column belongs to one table)."""
     return [
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -67,7 +67,7 @@ class ModelHolder:
         self._load_champion = load_champion
         self._load_baseline = load_baseline
         self._champion_probe = champion_probe
-        self._on_change = on_change
+        self._subscribers: list[Callable[[PredictorLike, bool], None]] = [] if on_change is None else [on_change]
         self._lock = threading.Lock()
         self._predictor: PredictorLike | None = None
         self.fallback = False
@@ -75,6 +75,10 @@ class ModelHolder:
         self.load_time: datetime | None = None
         self.last_reload_at: datetime | None = None
         self.last_reload_error: str | None = None
+
+    def subscribe(self, callback: Callable[[PredictorLike, bool], None]) -> None:
+        """Call callback(predictor, fallback) after every model change."""
+        self._subscribers.append(callback)
 
     @property
     def model_uri(self) -> str:
@@ -184,8 +188,8 @@ class ModelHolder:
         self.fallback = fallback
         self.fallback_reason = reason
         self.load_time = utc_now()
-        if self._on_change is not None:
-            self._on_change(predictor, fallback)
+        for callback in self._subscribers:
+            callback(predictor, fallback)
 
 
 def _describe(predictor: PredictorLike | None) -> str:

@@ -1,0 +1,16 @@
+"""The REST routers, one module per area; `create_app` includes them in this order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from crypto_mlops.api.routes import dashboard, history, models, ops, signals, stream
+
+ROUTERS: tuple[APIRouter, ...] = (
+    dashboard.router,
+    ops.router,
+    signals.router,
+    history.router,
+    models.router,
+    stream.router,
+)

@@ -1,0 +1,60 @@
+"""What the service remembers of the results it served: history rows, counters, and the history tails."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from crypto_mlops.data.schema import normalize_symbol
+from crypto_mlops.service.history import HistoryStore
+from crypto_mlops.service.limits import MAX_HISTORY_N, check_range
+from crypto_mlops.service.results import MLSignalResult, SignalResult, utc_now
+from crypto_mlops.service.telemetry import Telemetry
+
+HistoryKind = Literal["signals", "ml_predictions"]
+
+# Searchable columns of each history table after the shared leading ones (history.py), read off the result.
+SIGNAL_COLUMNS = ("horizon_min", "risk_score", "nowcast_ret", "vol", "vol_regime", "risk_level", "method")
+ML_COLUMNS = (
+    "model_name",
+    "model_version",
+    "model_type",
+    "predicted_rv_24h",
+    "predicted_volatility",
+    "current_volatility",
+    "volatility_regime",
+    "risk_level",
+    "confidence",
+)
+
+
+def _leading(result: SignalResult | MLSignalResult) -> dict[str, Any]:
+    return {
+        "symbol": result.symbol,
+        "timeframe": result.timeframe,
+        "source": result.source,
+        "candle_time": result.candle_time,
+    }
+
+
+class Recorder:
+    def __init__(self, history: HistoryStore, telemetry: Telemetry) -> None:
+        self.history = history
+        self.telemetry = telemetry
+
+    def signal(self, result: SignalResult, adapter: str) -> None:
+        self.telemetry.count_signal(adapter)
+        row = {**_leading(result), **{name: getattr(result, name) for name in SIGNAL_COLUMNS}}
+        self.history.add_signal(utc_now(), row, result.model_dump(mode="json"))
+
+    def ml_prediction(self, result: MLSignalResult, adapter: str) -> None:
+        ml = result.ml_prediction
+        self.telemetry.count_ml_prediction(adapter, result.symbol, ml.predicted_rv_24h)
+        row = {**_leading(result), **{name: getattr(ml, name) for name in ML_COLUMNS}}
+        self.history.add_ml_prediction(utc_now(), row, result.model_dump(mode="json"))
+
+    def tail(self, kind: HistoryKind, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
+        check_range("n", n, 1, MAX_HISTORY_N)
+        sym = normalize_symbol(symbol) if symbol else None
+        if kind == "signals":
+            return self.history.tail_signals(n, sym)
+        return self.history.tail_ml_predictions(n, sym)
