@@ -6,7 +6,7 @@ import signal
 from pathlib import Path
 
 from crypto_mlops.stack.child import ChildProcess
-from crypto_mlops.stack.health import HealthSpec, check
+from crypto_mlops.stack.health import HealthKind, HealthSpec, check
 from crypto_mlops.stack.ports import LOOPBACK
 
 DAG_FILE = "crypto_ml_pipeline.py"
@@ -24,7 +24,7 @@ def airflow_url(port: int) -> str:
 
 def airflow_health(port: int) -> HealthSpec:
     """Airflow answers 200 here even when its scheduler is down; the http probe looks inside."""
-    return HealthSpec.http(f"{airflow_url(port)}/api/v2/monitor/health")
+    return HealthSpec(HealthKind.HTTP, f"{airflow_url(port)}/api/v2/monitor/health")
 
 
 def airflow_env(home: Path, port: int, database_url: str, dags: Path) -> dict[str, str]:

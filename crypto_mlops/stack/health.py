@@ -57,22 +57,6 @@ class HealthSpec:
     timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
-    def http(cls, url: str) -> HealthSpec:
-        return cls(HealthKind.HTTP, url)
-
-    @classmethod
-    def graphql(cls, url: str) -> HealthSpec:
-        return cls(HealthKind.GRAPHQL, url)
-
-    @classmethod
-    def grpc(cls, target: str) -> HealthSpec:
-        return cls(HealthKind.GRPC, target)
-
-    @classmethod
-    def kafka(cls, bootstrap: str) -> HealthSpec:
-        return cls(HealthKind.KAFKA, bootstrap)
-
-    @classmethod
     def tcp(cls, port: int, host: str = LOOPBACK) -> HealthSpec:
         return cls(HealthKind.TCP, f"{host}:{port}")
 
@@ -175,7 +159,8 @@ def _kafka(bootstrap: str, timeout: float) -> HealthResult:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000)})
+    # librdkafka logs every failed connect (level 3) to stderr; the result already carries the reason.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 2})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:

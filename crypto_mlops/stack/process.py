@@ -66,6 +66,15 @@ def last_log_line(path: Path) -> str:
     return lines[-1][:200] if lines else ""
 
 
+def failure_summary(exc: BaseException) -> str:
+    """One line for a status table: the error's first line plus the last line of the log tail it carries."""
+    lines = str(exc).splitlines()
+    if not lines:
+        return repr(exc)
+    log_tail = [line for line in lines[1:] if line.strip()][-1:]
+    return "; ".join(part[:160] for part in [lines[0], *log_tail])
+
+
 def venv_script(name: str) -> str | None:
     """A console script of the running interpreter's environment, else one on PATH."""
     for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):

@@ -3,11 +3,8 @@
 What runs, in which order and how each is checked is declared in topology.py; this module only
 drives it. Every child runs in its own session (process group) with its log under `.stack/logs/`;
 the state (PIDs, URLs, health specs) is kept in `.stack/state.json` (statefile.py) for
-`stack health|logs|down`. Health never waits on training: jobs run in the background, shown but
-not required.
-
-The watch loop (`watch_once`) is the one place that notices a component ending; a restart policy
-would hook in there.
+`stack health|logs|down`. Jobs (training) run in the background, shown but not required.
+`watch_once` is the one place that notices a component ending (where a restart policy would go).
 """
 
 from __future__ import annotations
@@ -28,20 +25,11 @@ from crypto_mlops.config import Settings, StackSettings, get_settings
 from crypto_mlops.stack.component import Component, ComponentState
 from crypto_mlops.stack.health import HealthKind
 from crypto_mlops.stack.ports import is_port_free
-from crypto_mlops.stack.process import ServiceError, last_log_line
+from crypto_mlops.stack.process import ServiceError, failure_summary, last_log_line
 from crypto_mlops.stack.shutdown import kill_leftovers, process_family
 from crypto_mlops.stack.statefile import StackState, read_state, remove_state, write_state
 from crypto_mlops.stack.table import status_table
 from crypto_mlops.stack.topology import StackContext, component_specs, prepare_context
-
-
-def _reason(exc: BaseException) -> str:
-    """First line of a start failure plus the last line of the log tail it carries."""
-    lines = str(exc).splitlines()
-    if not lines:
-        return repr(exc)
-    log_tail = [line for line in lines[1:] if line.strip()][-1:]
-    return "; ".join(part[:160] for part in [lines[0], *log_tail])
 
 
 class StackSupervisor:
@@ -92,7 +80,7 @@ class StackSupervisor:
             if spec.on_ready is not None:
                 spec.on_ready()
         except Exception as exc:
-            self._set(component, ComponentState.FAILED, _reason(exc))
+            self._set(component, ComponentState.FAILED, failure_summary(exc))
         else:
             with self._lock:
                 component.seconds = None if spec.job else round(time.monotonic() - t0, 1)

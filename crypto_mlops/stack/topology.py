@@ -210,7 +210,7 @@ def _broker(ctx: StackContext, s3: SeaweedS3 | None) -> ComponentSpec:
         "Kafka-protocol broker (tansu)",
         f"kafka://{bootstrap}",
         ctx.broker_port,
-        HealthSpec.kafka(bootstrap),
+        HealthSpec(HealthKind.KAFKA, bootstrap),
         depends_on=STORAGE if s3 is not None else (),
         build=build,
     )
@@ -237,7 +237,7 @@ def _mlflow(ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None) 
         "MLflow tracking + registry UI",
         url,
         s.mlflow_port,
-        HealthSpec.http(f"{url}/health"),
+        HealthSpec(HealthKind.HTTP, f"{url}/health"),
         depends_on=STORAGE if ctx.full else ("bootstrap",),
         build=build,
     )
@@ -287,9 +287,9 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
     gql = f"http://{LOOPBACK}:{s.graphql_port}/graphql"
     grpc = f"{LOOPBACK}:{s.grpc_port}"
     servers = (
-        ("api", "REST API + UI + /graphql", HealthSpec.http(f"{api}/health"), f"{api}/"),
-        ("graphql", "standalone GraphQL", HealthSpec.graphql(gql), gql),
-        ("grpc", "gRPC crypto.CryptoService", HealthSpec.grpc(grpc), f"grpc://{grpc}"),
+        ("api", "REST API + UI + /graphql", HealthSpec(HealthKind.HTTP, f"{api}/health"), f"{api}/"),
+        ("graphql", "standalone GraphQL", HealthSpec(HealthKind.GRAPHQL, gql), gql),
+        ("grpc", "gRPC crypto.CryptoService", HealthSpec(HealthKind.GRPC, grpc), f"grpc://{grpc}"),
     )
     # `serve NAME`; they start once a champion exists, so the first request already has a model.
     for name, role, probe, url in servers:
