@@ -71,7 +71,8 @@ class Component:
             self.health = self.spec.health
 
     @classmethod
-    def build(cls, spec: ComponentSpec) -> Component:
+    def from_spec(cls, spec: ComponentSpec) -> Component:
+        """The component with its (not yet started) process."""
         return cls(spec, service=spec.build() if spec.build is not None else None)
 
     @property

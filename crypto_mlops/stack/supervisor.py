@@ -59,7 +59,7 @@ class StackSupervisor:
     def plan(self) -> None:
         """Decide the environment and every component's process (nothing starts yet)."""
         self.context = prepare_context(self.settings, self.stack, self.context.root, self.full)
-        self.components = {spec.name: Component.build(spec) for spec in component_specs(self.context)}
+        self.components = {spec.name: Component.from_spec(spec) for spec in component_specs(self.context)}
 
     # ----------------------------------------------------------------------------------- start
     def _set(self, component: Component, state: ComponentState, detail: str | None = None) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,7 +15,7 @@ from rich.console import Console
 
 from crypto_mlops.config import StackSettings
 from crypto_mlops.stack.child import ChildProcess
-from crypto_mlops.stack.component import Component, ComponentSpec
+from crypto_mlops.stack.component import Component, ComponentSpec, ComponentState
 from crypto_mlops.stack.health import HealthSpec
 from crypto_mlops.stack.statefile import read_state
 from crypto_mlops.stack.status import probe
@@ -65,3 +68,20 @@ def test_failed_child_is_reported_and_stop_leaves_no_process(tmp_path: Path) -> 
     sup.stop_all()
     time.sleep(0.2)
     assert not [pid for pid in family if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+
+def test_stop_leaves_processes_it_does_not_own(tmp_path: Path) -> None:
+    """Only the components' process families are stopped (not, say, a test session's servers)."""
+    sup = _supervisor(tmp_path)
+    bystander = subprocess.Popen(SLEEPER, start_new_session=True)
+    worker = ChildProcess("worker", SLEEPER, {"PATH": "/usr/bin:/bin"}, sup.logs / "worker.log")
+    sup.components = {"worker": Component(ComponentSpec("worker", "sleeps"), service=worker)}
+    try:
+        sup.start_all()
+        assert sup.components["worker"].state == ComponentState.HEALTHY
+        sup.stop_all()
+        assert sup.components["worker"].state == ComponentState.STOPPED
+        assert bystander.poll() is None
+    finally:
+        os.killpg(bystander.pid, signal.SIGKILL)  # its own session: the sleeper and its child
+        bystander.wait()
