@@ -28,7 +28,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from crypto_mlops.config import Settings
-from crypto_mlops.stack.services import TansuBroker
+from crypto_mlops.stack.tansu import TansuBroker
 from crypto_mlops.streaming.clients import consumer_config, producer_config
 from crypto_mlops.streaming.consumer import DEFAULT_BATCH, StreamConsumer
 from crypto_mlops.streaming.processor import StreamProcessor

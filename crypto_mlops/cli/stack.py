@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from rich.table import Table
 
 from crypto_mlops.cli.common import console as _console
 from crypto_mlops.cli.common import err_console
+
+if TYPE_CHECKING:
+    from crypto_mlops.stack.statefile import ComponentRecord, StackState
 
 # Tables are wide: when writing to a file or pipe (logs, `make` output) do not wrap them at 80 columns.
 console = _console if _console.is_terminal else Console(width=150)
@@ -26,14 +30,11 @@ def _home() -> Path:
     return StackSettings().home.absolute()
 
 
-def _components() -> tuple[dict, list[dict]]:
+def _components() -> tuple[StackState | None, list[ComponentRecord]]:
     from crypto_mlops.config import get_settings
-    from crypto_mlops.stack.supervisor import default_components, read_state
+    from crypto_mlops.stack.status import current_components
 
-    state = read_state(_home())
-    if state is None:
-        return {}, default_components(get_settings())
-    return state, list(state.get("components", []))
+    return current_components(_home(), get_settings())
 
 
 @app.command("up")
@@ -49,7 +50,8 @@ def up(
 @app.command("health")
 def health_cmd(as_json: bool = typer.Option(False, "--json", help="JSON instead of a table.")) -> None:
     """Probe every component now; exit code 0 only when every required one is healthy."""
-    from crypto_mlops.stack.supervisor import probe, status_table
+    from crypto_mlops.stack.status import probe
+    from crypto_mlops.stack.table import status_table
 
     state, components = _components()
     results = probe(components)
@@ -112,7 +114,7 @@ def logs(
 @app.command("down")
 def down() -> None:
     """Stop a stack started from another shell (via .stack/state.json); no child is left behind."""
-    from crypto_mlops.stack.supervisor import stop_running_stack
+    from crypto_mlops.stack.shutdown import stop_running_stack
 
     found, killed = stop_running_stack(_home())
     if not found:
@@ -134,10 +136,10 @@ def urls() -> None:
     table.add_column("what")
     for c in components:
         if c.get("url"):
-            table.add_row(c["name"], c["url"], c.get("role", ""))
-    by_name = {c["name"]: c for c in components}
-    if "api" in by_name:
-        base = by_name["api"]["url"].rstrip("/")
+            table.add_row(c.get("name", "?"), c.get("url") or "", c.get("role", ""))
+    api_url = next((c.get("url") for c in components if c.get("name") == "api"), None)
+    if api_url:
+        base = api_url.rstrip("/")
         for path, what in (
             ("/docs", "OpenAPI docs"),
             ("/graphql", "GraphQL on the API"),

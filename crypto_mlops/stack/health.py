@@ -1,25 +1,101 @@
-"""Health probes for every kind of stack component, described as small JSON-able specs.
+"""Health probes for every kind of stack component, described by small typed specs.
 
-The supervisor writes each component's spec into `.stack/state.json`, so `crypto-mlops stack
-health` (another process) can probe the same things without knowing how they were started:
+The supervisor writes each component's spec into `.stack/state.json` (`HealthSpec.to_dict()`),
+so `crypto-mlops stack health` (another process) can probe the same things without knowing how
+they were started:
 
     {"type": "http", "url": "http://127.0.0.1:8800/health"}
     {"type": "graphql", "url": "http://127.0.0.1:4000/graphql"}
     {"type": "grpc", "target": "127.0.0.1:50051"}
     {"type": "kafka", "bootstrap": "127.0.0.1:9092"}
+    {"type": "tcp", "target": "127.0.0.1:5433"}
     {"type": "process", "pid": 1234}
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import psutil
 
-HealthSpec = dict[str, Any]
+from crypto_mlops.stack.ports import LOOPBACK, port_open
+
+
+class HealthKind(StrEnum):
+    HTTP = "http"  # GET url answers 2xx (nested {"x": {"status": ...}} parts must be healthy)
+    GRAPHQL = "graphql"  # POST { __typename } answers with data
+    GRPC = "grpc"  # grpc.health.v1 says SERVING (or the channel is ready without that service)
+    KAFKA = "kafka"  # the broker answers a metadata request
+    TCP = "tcp"  # something accepts connections on host:port
+    PROCESS = "process"  # the recorded pid is alive
+
+
+# The JSON key that holds a kind's address (url or host:port); PROCESS has none (its pid is runtime state).
+_ADDRESS_KEY = {
+    HealthKind.HTTP: "url",
+    HealthKind.GRAPHQL: "url",
+    HealthKind.GRPC: "target",
+    HealthKind.KAFKA: "bootstrap",
+    HealthKind.TCP: "target",
+}
+DEFAULT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class HealthSpec:
+    """What to probe: `address` is a URL (http, graphql) or host:port (grpc, kafka, tcp)."""
+
+    kind: HealthKind
+    address: str | None = None
+    pid: int | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def tcp(cls, port: int, host: str = LOOPBACK) -> HealthSpec:
+        return cls(HealthKind.TCP, f"{host}:{port}")
+
+    @classmethod
+    def process(cls, pid: int | None = None) -> HealthSpec:
+        return cls(HealthKind.PROCESS, pid=pid)
+
+    def with_pid(self, pid: int | None) -> HealthSpec:
+        return replace(self, pid=pid)
+
+    @property
+    def port(self) -> int | None:
+        """The TCP port the probe talks to (None for process checks)."""
+        if not self.address:
+            return None
+        if "//" in self.address:
+            return urlparse(self.address).port
+        return int(self.address.rsplit(":", 1)[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind.value}
+        if self.kind in _ADDRESS_KEY:
+            out[_ADDRESS_KEY[self.kind]] = self.address
+        if self.pid is not None:
+            out["pid"] = self.pid
+        if self.timeout != DEFAULT_TIMEOUT:
+            out["timeout"] = self.timeout
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HealthSpec:
+        """Inverse of to_dict; raises ValueError for an unknown type."""
+        kind = HealthKind(str(data.get("type")))
+        address = data.get(_ADDRESS_KEY[kind]) if kind in _ADDRESS_KEY else None
+        if kind is HealthKind.TCP and address is None and "port" in data:  # state files before the target key
+            address = f"{LOOPBACK}:{int(data['port'])}"
+        pid = data.get("pid")
+        timeout = float(data.get("timeout", DEFAULT_TIMEOUT))
+        return cls(kind, address, int(pid) if pid else None, timeout)
 
 
 @dataclass
@@ -83,7 +159,8 @@ def _kafka(bootstrap: str, timeout: float) -> HealthResult:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000)})
+    # librdkafka logs every failed connect (level 3) to stderr; the result already carries the reason.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 2})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -91,7 +168,15 @@ def _kafka(bootstrap: str, timeout: float) -> HealthResult:
     return HealthResult(True, f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)")
 
 
-def _process(pid: int) -> HealthResult:
+def _tcp(target: str) -> HealthResult:
+    host, port = target.rsplit(":", 1)
+    ok = port_open(int(port), host)
+    return HealthResult(ok, "port open" if ok else "port closed")
+
+
+def _process(pid: int | None) -> HealthResult:
+    if pid is None:
+        return HealthResult(False, "not started")
     try:
         proc = psutil.Process(pid)
         status = proc.status()
@@ -102,26 +187,42 @@ def _process(pid: int) -> HealthResult:
     return HealthResult(True, f"running (pid {pid})")
 
 
-def check(spec: HealthSpec, timeout: float = 3.0) -> HealthResult:
-    """Probe one component; never raises (a failure is a result with ok=False and the reason)."""
-    started = time.monotonic()
-    kind = spec.get("type")
+def _probe(spec: HealthSpec, timeout: float) -> HealthResult:
+    address = str(spec.address)
+    match spec.kind:
+        case HealthKind.HTTP:
+            return _http(address, timeout)
+        case HealthKind.GRAPHQL:
+            return _graphql(address, timeout)
+        case HealthKind.GRPC:
+            return _grpc(address, timeout)
+        case HealthKind.KAFKA:
+            return _kafka(address, timeout)
+        case HealthKind.TCP:
+            return _tcp(address)
+    return _process(spec.pid)
+
+
+def _checked(spec: HealthSpec | Mapping[str, Any], timeout: float | None) -> HealthResult:
+    if not isinstance(spec, HealthSpec):
+        try:
+            spec = HealthSpec.from_dict(raw := spec)
+        except (TypeError, ValueError):
+            return HealthResult(False, f"unknown check {raw.get('type')!r}")
     try:
-        if kind == "http":
-            result = _http(spec["url"], timeout)
-        elif kind == "graphql":
-            result = _graphql(spec["url"], timeout)
-        elif kind == "grpc":
-            result = _grpc(spec["target"], timeout)
-        elif kind == "kafka":
-            result = _kafka(spec["bootstrap"], timeout)
-        elif kind == "process":
-            result = _process(int(spec["pid"]))
-        else:
-            result = HealthResult(False, f"unknown check {kind!r}")
+        return _probe(spec, spec.timeout if timeout is None else timeout)
     except httpx.HTTPError as exc:
-        result = HealthResult(False, f"not reachable ({type(exc).__name__})")
+        return HealthResult(False, f"not reachable ({type(exc).__name__})")
     except Exception as exc:  # a probe must report, not crash the table
-        result = HealthResult(False, f"{type(exc).__name__}: {exc}")
+        return HealthResult(False, f"{type(exc).__name__}: {exc}")
+
+
+def check(spec: HealthSpec | Mapping[str, Any], timeout: float | None = None) -> HealthResult:
+    """Probe one component; never raises (a failure is a result with ok=False and the reason).
+
+    `spec` may also be its JSON form (as read from the state file); `timeout` overrides the spec's.
+    """
+    started = time.monotonic()
+    result = _checked(spec, timeout)
     result.latency_ms = round((time.monotonic() - started) * 1000, 1)
     return result

@@ -1,7 +1,7 @@
 """Loopback port helpers: find free ports and wait until a server answers.
 
-Used by the service wrappers (`crypto_mlops.stack.services`), the pytest fixtures and the
-`make up` supervisor. Everything binds to 127.0.0.1 only.
+Used by the server wrappers (`crypto_mlops.stack.process` and its subclasses), the pytest
+fixtures and the `make up` supervisor. Everything binds to 127.0.0.1 only.
 """
 
 from __future__ import annotations

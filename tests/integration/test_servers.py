@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from crypto_mlops.stack.ports import free_port, is_port_free, wait_until
-from crypto_mlops.stack.services import PostgresServer, SeaweedS3, ServiceError, TansuBroker
+from crypto_mlops.stack.postgres import PostgresServer
+from crypto_mlops.stack.process import ServiceError
+from crypto_mlops.stack.seaweed import SeaweedS3
+from crypto_mlops.stack.tansu import TansuBroker
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +46,10 @@ def test_postgres_sql_round_trip(postgres_server) -> None:
 
 
 def test_postgres_refuses_a_wrong_password(postgres_server) -> None:
-    import psycopg2
+    import psycopg
 
-    with pytest.raises(psycopg2.OperationalError, match="password"):
-        psycopg2.connect(
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(
             host=postgres_server.host,
             port=postgres_server.port,
             user=postgres_server.user,
@@ -178,16 +181,16 @@ def test_postgres_data_survives_a_restart(servers_dir: Path) -> None:
         server = PostgresServer(servers_dir / "pg-restart", port=free_port()).start()
     except ServiceError as exc:  # ServiceUnavailable included
         pytest.skip(str(exc))
-    import psycopg2
+    import psycopg
 
     try:
-        url = server.create_database("keep").replace("postgresql+psycopg2", "postgresql")
-        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        url = server.create_database("keep").replace("postgresql+psycopg", "postgresql")
+        with psycopg.connect(url) as conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE kept AS SELECT 42 AS answer")
         conn.close()
         server.stop()
         server.start()
-        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        with psycopg.connect(url) as conn, conn.cursor() as cur:
             cur.execute("SELECT answer FROM kept")
             assert cur.fetchone() == (42,)
         conn.close()
@@ -199,7 +202,7 @@ def test_postgres_data_survives_a_restart(servers_dir: Path) -> None:
 def test_servers_die_with_a_killed_parent(servers_dir: Path) -> None:
     """A test run killed by SIGKILL leaves no server behind (die_with_parent)."""
     script = (
-        "import sys, time; from pathlib import Path; from crypto_mlops.stack.services import TansuBroker\n"
+        "import sys, time; from pathlib import Path; from crypto_mlops.stack.tansu import TansuBroker\n"
         f"b = TansuBroker(log_path=Path({str(servers_dir / 'tansu-orphan.log')!r})); b.die_with_parent = True\n"
         "b.start(); print(b.pid, b.port, flush=True); time.sleep(120)\n"
     )

@@ -299,7 +299,7 @@ def test_sse_endpoint_relays_the_predictions_topic(settings: Settings, sandbox_d
 
     from crypto_mlops.api.app import create_app
     from crypto_mlops.service import CryptoService
-    from crypto_mlops.stack.services import free_port
+    from crypto_mlops.stack.ports import free_port
     from crypto_mlops.streaming.feed import KafkaPredictionFeed
 
     feed = KafkaPredictionFeed(settings)

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from crypto_mlops.stack.ports import free_port
-from crypto_mlops.stack.supervisor import read_state
+from crypto_mlops.stack.statefile import read_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,0 +1,66 @@
+"""The MLflow tracking server (`mlflow server`) for tests and the stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from crypto_mlops.stack.ports import LOOPBACK, free_port, http_ok
+from crypto_mlops.stack.process import ManagedProcess, ServiceUnavailable, venv_script
+
+
+class MlflowServer(ManagedProcess):
+    """`mlflow server` on 127.0.0.1:`port`, one worker, ready when GET /health answers.
+
+    `backend_uri`: e.g. PostgresServer.url("mlflow") or sqlite:///path/mlflow.db.
+    `artifacts_destination`: e.g. "s3://mlflow/artifacts" (pass SeaweedS3.env() as `env`) or a
+    local directory; artifacts are proxied (--serve-artifacts), so clients need no S3 keys.
+    """
+
+    name = "mlflow"
+    default_start_timeout = 90.0  # ~10-12 s idle; first start migrates the schema; 2 shared cores
+    port: int
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        backend_uri: str,
+        artifacts_destination: str,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        workers: int = 1,
+        job_execution: bool = False,
+    ) -> None:
+        self.port = port or free_port()
+        super().__init__(log_path or Path(f"/tmp/mlflow-{self.port}.log"))
+        self.backend_uri = backend_uri
+        self.artifacts_destination = artifacts_destination
+        self.extra_env = dict(env or {})
+        self.workers = workers
+        # MLflow 3's job runner (GenAI jobs; 7 huey consumer processes) is not used by this project.
+        self.job_execution = job_execution
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def command(self) -> list[str]:
+        mlflow = venv_script("mlflow")
+        if not mlflow:
+            raise ServiceUnavailable("mlflow not installed: pip install mlflow==3.17.2")
+        stores = ["--backend-store-uri", self.backend_uri, "--artifacts-destination", self.artifacts_destination]
+        listen = ["--host", LOOPBACK, "--port", str(self.port), "--workers", str(self.workers)]
+        return [mlflow, "server", *stores, "--serve-artifacts", *listen]
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # The server must not inherit a client-side tracking URI pointing elsewhere.
+        env.pop("MLFLOW_TRACKING_URI", None)
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "true" if self.job_execution else "false"
+        env.update(self.extra_env)
+        return env
+
+    def ready(self) -> bool:
+        return http_ok(f"{self.tracking_uri}/health")

@@ -1,0 +1,85 @@
+"""The one component list: what the supervisor starts and what `stack health` probes come from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crypto_mlops.config import Settings, StackSettings
+from crypto_mlops.stack.component import Component, ComponentState
+from crypto_mlops.stack.health import HealthKind, HealthSpec
+from crypto_mlops.stack.statefile import read_state, write_state
+from crypto_mlops.stack.status import default_components
+from crypto_mlops.stack.topology import StackContext, component_specs
+
+
+def _context(tmp_path: Path, full: bool = False, train: bool = True) -> StackContext:
+    settings = Settings(API_PORT=18800, GRAPHQL_PORT=14000, GRPC_PORT=15051, MLFLOW_PORT=15000)
+    settings.kafka_bootstrap_servers = "127.0.0.1:19092"
+    stack = StackSettings(home=tmp_path / ".stack", background_train=train, postgres_port=15433, s3_port=18333)
+    return StackContext(settings, stack, tmp_path, full)
+
+
+def test_embedded_components_and_their_order(tmp_path: Path) -> None:
+    specs = {s.name: s for s in component_specs(_context(tmp_path))}
+    assert list(specs) == ["broker", "mlflow", "bootstrap", "api", "graphql", "grpc", "producer", "consumer", "trainer"]
+    assert specs["api"].depends_on == ("bootstrap",) and specs["api"].port == 18800
+    assert specs["api"].health == HealthSpec(HealthKind.HTTP, "http://127.0.0.1:18800/health")
+    assert specs["mlflow"].depends_on == ("bootstrap",)  # embedded: SQLite schema first
+    assert specs["broker"].health == HealthSpec(HealthKind.KAFKA, "127.0.0.1:19092")
+    assert specs["bootstrap"].job and not specs["bootstrap"].required
+    assert specs["producer"].health is not None and specs["producer"].health.kind is HealthKind.PROCESS
+    for spec in specs.values():
+        assert set(spec.depends_on) <= set(specs), spec.name
+
+
+def test_full_mode_adds_storage_and_airflow(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, full=True, train=False)
+    specs = {s.name: s for s in component_specs(ctx)}
+    assert list(specs)[:2] == ["postgres", "seaweedfs"] and "airflow" in specs and "trainer" not in specs
+    assert specs["mlflow"].depends_on == ("postgres", "seaweedfs")
+    assert specs["bootstrap"].depends_on == ("mlflow",)
+    assert specs["postgres"].health == HealthSpec.tcp(15433)
+    assert ctx.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
+    mlflow = specs["mlflow"].build() if specs["mlflow"].build else None
+    assert mlflow is not None and "postgresql+psycopg://" in " ".join(mlflow.command())
+
+
+def test_status_defaults_come_from_the_same_list(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    records = default_components(ctx.settings, ctx.stack, tmp_path)
+    assert [r["name"] for r in records] == ["broker", "mlflow", "api", "graphql", "grpc"]
+    by_name = {s.name: s for s in component_specs(ctx)}
+    for record in records:
+        spec = by_name[record["name"]]
+        assert record["url"] == spec.url and record["role"] == spec.role
+        assert spec.health is not None and record["health"] == spec.health.to_dict()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        HealthSpec(HealthKind.HTTP, "http://127.0.0.1:1/health"),
+        HealthSpec(HealthKind.GRAPHQL, "http://127.0.0.1:1/graphql"),
+        HealthSpec(HealthKind.GRPC, "127.0.0.1:2"),
+        HealthSpec(HealthKind.KAFKA, "127.0.0.1:3"),
+        HealthSpec.tcp(4),
+        HealthSpec.process(1234),
+        HealthSpec(HealthKind.HTTP, "http://127.0.0.1:5/", timeout=1.5),
+    ],
+)
+def test_health_specs_survive_the_state_file(spec: HealthSpec) -> None:
+    assert HealthSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_state_file_holds_enum_values(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    component = Component(component_specs(ctx)[0], state=ComponentState.HEALTHY, detail="ok")
+    write_state(ctx.home, {"supervisor_pid": 1, "components": [component.record(ctx.logs)]})
+    state = read_state(ctx.home)
+    assert state is not None
+    (record,) = state["components"]
+    assert record["state"] == "healthy" and ComponentState(record["state"]) is ComponentState.HEALTHY
+    assert record["health"] == {"type": "kafka", "bootstrap": "127.0.0.1:19092"}
+    assert read_state(tmp_path / "nowhere") is None
