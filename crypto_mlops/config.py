@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///data/history.db",
         alias="DATABASE_URL",
-        description="SQLAlchemy URL for signal/prediction history (SQLite file or postgresql+psycopg2://...).",
+        description="SQLAlchemy URL for signal/prediction history (SQLite file or postgresql+psycopg://...).",
     )
 
     # --- serving ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ set -eu
 quote() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 
 if [ -n "${POSTGRES_HOST:-}" ] && [ -n "${POSTGRES_USER:-}" ]; then
-  pg="postgresql+psycopg2://$(quote "$POSTGRES_USER"):$(quote "${POSTGRES_PASSWORD:-}")@${POSTGRES_HOST}:${POSTGRES_PORT:-5432}"
+  pg="postgresql+psycopg://$(quote "$POSTGRES_USER"):$(quote "${POSTGRES_PASSWORD:-}")@${POSTGRES_HOST}:${POSTGRES_PORT:-5432}"
   export DATABASE_URL="$pg/${POSTGRES_DB:-cryptodb}"
   export MLFLOW_BACKEND_STORE_URI="$pg/mlflow"
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$pg/airflow"

@@ -174,7 +174,7 @@ def test_entrypoint_builds_urls_from_compose_variables() -> None:
         timeout=30,
     )
     out = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
-    base = "postgresql+psycopg2://ml:p%40ss%2Fw%3Ard@postgres:5432"
+    base = "postgresql+psycopg://ml:p%40ss%2Fw%3Ard@postgres:5432"
     assert out["DATABASE_URL"] == f"{base}/cryptodb"
     assert out["MLFLOW_BACKEND_STORE_URI"] == f"{base}/mlflow"
     assert out["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"{base}/airflow"
@@ -243,13 +243,9 @@ def test_postgres_init_script_creates_the_databases(postgres_server) -> None:
     for _ in range(2):  # re-runnable
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert res.returncode == 0, res.stderr
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(postgres_server.url("postgres", driver=None))
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT datname FROM pg_database")
-            names = {row[0] for row in cur.fetchall()}
-    finally:
-        conn.close()
+    with psycopg.connect(postgres_server.url("postgres", driver=None)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database")
+        names = {row[0] for row in cur.fetchall()}
     assert {"mlflow", "airflow", "cryptodb"} <= names
