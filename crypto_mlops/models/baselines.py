@@ -18,15 +18,19 @@ from crypto_mlops.models.base import MIN_RV, VolatilityModel, fit_rows, log_var
 from crypto_mlops.models.catalog import register
 
 
+class RuleModel(VolatilityModel):
+    """A fixed rule with nothing to fit: it forecasts from any frame, however short."""
+
+    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
+        pass
+
+
 @register
-class NaiveModel(VolatilityModel):
+class NaiveModel(RuleModel):
     """Persistence: the next 24 h realize what the last 24 h did."""
 
     name = "naive"
     inputs: ClassVar[tuple[str, ...]] = ("rv24",)
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        pass
 
     def _predict(self, features: pd.DataFrame) -> np.ndarray:
         # rv24 covers 24 bars; rescale to the horizon when bars are not hourly.
@@ -35,14 +39,11 @@ class NaiveModel(VolatilityModel):
 
 
 @register
-class EWMAModel(VolatilityModel):
+class EWMAModel(RuleModel):
     """RiskMetrics EWMA variance (lambda 0.94), flat term structure over the horizon."""
 
     name = "ewma"
     inputs: ClassVar[tuple[str, ...]] = ("ewma_var",)
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        pass
 
     def _predict(self, features: pd.DataFrame) -> np.ndarray:
         rv: np.ndarray = np.sqrt(self.horizon * features["ewma_var"].to_numpy(float))
@@ -284,5 +285,6 @@ __all__ = [
     "HarModel",
     "HarXModel",
     "NaiveModel",
+    "RuleModel",
     "fit_rows",
 ]

@@ -1,7 +1,7 @@
 """The one promotion path: score candidate, champion and baselines on one window, gate, register, fall back.
 
-1. `score_against_champion` re-forecasts the registry's champion on the validation window and scores
-   it with the candidate and the baselines on the origins where all of them forecast (`gate.score_window`).
+1. `champion_forecast` re-forecasts the registry's champion on the validation window; `gate.score_window`
+   scores it with the candidate and the baselines on the origins where all of them forecast.
 2. `promote` applies the gate (`gate.gate_decision`) to the candidate; if it is rejected, to the best
    baseline (the champion may be a baseline). Each decision is written as `gate.*` tags on the version;
    a model that passes moves the `champion` alias. It refuses when `champion` moved since the window
@@ -15,7 +15,7 @@ same tags: `model_type`, `data.*`, `pipeline.*`, and the `gate.*` tags once it h
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.models.base import VolatilityModel
-from crypto_mlops.models.gate import ChampionForecast, GateDecision, WindowScores, gate_decision, score_window
+from crypto_mlops.models.gate import ChampionForecast, GateDecision, WindowScores, gate_decision
 from crypto_mlops.models.provenance import ROLE_BASELINE, ROLE_CANDIDATE, Provenance
 from crypto_mlops.models.pyfunc import load_volatility_model, log_pyfunc
 from crypto_mlops.models.registry import champion_version, get_client, set_champion
@@ -45,31 +45,24 @@ def register_version(model: VolatilityModel, provenance: Provenance, role: str, 
     return version
 
 
-def score_against_champion(
-    predictions: pd.DataFrame,
-    features: pd.DataFrame,
-    candidate: str,
-    baselines: Sequence[str],
-    settings: Settings | None = None,
-    report: Sequence[str] = (),
-) -> WindowScores:
-    """Step 1: the registry's champion re-forecast on the window (from `features`, the training frame's
-    feature rows) and scored with the candidate and the baselines (see `gate.score_window`)."""
+def champion_forecast(
+    index: pd.Index, features: pd.DataFrame, settings: Settings | None = None
+) -> ChampionForecast | None:
+    """Step 1: the registry's champion (None: there is none) re-forecast at the window's origins `index`,
+    from `features` (the training frame's feature rows); `gate.score_window` then scores it with the rest."""
     settings = settings or get_settings()
     current = champion_version(get_client(settings), settings.model_name, settings.model_alias)
-    champion = None
-    if current is not None:
-        version = str(current.version)
-        tags = dict(current.tags or {})
-        try:
-            model = load_volatility_model(f"models:/{settings.model_name}/{version}")
-            mask = features.index.isin(predictions.index)
-            forecast = model.predict(features, mask).reindex(predictions.index).to_numpy(float)
-            champion = ChampionForecast(version, tags.get("model_type", model.name), forecast)
-        except Exception as exc:  # an incompatible or broken champion must not block a better model
-            problem = f"champion v{version} could not be evaluated: {type(exc).__name__}: {exc}"
-            champion = ChampionForecast(version, tags.get("model_type", "?"), None, problem)
-    return score_window(predictions, candidate, baselines, champion, report)
+    if current is None:
+        return None
+    version = str(current.version)
+    model_type = dict(current.tags or {}).get("model_type")
+    try:
+        model = load_volatility_model(f"models:/{settings.model_name}/{version}")
+        forecast = model.predict(features, features.index.isin(index)).reindex(index).to_numpy(float)
+    except Exception as exc:  # an incompatible or broken champion must not block a better model
+        problem = f"champion v{version} could not be evaluated: {type(exc).__name__}: {exc}"
+        return ChampionForecast(version, model_type or "?", None, problem)
+    return ChampionForecast(version, model_type or model.name, forecast)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,13 @@ import pandas as pd
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.features.volatility import bars
 from crypto_mlops.models.base import VolatilityModel
-from crypto_mlops.models.baselines import BASELINES, EWMAModel, NaiveModel
-from crypto_mlops.models.catalog import make_model
+from crypto_mlops.models.baselines import BASELINES, EWMAModel, RuleModel
+from crypto_mlops.models.catalog import make_model, model_class
 from crypto_mlops.models.target import horizon_bars, realized_vol_target
 
 # Fitting a regression baseline needs this many origins with a known 24 h future and a full 30-day
 # window (about 1000 candles); shorter frames get the EWMA baseline, which needs no fitting.
 MIN_FIT_ORIGINS = 240
-# Baselines with nothing to fit: they forecast from any frame.
-UNFITTED = (NaiveModel.name, EWMAModel.name)
 CALIBRATION_MIN_ORIGINS = 60
 
 
@@ -34,7 +32,7 @@ def fit_baseline(
     known = np.isfinite(target.to_numpy(float))
     # Only origins with a full 30-day window, so the monthly HAR term means the same when fitted and used.
     mask = known & (np.arange(len(features)) >= bars(720, bar_hours))
-    if name not in UNFITTED and mask.sum() < MIN_FIT_ORIGINS:
+    if not issubclass(model_class(name), RuleModel) and mask.sum() < MIN_FIT_ORIGINS:
         if strict:
             raise InvalidInput(f"only {int(mask.sum())} origins to fit the {name} baseline on")
         name = EWMAModel.name

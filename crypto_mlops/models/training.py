@@ -25,8 +25,8 @@ from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.models.backtest import BacktestResult, Prepared, prepare, run_backtest
 from crypto_mlops.models.bilstm import BiLSTMConfig, BiLSTMModel
-from crypto_mlops.models.gate import GateDecision
-from crypto_mlops.models.promotion import Contenders, Provenance, promote, score_against_champion
+from crypto_mlops.models.gate import GateDecision, score_window
+from crypto_mlops.models.promotion import Contenders, Provenance, champion_forecast, promote
 from crypto_mlops.models.registry import get_client
 from crypto_mlops.models.zoo import BASELINES, MODEL_CLASSES
 
@@ -152,7 +152,8 @@ def train_and_register(
 
     step("gating against the champion")
     baselines = [n for n in result.predictions.columns if n in BASELINES]
-    scores = score_against_champion(result.predictions, prepared.features, candidate, baselines, settings)
+    champion = champion_forecast(result.predictions.index, prepared.features, settings)
+    scores = score_window(result.predictions, candidate, baselines, champion)
     out.notes.extend(scores.notes)
     promotion = promote(scores, Contenders(models=result.models, provenance=out.provenance), settings)
     if promotion.candidate is not None:

@@ -80,7 +80,7 @@ class StepOutcome(BaseModel):
 class TrainedModels(BaseModel):
     """What a training registered and saved for evaluate (no promotion yet)."""
 
-    mlflow_run_id: str
+    provenance: Provenance = Field(description="The training's MLflow run and data fingerprint.")
     candidate: str
     candidate_version: str
     best_baseline: str
@@ -88,9 +88,7 @@ class TrainedModels(BaseModel):
     window_key: str = Field(description="models-bucket key of the validation forecasts (realized + one per model).")
     frame_key: str = Field(description="models-bucket key of the candles trained on.")
     timeframe: str
-    split: dict[str, Any]
-    backtest: list[dict[str, Any]]
-    fingerprint: dict[str, Any]
+    backtest: dict[str, Any] = Field(description="The backtest's split, metric table and fit seconds.")
 
 
 class TrainDetails(BaseModel):

@@ -1,13 +1,15 @@
 """Steps 4-6: train -> evaluate -> deploy, on the models package's training and promotion path.
 
+Typed in and out (`pipeline.manifests`); `pipeline.tasks` converts to and from dicts for Airflow.
+
 train     applies the retrain rule to the run's primary symbol; when it says so, trains every
           baseline and the candidate (`train_and_register(register=False)`: one MLflow run with
           params, losses, backtest table, plot, data fingerprint), registers the candidate and the
           best baseline as versions *without* moving `champion`, and saves the validation-window
           forecasts and the candles to the models bucket.
-evaluate  step 1 of the promotion path (`promotion.score_against_champion`): candidate, best
-          baseline, HAR and the current champion (re-forecast from its registered artifact) scored
-          on the same validation origins (QLIKE, MSE, MAE).
+evaluate  step 1 of the promotion path (`promotion.champion_forecast` + `gate.score_window`):
+          candidate, best baseline, HAR and the current champion (re-forecast from its registered
+          artifact) scored on the same validation origins (QLIKE, MSE, MAE).
 deploy    step 2 (`promotion.promote`): the candidate must beat the best baseline and the champion;
           else the best baseline may be promoted if it beats the champion (the champion may be a
           baseline). The decisions are `gate.*` tags on the versions and a JSON record. If `champion`
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from crypto_mlops.config import Settings, TrainingSettings, get_settings
 from crypto_mlops.data.market import MarketData
@@ -61,6 +63,11 @@ def _record(store: Store, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def _resolve(store: Store | None, settings: Settings | None) -> tuple[Store, Settings]:
+    settings = settings or get_settings()
+    return store or open_store(settings), settings
+
+
 def _primary(context: RunContext, settings: Settings) -> str:
     default = normalize_symbol(settings.default_symbol)
     return default if default in context.symbols else context.symbols[0]
@@ -76,7 +83,7 @@ def _bilstm_config(training: TrainingSettings) -> BiLSTMConfig:
 
 
 def train(
-    context: RunContext | dict[str, Any],
+    ctx: RunContext,
     manifests: list[SymbolManifest],
     store: Store | None = None,
     settings: Settings | None = None,
@@ -86,9 +93,7 @@ def train(
 
     `on_step` receives progress messages ("fitting garch", "fitting bilstm", ...).
     """
-    ctx = RunContext.model_validate(context)
-    settings = settings or get_settings()
-    store = store or open_store(settings)
+    store, settings = _resolve(store, settings)
     training = TrainingSettings()
     outcome = TrainOutcome(run_id=ctx.run_id, done=False)
     symbol = _primary(ctx, settings)
@@ -159,7 +164,7 @@ def train(
         + (f" and best baseline {best_baseline} v{baseline_version}" if baseline_version else "")
     )
     outcome.details.trained = TrainedModels(
-        mlflow_run_id=result.run_id,
+        provenance=provenance,
         candidate=training.candidate,
         candidate_version=candidate_version,
         best_baseline=best_baseline,
@@ -167,33 +172,29 @@ def train(
         window_key=window_key,
         frame_key=frame_key,
         timeframe=ctx.timeframe,
-        split=backtest.split,
-        backtest=backtest.table,
-        fingerprint=result.fingerprint,
+        backtest=backtest.to_dict(),
     )
     return _record(store, outcome)
 
 
-def evaluate(
-    trained: TrainOutcome | dict[str, Any], store: Store | None = None, settings: Settings | None = None
-) -> EvaluateOutcome:
+def evaluate(trained: TrainOutcome, store: Store | None = None, settings: Settings | None = None) -> EvaluateOutcome:
     """Candidate vs best baseline vs HAR vs the current champion on the same validation origins."""
-    trained = TrainOutcome.model_validate(trained)
-    settings = settings or get_settings()
-    store = store or open_store(settings)
+    store, settings = _resolve(store, settings)
     outcome = EvaluateOutcome(run_id=trained.run_id, done=False)
     models = trained.details.trained if trained.done and trained.details else None
     if models is None:
         outcome.reason = "skipped: nothing was trained"
         return _record(store, outcome)
     from crypto_mlops.models.backtest import prepare
-    from crypto_mlops.models.promotion import score_against_champion
+    from crypto_mlops.models.gate import score_window
+    from crypto_mlops.models.promotion import champion_forecast
 
     window = store.get_parquet(layout.MODELS, models.window_key)
     features = prepare(store.get_parquet(layout.MODELS, models.frame_key), models.timeframe).features
+    champion = champion_forecast(window.index, features, settings)
     report = ["har"] if "har" in window else []
     try:
-        scores = score_against_champion(window, features, models.candidate, [models.best_baseline], settings, report)
+        scores = score_window(window, models.candidate, [models.best_baseline], champion, report)
     except ValueError as exc:
         raise PipelineFailed("evaluate", str(exc)) from exc
     outcome.done = True
@@ -201,7 +202,7 @@ def evaluate(
         **scores.model_dump(),
         candidate_version=models.candidate_version,
         baseline_version=models.baseline_version,
-        provenance=Provenance.of(models.fingerprint, models.mlflow_run_id, pipeline_run_id=trained.run_id),
+        provenance=models.provenance,
     )
     ranked = sorted(scores.table.items(), key=lambda item: item[1].qlike)
     outcome.reason = f"QLIKE on {scores.window_origins} common validation origins: " + ", ".join(
@@ -210,13 +211,9 @@ def evaluate(
     return _record(store, outcome)
 
 
-def deploy(
-    evaluated: EvaluateOutcome | dict[str, Any], store: Store | None = None, settings: Settings | None = None
-) -> DeployOutcome:
+def deploy(evaluated: EvaluateOutcome, store: Store | None = None, settings: Settings | None = None) -> DeployOutcome:
     """Apply the gate; move `champion` (candidate first, else the best baseline) or record why not."""
-    evaluated = EvaluateOutcome.model_validate(evaluated)
-    settings = settings or get_settings()
-    store = store or open_store(settings)
+    store, settings = _resolve(store, settings)
     scores = evaluated.details if evaluated.done else None
     if scores is None:
         champion = current_champion(settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import httpx
 
@@ -16,13 +15,12 @@ RELOAD_PATH = "/v1/ml/model/reload"
 
 
 def notify(
-    deployed: DeployOutcome | dict[str, Any],
+    deployed: DeployOutcome,
     store: Store | None = None,
     settings: Settings | None = None,
     force: bool = False,
 ) -> NotifyOutcome:
     """POST {API_URL}/v1/ml/model/reload with X-API-Key when the champion moved (or `force`)."""
-    deployed = DeployOutcome.model_validate(deployed)
     settings = settings or get_settings()
     outcome = NotifyOutcome(run_id=deployed.run_id, done=False)
     if not (deployed.done or force):

@@ -64,4 +64,4 @@ def test_train_cli_and_pipeline_write_the_same_version_tags(workdir: Path, monke
     assert pipeline_candidate["pipeline.role"] == cli_candidate["pipeline.role"] == "candidate"
     assert pipeline_candidate["model_type"] == cli_candidate["model_type"] == "bilstm"
     assert pipeline_candidate["pipeline.run_id"] == summary.run_id and cli_candidate["pipeline.run_id"] == ""
-    assert pipeline_candidate["data.sha256"] == trained.fingerprint["sha256"]
+    assert pipeline_candidate["data.sha256"] == trained.provenance.sha256
