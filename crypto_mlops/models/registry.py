@@ -174,7 +174,7 @@ def version_info(settings: Settings | None = None, version: str | None = None) -
     return {
         "name": name,
         "version": str(v.version),
-        "aliases": list(getattr(v, "aliases", []) or []),
+        "aliases": list(v.aliases or []),
         "source": v.source,
         "run_id": v.run_id,
         "tags": dict(v.tags or {}),

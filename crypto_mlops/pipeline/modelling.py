@@ -83,7 +83,7 @@ def _bilstm_config(training: TrainingSettings) -> BiLSTMConfig:
 
 
 def train(
-    ctx: RunContext,
+    context: RunContext,
     manifests: list[SymbolManifest],
     store: Store | None = None,
     settings: Settings | None = None,
@@ -95,12 +95,12 @@ def train(
     """
     store, settings = _resolve(store, settings)
     training = TrainingSettings()
-    outcome = TrainOutcome(run_id=ctx.run_id, done=False)
-    symbol = _primary(ctx, settings)
+    outcome = TrainOutcome(run_id=context.run_id, done=False)
+    symbol = _primary(context, settings)
     manifest = next(m for m in manifests if m.symbol == symbol)
     series = series_of(manifest)
     champion = current_champion(settings)
-    decision = retrain.decide(store, series, symbol, ctx.timeframe, has_champion=champion is not None)
+    decision = retrain.decide(store, series, symbol, context.timeframe, has_champion=champion is not None)
     outcome.details = TrainDetails(
         symbol=symbol,
         series=series,
@@ -119,7 +119,7 @@ def train(
     candles = history.load_history(store, series)
     if training.max_bars:
         candles = candles.tail(training.max_bars)
-    data = MarketData(candles, symbol, ctx.timeframe, manifest.data_source or ctx.source)
+    data = MarketData(candles, symbol, context.timeframe, manifest.data_source or context.source)
     try:
         result = train_and_register(
             data,
@@ -134,20 +134,20 @@ def train(
         raise PipelineFailed("train", f"cannot train on {len(candles)} candles of {symbol}: {exc}") from exc
     backtest = result.backtest
     best_baseline = backtest.best([n for n in BASELINES if n in backtest.models])["model"]
-    window_key = layout.run_key(ctx.run_id, "validation-forecasts.parquet")
+    window_key = layout.run_key(context.run_id, "validation-forecasts.parquet")
     store.put_parquet(layout.MODELS, window_key, backtest.predictions)
-    frame_key = layout.run_key(ctx.run_id, "training-candles.parquet")
+    frame_key = layout.run_key(context.run_id, "training-candles.parquet")
     store.put_parquet(layout.MODELS, frame_key, candles)
-    provenance = Provenance.of(result.fingerprint, result.run_id, pipeline_run_id=ctx.run_id)
+    provenance = Provenance.of(result.fingerprint, result.run_id, pipeline_run_id=context.run_id)
     candidate_version = register_version(backtest.models[training.candidate], provenance, ROLE_CANDIDATE, settings)
     baseline_version = None
     if best_baseline != training.candidate:
         baseline_version = register_version(backtest.models[best_baseline], provenance, ROLE_BASELINE, settings)
     store.put_json(
         layout.MODELS,
-        layout.SeriesKeys.of(series, ctx.run_id).training_log,
+        layout.SeriesKeys.of(series, context.run_id).training_log,
         {
-            "run_id": ctx.run_id,
+            "run_id": context.run_id,
             "symbol": symbol,
             "data_start": candles.index[0].isoformat(),
             "data_end": candles.index[-1].isoformat(),
@@ -171,7 +171,7 @@ def train(
         baseline_version=baseline_version,
         window_key=window_key,
         frame_key=frame_key,
-        timeframe=ctx.timeframe,
+        timeframe=context.timeframe,
         backtest=backtest.to_dict(),
     )
     return _record(store, outcome)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.schema import timeframe_hours
@@ -108,7 +109,7 @@ def _stable(value: float) -> float:
 
 
 def _plain_prediction(prediction: Any) -> dict[str, Any]:
-    if hasattr(prediction, "model_dump"):
+    if isinstance(prediction, BaseModel):
         out = prediction.model_dump(mode="json")
     elif isinstance(prediction, dict):
         out = dict(prediction)
