@@ -100,3 +100,19 @@ def test_only_the_promotion_path_registers_gates_and_moves_the_champion() -> Non
     assert _calls("set_model_version_tag") <= {registry, promotion}
     assert _calls("log_pyfunc") == {promotion}
     assert _calls("gate_decision") == {promotion}
+
+
+def test_serving_a_baseline_loads_neither_torch_nor_mlflow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import crypto_mlops.pipeline.tasks, crypto_mlops.service.model_holder, crypto_mlops.streaming.processor\n"
+        "from crypto_mlops.data.sources.synthetic import simulate\n"
+        "from crypto_mlops.models.inference import baseline_predictor\n"
+        "baseline_predictor('har').predict(simulate(n_bars=1200, seed=1).frame, 'synthetic')\n"
+        "print(sorted(m for m in ('torch', 'mlflow') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
+    assert out.stdout.strip() == "[]"
