@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from crypto_mlops.cli.common import console, friendly_errors
 from crypto_mlops.data.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from crypto_mlops.models.bilstm import BiLSTMConfig
 
 progress_console = Console(stderr=True)
 
@@ -33,7 +36,7 @@ def parse_models(models: str | None) -> list[str] | None:
     return names
 
 
-def bilstm_config_from(epochs: int | None, tiny: bool, seed: int) -> Any:
+def bilstm_config_from(epochs: int | None, tiny: bool, seed: int) -> BiLSTMConfig:
     from crypto_mlops.models.bilstm import BiLSTMConfig
 
     cfg = BiLSTMConfig.tiny() if tiny else BiLSTMConfig()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -12,6 +13,8 @@ from rich.table import Table
 from crypto_mlops.cli.backtest import bilstm_config_from, parse_models, progress_console, results_table, show_step
 from crypto_mlops.cli.common import console, friendly_errors, quiet_libraries
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Model registry: list, info, promote, rollback.", no_args_is_help=True)
 
@@ -22,7 +25,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="model")
 
 
-def _registry_call(fn: Any, *args: Any) -> Any:
+def _registry_call(fn: Callable[..., T], *args: Any) -> T:
     """Registry errors that are not the user's fault become DataUnavailable (exit 3)."""
     try:
         return fn(*args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crypto_mlops.features.volatility import volatility_features
+from crypto_mlops.features.volatility import VOLATILITY_COLUMNS, volatility_features
 
 VOL_WINDOW = 24
 RV_WINDOWS = (24, 168, 720)  # one day, one week, one month of hourly bars
@@ -73,3 +73,16 @@ def compute_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataFram
     out = pd.DataFrame(cols, index=frame.index)
     # Volatility-model columns (calendar, EWMA variance, 6 h RV): see features/volatility.py.
     return out.join(volatility_features(frame, bar_hours))
+
+
+def model_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataFrame:
+    """The feature frame every volatility model reads, in training and in serving alike.
+
+    The same `compute_features`, plus a guard: the models need the volatility columns, so a frame
+    without them (someone unhooked `volatility_features`) fails loudly here, not as NaN forecasts.
+    """
+    features = compute_features(frame, bar_hours)
+    missing = [c for c in VOLATILITY_COLUMNS if c not in features.columns]
+    if missing:
+        raise RuntimeError(f"compute_features lacks the volatility columns {missing}")
+    return features

@@ -13,8 +13,8 @@ import pandas as pd
 
 from crypto_mlops.data.quality import regularize
 from crypto_mlops.data.schema import timeframe_hours
-from crypto_mlops.features import compute_features
-from crypto_mlops.features.volatility import VOLATILITY_COLUMNS, bars
+from crypto_mlops.features import model_features
+from crypto_mlops.features.volatility import bars
 from crypto_mlops.models import metrics
 from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.bilstm import BiLSTMConfig
@@ -23,15 +23,6 @@ from crypto_mlops.models.zoo import BASELINES, LEARNED, MODEL_CLASSES, REFERENCE
 
 DM_LAGS = 24
 WARMUP_HOURS = 720  # the monthly HAR component needs a full month
-
-
-def model_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataFrame:
-    """The shared feature frame (the one function used by training and serving alike)."""
-    features = compute_features(frame, bar_hours)
-    missing = [c for c in VOLATILITY_COLUMNS if c not in features.columns]
-    if missing:  # guards against someone unhooking features/volatility.py from compute_features
-        raise RuntimeError(f"compute_features lacks the volatility columns {missing}")
-    return features
 
 
 @dataclass
@@ -180,4 +171,5 @@ def split_info(index: pd.Index, split: Split, scored: np.ndarray, prepared: Prep
     }
 
 
-__all__ = ["BASELINES", "LEARNED", "BacktestResult", "Prepared", "prepare", "run_backtest", "score"]
+# `model_features` is re-exported for callers that still import it from here (it lives in features).
+__all__ = ["BASELINES", "LEARNED", "BacktestResult", "Prepared", "model_features", "prepare", "run_backtest", "score"]

@@ -1,4 +1,8 @@
-"""Common interface of every volatility model: fit on a feature frame, forecast RV24 at each origin."""
+"""Common interface of every volatility model: fit on a feature frame, forecast RV24 at each origin.
+
+The base class knows no subclass: models are found by name in `crypto_mlops.models.catalog`, which
+each model module fills with its `@register` decorator.
+"""
 
 from __future__ import annotations
 
@@ -17,31 +21,45 @@ from crypto_mlops.models.target import horizon_bars
 # e.g. Binance on 2018-02-08); such origins are not fitted on, and logs are floored there.
 MIN_RV = 1e-4
 LOG_VAR_FLOOR = MIN_RV**2
+STATE_FILE = "state.json"
 
 
 def log_var(vol: np.ndarray | pd.Series) -> np.ndarray:
     """log of the variance of a volatility, floored so that flat (outage) windows stay finite."""
-    return np.log(np.maximum(np.asarray(vol, float) ** 2, LOG_VAR_FLOOR))
+    logs: np.ndarray = np.log(np.maximum(np.asarray(vol, float) ** 2, LOG_VAR_FLOOR))
+    return logs
 
 
 class VolatilityModel(ABC):
     """A model forecasting RV24 (decimal volatility over the next 24 h) at every origin of a frame.
 
-    `features` is always the output of `crypto_mlops.features.compute_features`; `predict` may only use
+    `features` is always the output of `crypto_mlops.features.model_features`; `predict` may only use
     each row's past (rows <= t), so forecasting the whole frame at once is causal.
     """
 
     name: ClassVar[str]
     model_type: ClassVar[str] = "baseline"
+    # Feature columns the model reads (shown by the service as the model's inputs).
+    inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self.bar_hours = 1.0
         self.confidence: ConfidenceModel | None = None
         self.fitted = False
 
+    @classmethod
+    def build(cls, config: object | None = None) -> VolatilityModel:
+        """A fresh model; models with settings (the BiLSTM) take theirs from `config`."""
+        return cls()
+
     @property
     def horizon(self) -> int:
         return horizon_bars(self.bar_hours)
+
+    @property
+    def sequence_length(self) -> int | None:
+        """Bars of history a sequence model reads per origin (None for origin-feature models)."""
+        return None
 
     def fit(
         self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray, bar_hours: float = 1.0
@@ -85,8 +103,18 @@ class VolatilityModel(ABC):
             "params": self.params(),
             "confidence": self.confidence.to_dict() if self.confidence else None,
         }
-        (directory / "state.json").write_text(json.dumps(state, indent=1))
+        (directory / STATE_FILE).write_text(json.dumps(state, indent=1))
         self._save_extra(directory)
+
+    def restore(self, state: dict[str, Any], directory: Path) -> VolatilityModel:
+        """Load what `save` wrote (`state` is its state.json) into this fresh instance."""
+        self.bar_hours = float(state["bar_hours"])
+        self.set_params(state["params"])
+        self._load_extra(directory)
+        if state.get("confidence"):
+            self.confidence = ConfidenceModel.from_dict(state["confidence"])
+        self.fitted = True
+        return self
 
     def _save_extra(self, directory: Path) -> None:  # noqa: B027 - optional hook
         pass
@@ -94,24 +122,10 @@ class VolatilityModel(ABC):
     def _load_extra(self, directory: Path) -> None:  # noqa: B027 - optional hook
         pass
 
-    @classmethod
-    def load(cls, directory: Path) -> VolatilityModel:
-        from crypto_mlops.models.zoo import MODEL_CLASSES
-
-        state = json.loads((directory / "state.json").read_text())
-        model = MODEL_CLASSES[state["name"]]()
-        model.bar_hours = float(state["bar_hours"])
-        model.set_params(state["params"])
-        model._load_extra(directory)
-        if state.get("confidence"):
-            model.confidence = ConfidenceModel.from_dict(state["confidence"])
-        model.fitted = True
-        return model
-
 
 def fit_rows(features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray, columns: list[str]) -> np.ndarray:
     """Train rows with a finite target and finite inputs."""
-    ok = train_mask & np.isfinite(target.to_numpy(float))
+    ok: np.ndarray = train_mask & np.isfinite(target.to_numpy(float))
     for c in columns:
         ok &= np.isfinite(features[c].to_numpy(float))
     return ok

@@ -8,40 +8,49 @@ hour-of-week factors) comes from the training rows only.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
 from crypto_mlops.models.base import MIN_RV, VolatilityModel, fit_rows, log_var
+from crypto_mlops.models.catalog import register
 
 
-class NaiveModel(VolatilityModel):
+class RuleModel(VolatilityModel):
+    """A fixed rule with nothing to fit: it forecasts from any frame, however short."""
+
+    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
+        pass
+
+
+@register
+class NaiveModel(RuleModel):
     """Persistence: the next 24 h realize what the last 24 h did."""
 
     name = "naive"
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        pass
+    inputs: ClassVar[tuple[str, ...]] = ("rv24",)
 
     def _predict(self, features: pd.DataFrame) -> np.ndarray:
         # rv24 covers 24 bars; rescale to the horizon when bars are not hourly.
-        return features["rv24"].to_numpy(float) * np.sqrt(self.horizon / 24.0)
+        rv: np.ndarray = features["rv24"].to_numpy(float) * np.sqrt(self.horizon / 24.0)
+        return rv
 
 
-class EWMAModel(VolatilityModel):
+@register
+class EWMAModel(RuleModel):
     """RiskMetrics EWMA variance (lambda 0.94), flat term structure over the horizon."""
 
     name = "ewma"
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        pass
+    inputs: ClassVar[tuple[str, ...]] = ("ewma_var",)
 
     def _predict(self, features: pd.DataFrame) -> np.ndarray:
-        return np.sqrt(self.horizon * features["ewma_var"].to_numpy(float))
+        rv: np.ndarray = np.sqrt(self.horizon * features["ewma_var"].to_numpy(float))
+        return rv
 
 
+@register
 class GarchModel(VolatilityModel):
     """GARCH(1,1) with Student-t innovations, zero mean, fitted once on the training returns.
 
@@ -50,6 +59,7 @@ class GarchModel(VolatilityModel):
     """
 
     name = "garch"
+    inputs: ClassVar[tuple[str, ...]] = ("log_ret",)
     SCALE = 100.0  # fit on percent returns for numerical stability
 
     def __init__(self) -> None:
@@ -94,7 +104,8 @@ class GarchModel(VolatilityModel):
             total = h * uncond + (next_var - uncond) * (1.0 - phi**h) / (1.0 - phi)
         else:  # integrated: variance path is flat
             total = h * next_var
-        return np.sqrt(np.maximum(total, 0.0)) / self.SCALE
+        rv: np.ndarray = np.sqrt(np.maximum(total, 0.0)) / self.SCALE
+        return rv
 
 
 HAR_COLUMNS = ["rv24", "rv168", "rv720"]
@@ -106,6 +117,7 @@ def har_design(features: pd.DataFrame) -> np.ndarray:
     return np.column_stack(cols)
 
 
+@register
 class HarModel(VolatilityModel):
     """HAR-RV on log variance: log v_{t+1..t+24} = a + b_d log v_d + b_w log v_w + b_m log v_m.
 
@@ -114,6 +126,7 @@ class HarModel(VolatilityModel):
     """
 
     name = "har"
+    inputs: ClassVar[tuple[str, ...]] = ("rv24", "rv168", "rv720")
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,10 +154,12 @@ class HarModel(VolatilityModel):
     def log_forecast(self, features: pd.DataFrame) -> np.ndarray:
         """Forecast of log per-bar variance over the horizon (before the smearing factor)."""
         x = self.design(features)
-        return self.coef[0] + x @ np.asarray(self.coef[1:])
+        log_v: np.ndarray = self.coef[0] + x @ np.asarray(self.coef[1:])
+        return log_v
 
     def _predict(self, features: pd.DataFrame) -> np.ndarray:
-        return np.sqrt(self.horizon * self.smear * np.exp(self.log_forecast(features)))
+        rv: np.ndarray = np.sqrt(self.horizon * self.smear * np.exp(self.log_forecast(features)))
+        return rv
 
     def params(self) -> dict[str, Any]:
         return {"coef": self.coef, "smear": self.smear}
@@ -170,8 +185,8 @@ def hour_of_week_factors(features: pd.DataFrame, mask: np.ndarray, shrink: float
     zs = z[ok] / z[ok].mean()
     sums = np.bincount(how[ok], weights=zs, minlength=168)
     counts = np.bincount(how[ok], minlength=168)
-    f = (sums + shrink) / (counts + shrink)
-    return f / f.mean()
+    f: np.ndarray = (sums + shrink) / (counts + shrink)
+    return f / float(f.mean())
 
 
 def seasonal_window_means(factors: np.ndarray, hours: int = 24) -> tuple[np.ndarray, np.ndarray]:
@@ -182,6 +197,7 @@ def seasonal_window_means(factors: np.ndarray, hours: int = 24) -> tuple[np.ndar
     return past, nxt
 
 
+@register
 class HarCalendarModel(HarModel):
     """HAR-RV (log) plus the calendar: weekend shares of the last/next 24 h and hour-of-week factors.
 
@@ -190,6 +206,13 @@ class HarCalendarModel(HarModel):
     """
 
     name = "har_calendar"
+    inputs: ClassVar[tuple[str, ...]] = (
+        *HarModel.inputs,
+        "log_ret",
+        "hour_of_week",
+        "weekend_share_past24",
+        "weekend_share_next24",
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -234,6 +257,7 @@ def range_design(features: pd.DataFrame) -> np.ndarray:
     )
 
 
+@register
 class HarXModel(HarCalendarModel):
     """Calendar HAR plus range-based and short-horizon regressors (HAR-X, linear in logs).
 
@@ -242,9 +266,25 @@ class HarXModel(HarCalendarModel):
     """
 
     name = "har_x"
+    inputs: ClassVar[tuple[str, ...]] = (*HarCalendarModel.inputs, "parkinson24", "garman_klass24", "rv6", "ewma_var")
 
     def design(self, features: pd.DataFrame) -> np.ndarray:
         return np.column_stack([har_design(features), range_design(features), self.calendar_design(features)])
 
 
-__all__ = ["EWMAModel", "GarchModel", "HarCalendarModel", "HarModel", "HarXModel", "NaiveModel", "fit_rows"]
+# The baselines, in the order of the backtest table.
+BASELINES = [m.name for m in (NaiveModel, EWMAModel, GarchModel, HarModel, HarCalendarModel, HarXModel)]
+REFERENCE = HarModel.name  # the Diebold-Mariano reference of the backtest table
+
+__all__ = [
+    "BASELINES",
+    "REFERENCE",
+    "EWMAModel",
+    "GarchModel",
+    "HarCalendarModel",
+    "HarModel",
+    "HarXModel",
+    "NaiveModel",
+    "RuleModel",
+    "fit_rows",
+]

@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,28 +29,32 @@ from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
 from crypto_mlops.models.baselines import HarXModel, har_design
+from crypto_mlops.models.catalog import register
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
 
 
 @dataclass
 class BiLSTMConfig:
-    window: int = 168
-    hidden: int = 24
+    # network
+    window: int = 168  # bars of history per origin (a week of hours)
+    hidden: int = 24  # LSTM units per direction
     layers: int = 1
-    head_hidden: int = 32
+    head_hidden: int = 32  # units of the head over [last states, mean output, static inputs]
     dropout: float = 0.2
+    # optimisation
     epochs: int = 25
-    patience: int = 4
+    patience: int = 4  # epochs without a better validation loss before stopping
     batch_size: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    val_frac: float = 0.15
-    train_stride: int = 2
-    loss: str = "mse_log"
-    correction: str = "lognormal"
+    val_frac: float = 0.15  # tail of the training origins used for early stopping and the correction
+    train_stride: int = 2  # every other origin: neighbours share 167 of 168 bars
+    loss: str = "mse_log"  # or "qlike"
+    correction: str = "lognormal"  # or "empirical" (see the module docstring)
+    # run
     seed: int = 42
-    device: str = "auto"
+    device: str = "auto"  # cuda when available
     max_train_seconds: float | None = None
     progress: bool = True
 
@@ -82,7 +86,8 @@ class BiLSTMNet(nn.Module):
     def forward(self, seq: torch.Tensor, static: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         out, (h, _) = self.lstm(seq)
         z = torch.cat([h[-2], h[-1], out.mean(dim=1), static], dim=1)
-        return base + self.head(z).squeeze(-1)
+        log_var_rel: torch.Tensor = base + self.head(z).squeeze(-1)
+        return log_var_rel
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -103,9 +108,11 @@ class _Arrays:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@register
 class BiLSTMModel(VolatilityModel):
     name = "bilstm"
     model_type = "bilstm"
+    inputs: ClassVar[tuple[str, ...]] = tuple(dict.fromkeys([*HarXModel.inputs, "log_range", "rel_volume"]))
 
     def __init__(self, config: BiLSTMConfig | None = None) -> None:
         super().__init__()
@@ -120,6 +127,14 @@ class BiLSTMModel(VolatilityModel):
         self.train_seconds = 0.0
         self.device_used = "cpu"
         self.net: BiLSTMNet | None = None
+
+    @classmethod
+    def build(cls, config: object | None = None) -> BiLSTMModel:
+        return cls(config if isinstance(config, BiLSTMConfig) else None)
+
+    @property
+    def sequence_length(self) -> int | None:
+        return self.config.window
 
     # --- inputs ----------------------------------------------------------------------------
     def _inputs(self, features: pd.DataFrame) -> _Arrays:
@@ -137,7 +152,8 @@ class BiLSTMModel(VolatilityModel):
         har = har_design(features)  # log per-bar variance: day, week, month
 
         def rel(col: str, bars: int) -> np.ndarray:
-            return log_var(features[col]) - np.log(bars) - log_level
+            relative: np.ndarray = log_var(features[col]) - np.log(bars) - log_level
+            return relative
 
         base = self.base_model.log_forecast(features) - log_level  # per-bar log variance, relative
         static = np.column_stack(
@@ -309,7 +325,8 @@ class BiLSTMModel(VolatilityModel):
         return pd.Series(out, index=features.index, name=self.name)
 
     def _predict(self, features: pd.DataFrame) -> np.ndarray:
-        return self.predict(features).to_numpy()
+        forecast: np.ndarray = self.predict(features).to_numpy(dtype=float)
+        return forecast
 
     # --- persistence -----------------------------------------------------------------------
     def params(self) -> dict[str, Any]:

@@ -4,117 +4,51 @@
   raises `ModelUnavailable` when there is none or MLflow cannot be reached.
 - `baseline_predictor("har")`: needs no registry; fits the baseline on the frame it is given
   (first start, offline use).
-- `Predictor.predict(frame, source, bar_hours=1.0) -> MLPrediction`; `predict_many(items)` batches.
+- Both return a `ModelPredictor`, which implements `crypto_mlops.models.contract.Predictor`.
 
 `confidence` is the probability, estimated from out-of-sample errors, that the realized RV24 falls
 within ±25 % of the forecast, conditional on how far the forecast is from the 30-day variance level
 (see `crypto_mlops.models.confidence`). It is never a constant.
+
+Importing this module does not import torch or MLflow (only loading a champion does).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
 
 from crypto_mlops.config import Settings, get_settings
-from crypto_mlops.data.errors import DataUnavailable, InvalidInput
-from crypto_mlops.data.quality import regularize
-from crypto_mlops.data.schema import OHLCV_COLUMNS, SUPPORTED_TIMEFRAMES, canonical_frame, timeframe_hours
+from crypto_mlops.data.errors import InvalidInput
+from crypto_mlops.features import model_features
 from crypto_mlops.models.base import VolatilityModel
-from crypto_mlops.models.confidence import ConfidenceModel
+from crypto_mlops.models.baselines import BASELINES
+from crypto_mlops.models.catalog import make_model
+from crypto_mlops.models.confidence import DEFAULT_CONFIDENCE
+from crypto_mlops.models.contract import HORIZON_HOURS, MLPrediction, ModelUnavailable, Predictor
+from crypto_mlops.models.frames import MIN_BARS, clean_frame, last_stamps, row_stamps, timeframe_for
+from crypto_mlops.models.refit import MIN_FIT_ORIGINS, fit_baseline
 from crypto_mlops.signals.heuristic import risk_level, risk_score, vol_regime
 
-HORIZON_HOURS = 24
-# Minimum candles: the 30-day HAR component needs 240 bars (a third of its window) to exist.
-MIN_BARS = 240
-# Fitting a regression baseline on the given frame needs this many origins with a known 24 h future
-# (about 500 candles); shorter frames get the EWMA baseline, which needs no fitting.
-MIN_FIT_ORIGINS = 240
-
-
-class ModelUnavailable(DataUnavailable):
-    """No champion in the registry, or the registry cannot be reached (HTTP 503 / exit 3)."""
-
-
-class MLPrediction(BaseModel):
-    predicted_rv_24h: float = Field(description="Forecast realized volatility of the next 24 h: sqrt(sum r²), decimal.")
-    predicted_volatility: float = Field(description="predicted_rv_24h / sqrt(24): per-hour volatility.")
-    current_volatility: float = Field(description="Std of the last 24 bar log returns, per hour (heuristic `vol`).")
-    volatility_regime: str = Field(description="calm | normal | turbulent, from predicted_volatility.")
-    risk_level: str = Field(description="low | medium | high: heuristic risk formula on predicted_volatility.")
-    confidence: float = Field(
-        description="P(realized RV24 within ±25 % of the forecast), from validation errors given how far "
-        "the forecast is from the 30-day variance level."
-    )
-    model_name: str
-    model_version: str
-    model_type: str
-    prediction_timestamp: str = Field(description="When the prediction was made (UTC ISO-8601).")
-    source: str = Field(description="Data source of the candles: exchange id, csv or synthetic.")
-    origin_timestamp: str = Field(description="Open time of the last candle used (forecast origin), UTC ISO.")
-    horizon_hours: int = HORIZON_HOURS
-    interval_80: tuple[float, float] | None = Field(
-        None, description="Empirical 80 % interval of RV24 from validation log errors."
-    )
-
-
-class Predictor(Protocol):
-    model_name: str
-    model_version: str
-    model_type: str
-    metrics: dict[str, Any]
-
-    def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> MLPrediction: ...
-
-
-def timeframe_for(bar_hours: float) -> str:
-    for tf in SUPPORTED_TIMEFRAMES:
-        if abs(timeframe_hours(tf) - bar_hours) < 1e-9:
-            return tf
-    raise InvalidInput(f"unsupported bar length {bar_hours} h")
-
-
-def clean_frame(frame: pd.DataFrame, bar_hours: float, min_bars: int = MIN_BARS) -> pd.DataFrame:
-    """Canonical, regular-grid frame or InvalidInput with a clear reason."""
-    if not isinstance(frame, pd.DataFrame) or frame.empty:
-        raise InvalidInput("no candles given")
-    if "timestamp" in frame.columns:
-        try:
-            stamps = pd.to_datetime(frame["timestamp"], utc=True)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"unreadable timestamps: {exc}") from None
-        frame = frame.drop(columns="timestamp").set_index(pd.DatetimeIndex(stamps, name="timestamp"))
-    missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InvalidInput(f"candles lack columns {missing}")
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        raise InvalidInput("candles need a DatetimeIndex or a 'timestamp' column")
-    try:
-        canonical = canonical_frame(frame)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"candles are not numeric: {exc}") from exc
-    if canonical[["open", "high", "low", "close"]].isna().any(axis=None) or (canonical["close"] <= 0).any():
-        raise InvalidInput("candles contain missing or non-positive prices")
-    regular, _ = regularize(canonical, timeframe_for(bar_hours))
-    if len(regular) < min_bars:
-        raise InvalidInput(f"need at least {min_bars} candles for a volatility forecast, got {len(regular)}")
-    return regular
-
-
-def _last_stamps(frame: pd.DataFrame, n: int) -> pd.DatetimeIndex:
-    """The newest `n` distinct candle times of the caller's frame (UTC), before any gap filling."""
-    if "timestamp" in frame.columns:
-        stamps = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
-    else:
-        stamps = pd.DatetimeIndex(frame.index)
-    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
-    return stamps.unique().sort_values()[-n:]
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "MIN_BARS",
+    "MIN_FIT_ORIGINS",
+    "BaselinePredictor",
+    "MLPrediction",
+    "ModelPredictor",
+    "ModelUnavailable",
+    "Predictor",
+    "baseline_predictor",
+    "clean_frame",
+    "load_predictor",
+    "timeframe_for",
+]
 
 
 def _now() -> str:
@@ -126,7 +60,7 @@ def _finite(x: float) -> float:
 
 
 class ModelPredictor:
-    """Wraps a fitted `VolatilityModel` (from the registry or fitted in process)."""
+    """Wraps a fitted `VolatilityModel` (from the registry, or a baseline refitted per request)."""
 
     def __init__(
         self,
@@ -145,8 +79,8 @@ class ModelPredictor:
         self.metrics = dict(metrics or {})
         self.backtest = backtest
         self.refit_on_frame = refit_on_frame
-        self.sequence_length = getattr(getattr(model, "config", None), "window", None)
-        self.feature_columns = list(_model_inputs(model))
+        self.sequence_length = model.sequence_length
+        self.feature_columns = list(model.inputs)
 
     def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> MLPrediction:
         return self.predict_rows(frame, source, bar_hours, n=1)[0]
@@ -158,16 +92,14 @@ class ModelPredictor:
         candles is fitted once, on the candles up to the first of those origins only, so no forecast
         is fitted on its own future.
         """
-        from crypto_mlops.models.backtest import model_features
-
         if n < 1:
             raise InvalidInput("n must be at least 1")
         regular = clean_frame(frame, bar_hours)
-        if n > 1 and not regular.index[-n:].equals(_last_stamps(frame, n)):
+        if n > 1 and not regular.index[-n:].equals(last_stamps(frame, n)):
             raise InvalidInput("the last candles have gaps: predict them one by one")
         features = model_features(regular, bar_hours)
         n = min(n, len(features))
-        model = self._model_for(features.iloc[: len(features) - n + 1], bar_hours)
+        model = self._model_for(features.iloc[: len(features) - n + 1], bar_hours, strict=False)
         mask = np.zeros(len(features), dtype=bool)
         mask[-n:] = True
         forecasts = model.predict(features, mask).to_numpy(dtype=float)[-n:]
@@ -204,65 +136,45 @@ class ModelPredictor:
         """Predict for several (frame, source) pairs (e.g. one per symbol)."""
         return [self.predict(frame, source, bar_hours) for frame, source in items]
 
-    def _model_for(self, features: pd.DataFrame, bar_hours: float) -> VolatilityModel:
-        if not self.refit_on_frame:
-            if abs(self.model.bar_hours - bar_hours) > 1e-9:
-                raise InvalidInput(
-                    f"model {self.model_name} v{self.model_version} was trained on {self.model.bar_hours} h candles, "
-                    f"got {bar_hours} h"
-                )
-            return self.model
-        return _fit_on_frame(type(self.model).name, features, bar_hours)
+    def forecast_path(self, frame: pd.DataFrame, origins: Sequence[int], bar_hours: float = 1.0) -> dict[int, float]:
+        """RV24 forecasts at many past origins (row positions in `frame`) in one causal pass.
 
-
-def _model_inputs(model: VolatilityModel) -> list[str]:
-    from crypto_mlops.features.volatility import VOLATILITY_COLUMNS
-
-    if model.name in ("naive",):
-        return ["rv24"]
-    if model.name == "ewma":
-        return ["ewma_var"]
-    if model.name == "garch":
-        return ["log_ret"]
-    base = ["rv24", "rv168", "rv720"]
-    if model.name == "har":
-        return base
-    extra = ["log_ret", "log_range", "rel_volume", "parkinson24", "garman_klass24"] if model.name == "bilstm" else []
-    return base + [c for c in VOLATILITY_COLUMNS if c not in base] + extra
-
-
-def _fit_on_frame(name: str, features: pd.DataFrame, bar_hours: float) -> VolatilityModel:
-    """Fit a baseline on the frame itself; EWMA when too short to fit (it needs no fitting)."""
-    from crypto_mlops.features.volatility import bars
-    from crypto_mlops.models.target import horizon_bars, realized_vol_target
-    from crypto_mlops.models.zoo import make_model
-
-    target = realized_vol_target(features["log_ret"], horizon_bars(bar_hours))
-    known = np.isfinite(target.to_numpy(float))
-    # Only origins with a full 30-day window, so the monthly HAR term means the same when fitted and used.
-    mask = known & (np.arange(len(features)) >= bars(720, bar_hours))
-    if name not in ("naive", "ewma") and mask.sum() < MIN_FIT_ORIGINS:
-        name = "ewma"  # too short to fit a regression: EWMA needs no fitting
-    model = make_model(name)
-    model.fit(features, target, mask, bar_hours)
-    # Calibrate confidence on the last third of known origins when there are enough of them.
-    calib = np.zeros(len(features), dtype=bool)
-    known_pos = np.flatnonzero(known)
-    calib[known_pos[-max(len(known_pos) // 3, 0) :]] = True
-    if calib.sum() >= 60:
+        Models forecast every row from its past only, so one pass over the features equals one call per
+        origin. A refitted baseline is fitted once, on the candles up to the first origin (strictly: too
+        few candles to fit it raise InvalidInput instead of switching to EWMA).
+        """
+        if not origins:
+            return {}
+        stamps = row_stamps(frame)
         try:
-            model.calibrate(features, target, calib)
-        except ValueError:
-            model.confidence = None
-    return model
+            times = stamps[list(origins)]
+        except IndexError:
+            raise InvalidInput(f"origins must be row positions of the {len(frame)} candles given") from None
+        features = model_features(clean_frame(frame, bar_hours), bar_hours)
+        model = self._model_for(features.loc[: times.min()], bar_hours, strict=True)
+        forecast = model.predict(features, features.index.isin(times))
+        out: dict[int, float] = {}
+        for i, ts in zip(origins, times, strict=True):
+            value = float(forecast.get(ts, float("nan")))
+            if math.isfinite(value) and value > 0:
+                out[i] = value
+        return out
+
+    def _model_for(self, features: pd.DataFrame, bar_hours: float, strict: bool) -> VolatilityModel:
+        if self.refit_on_frame:
+            return fit_baseline(self.model.name, features, bar_hours, strict=strict, calibrate=not strict)
+        if abs(self.model.bar_hours - bar_hours) > 1e-9:
+            raise InvalidInput(
+                f"model {self.model_name} v{self.model_version} was trained on {self.model.bar_hours} h candles, "
+                f"got {bar_hours} h"
+            )
+        return self.model
 
 
 class BaselinePredictor(ModelPredictor):
     """A baseline fitted on each frame it is given: works with no registry at all."""
 
     def __init__(self, name: str = "har") -> None:
-        from crypto_mlops.models.zoo import BASELINES, make_model
-
         if name not in BASELINES:
             raise InvalidInput(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
         super().__init__(
@@ -280,20 +192,33 @@ def baseline_predictor(name: str = "har") -> BaselinePredictor:
 
 
 def load_predictor(settings: Settings | None = None) -> ModelPredictor:
-    """The champion from MLflow, ready to predict; `ModelUnavailable` if there is none."""
-    from crypto_mlops.models.registry import load_champion
+    """The champion `models:/{name}@{alias}` from MLflow, ready to predict; `ModelUnavailable` if there is none."""
+    from crypto_mlops.models.pyfunc import load_volatility_model
+    from crypto_mlops.models.registry import champion_version, get_client, run_backtest_json
 
     settings = settings or get_settings()
-    return load_champion(settings)
-
-
-# Prior used only when a model carries no calibration (frame too short to calibrate): measured hit
-# rates (±25 %) of the HAR baseline by forecast-surprise bin on the BTC backtest (train 70 %, test
-# 2020-04-18..2021-06-09, 10,005 origins), rounded.
-DEFAULT_CONFIDENCE = ConfidenceModel(
-    centers=[-0.602, -0.331, -0.133, 0.081, 0.324, 0.698],
-    rates=[0.454, 0.428, 0.434, 0.484, 0.394, 0.488],
-    overall=0.447,
-    n=10005,
-    log_error_quantiles={"q05": -0.782, "q10": -0.650, "q50": -0.199, "q90": 0.337, "q95": 0.550},
-)
+    name, alias = settings.model_name, settings.model_alias
+    try:
+        client = get_client(settings)
+        version = champion_version(client, name, alias)
+    except Exception as exc:
+        uri = settings.mlflow_tracking_uri
+        raise ModelUnavailable(f"MLflow at {uri} unreachable: {type(exc).__name__}: {exc}") from exc
+    if version is None:
+        raise ModelUnavailable(f"no {name}@{alias} in {settings.mlflow_tracking_uri}")
+    try:
+        model = load_volatility_model(f"models:/{name}/{version.version}")
+        metrics: dict[str, Any] = dict(client.get_run(version.run_id).data.metrics) if version.run_id else {}
+        backtest = run_backtest_json(version.run_id) if version.run_id else None
+    except Exception as exc:
+        raise ModelUnavailable(f"cannot load {name} v{version.version}: {type(exc).__name__}: {exc}") from exc
+    tags = dict(version.tags or {})
+    metrics.update({k: v for k, v in tags.items() if k.startswith("gate.")})
+    return ModelPredictor(
+        model,
+        model_name=name,
+        model_version=str(version.version),
+        model_type=tags.get("model_type", model.name),
+        metrics=metrics,
+        backtest=backtest,
+    )

@@ -18,7 +18,8 @@ def qlike_losses(realized_vol: np.ndarray, forecast_vol: np.ndarray) -> np.ndarr
     y = np.maximum(np.asarray(realized_vol, float) ** 2, VAR_FLOOR)
     f = np.maximum(np.asarray(forecast_vol, float) ** 2, VAR_FLOOR)
     ratio = y / f
-    return ratio - np.log(ratio) - 1.0
+    losses: np.ndarray = ratio - np.log(ratio) - 1.0
+    return losses
 
 
 def qlike(realized_vol: np.ndarray, forecast_vol: np.ndarray) -> float:

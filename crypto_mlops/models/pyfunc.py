@@ -13,8 +13,15 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.models.model import ModelInfo
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
+from crypto_mlops.features import model_features
 from crypto_mlops.models.base import VolatilityModel
+from crypto_mlops.models.confidence import DEFAULT_CONFIDENCE
+from crypto_mlops.models.frames import clean_frame
+from crypto_mlops.models.zoo import load_model
 
 STATE_ARTIFACT = "model_state"
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy", "pandas", "scipy", "arch", "pydantic"]
@@ -32,12 +39,9 @@ class VolatilityPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-def
     model: VolatilityModel
 
     def load_context(self, context: Any) -> None:
-        self.model = VolatilityModel.load(Path(context.artifacts[STATE_ARTIFACT]))
+        self.model = load_model(Path(context.artifacts[STATE_ARTIFACT]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from crypto_mlops.models.backtest import model_features
-        from crypto_mlops.models.inference import DEFAULT_CONFIDENCE, clean_frame
-
         params = params or {}
         bar_hours = float(params.get("bar_hours", self.model.bar_hours))
         regular = clean_frame(model_input, bar_hours)
@@ -51,11 +55,8 @@ class VolatilityPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-def
         return out[mask].reset_index(drop=True)
 
 
-def signature() -> Any:
+def signature() -> ModelSignature:
     """Candles in, forecasts out; params `last_only` and `bar_hours` (declared so MLflow passes them)."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
-
     return ModelSignature(
         inputs=Schema(
             [
@@ -70,11 +71,11 @@ def signature() -> Any:
     )
 
 
-def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str | None = None) -> Any:
+def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str | None = None) -> ModelInfo:
     """Log `model` as a pyfunc named "model" in the active run (and register it); returns ModelInfo."""
     state_dir = workdir / STATE_ARTIFACT
     model.save(state_dir)
-    return mlflow.pyfunc.log_model(
+    info: ModelInfo = mlflow.pyfunc.log_model(
         name=model.name,
         python_model=VolatilityPyfunc(),
         artifacts={STATE_ARTIFACT: str(state_dir)},
@@ -82,6 +83,7 @@ def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str
         signature=signature(),
         registered_model_name=registered_model_name,
     )
+    return info
 
 
 def load_volatility_model(model_uri: str) -> VolatilityModel:

@@ -1,75 +1,28 @@
-"""Model registry on MLflow 3: the champion gate, promote, rollback, listing, loading the champion.
+"""Model registry on MLflow 3: the champion alias, manual promote, rollback, listing.
 
-Rules (SPEC §5): the alias `champion` of `crypto-predictor` moves only when the candidate's QLIKE
-beats both the current champion and the best baseline on the *same* validation window. The decision
-and its numbers are written as tags on the candidate version. The champion may be a baseline.
-Every alias move is appended to the registered model's `champion_history` tag so `rollback`
-can restore the previous champion.
+The gate that moves `champion` after a training is `crypto_mlops.models.promotion` (the one
+promotion path); this module only reads and moves the alias. Every alias move is appended to the
+registered model's `champion_history` tag so `rollback` can restore the previous champion.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
+
 HISTORY_TAG = "champion_history"
 
 
-@dataclass
-class GateDecision:
-    promote: bool
-    reason: str
-    candidate: str
-    candidate_qlike: float
-    best_baseline: str
-    best_baseline_qlike: float
-    champion_version: str | None = None
-    champion_model: str | None = None
-    champion_qlike: float | None = None
-    window_start: str | None = None
-    window_end: str | None = None
-    window_origins: int = 0
-
-    def tags(self) -> dict[str, str]:
-        return {
-            f"gate.{k}": "" if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
-            for k, v in asdict(self).items()
-        }
-
-
-def decide(
-    candidate: str,
-    candidate_qlike: float,
-    best_baseline: str,
-    best_baseline_qlike: float,
-    champion_qlike: float | None,
-    champion_version: str | None = None,
-) -> tuple[bool, str]:
-    """Pure gate rule: lower QLIKE than the best baseline (or be it) and than the champion."""
-    if candidate != best_baseline and not candidate_qlike < best_baseline_qlike:
-        return False, (
-            f"rejected: QLIKE {candidate_qlike:.4f} does not beat the best baseline "
-            f"{best_baseline} ({best_baseline_qlike:.4f})"
-        )
-    if champion_qlike is None:
-        return True, f"promoted: no comparable champion; beats or is the best baseline ({best_baseline_qlike:.4f})"
-    if not candidate_qlike < champion_qlike:
-        return False, (
-            f"rejected: QLIKE {candidate_qlike:.4f} does not beat champion v{champion_version} ({champion_qlike:.4f})"
-        )
-    return True, (
-        f"promoted: QLIKE {candidate_qlike:.4f} beats champion v{champion_version} ({champion_qlike:.4f}) "
-        f"and best baseline {best_baseline} ({best_baseline_qlike:.4f})"
-    )
-
-
-def get_client(settings: Settings | None = None) -> Any:
+def get_client(settings: Settings | None = None) -> MlflowClient:
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -82,7 +35,7 @@ def get_client(settings: Settings | None = None) -> Any:
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
 
 
-def champion_version(client: Any, name: str, alias: str) -> Any | None:
+def champion_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -93,7 +46,29 @@ def champion_version(client: Any, name: str, alias: str) -> Any | None:
         raise
 
 
-def _history(client: Any, name: str) -> list[str]:
+def current_champion(settings: Settings | None = None) -> ModelVersion | None:
+    """The champion version of the configured model (None when there is none, or no model yet)."""
+    settings = settings or get_settings()
+    client = get_client(settings)
+    try:
+        return champion_version(client, settings.model_name, settings.model_alias)
+    except Exception as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc):  # no registered model yet
+            return None
+        raise
+
+
+def run_backtest_json(run_id: str) -> dict[str, Any] | None:
+    """The `backtest.json` a training logged in its run (None when absent or unreadable)."""
+    import mlflow
+
+    try:
+        return cast(dict[str, Any], mlflow.artifacts.load_dict(f"runs:/{run_id}/backtest.json"))
+    except Exception:
+        return None
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
     raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "[]")
     try:
         return [str(v) for v in json.loads(raw)]
@@ -101,7 +76,7 @@ def _history(client: Any, name: str) -> list[str]:
         return []
 
 
-def set_champion(client: Any, name: str, alias: str, version: str, reason: str) -> None:
+def set_champion(client: MlflowClient, name: str, alias: str, version: str, reason: str) -> None:
     """Point `alias` at `version` and remember it for rollback."""
     current = champion_version(client, name, alias)
     history = _history(client, name)
@@ -199,7 +174,7 @@ def version_info(settings: Settings | None = None, version: str | None = None) -
     return {
         "name": name,
         "version": str(v.version),
-        "aliases": list(getattr(v, "aliases", []) or []),
+        "aliases": list(v.aliases or []),
         "source": v.source,
         "run_id": v.run_id,
         "tags": dict(v.tags or {}),
@@ -207,45 +182,3 @@ def version_info(settings: Settings | None = None, version: str | None = None) -
         "params": dict(run.data.params) if run else {},
         "history": _history(client, name),
     }
-
-
-def load_champion(settings: Settings | None = None) -> Any:
-    """`ModelPredictor` for `models:/{name}@{alias}`; `ModelUnavailable` if there is none or MLflow is down."""
-    from crypto_mlops.models.inference import ModelPredictor, ModelUnavailable
-    from crypto_mlops.models.pyfunc import load_volatility_model
-
-    settings = settings or get_settings()
-    name, alias = settings.model_name, settings.model_alias
-    try:
-        client = get_client(settings)
-        v = champion_version(client, name, alias)
-    except Exception as exc:
-        uri = settings.mlflow_tracking_uri
-        raise ModelUnavailable(f"MLflow at {uri} unreachable: {type(exc).__name__}: {exc}") from exc
-    if v is None:
-        raise ModelUnavailable(f"no {name}@{alias} in {settings.mlflow_tracking_uri}")
-    try:
-        model = load_volatility_model(f"models:/{name}/{v.version}")
-        metrics: dict[str, Any] = {}
-        backtest = None
-        if v.run_id:
-            run = client.get_run(v.run_id)
-            metrics = dict(run.data.metrics)
-            try:
-                import mlflow
-
-                backtest = mlflow.artifacts.load_dict(f"runs:/{v.run_id}/backtest.json")
-            except Exception:
-                backtest = None
-    except Exception as exc:
-        raise ModelUnavailable(f"cannot load {name} v{v.version}: {type(exc).__name__}: {exc}") from exc
-    tags = dict(v.tags or {})
-    metrics.update({k: v_ for k, v_ in tags.items() if k.startswith("gate.")})
-    return ModelPredictor(
-        model,
-        model_name=name,
-        model_version=str(v.version),
-        model_type=tags.get("model_type", model.name),
-        metrics=metrics,
-        backtest=backtest,
-    )

@@ -1,32 +1,23 @@
-"""Models found by name: the keys are the column names of the backtest table and predictions file."""
+"""Every model, by name: importing this module registers all model classes in the catalog.
+
+Use it where any model may be asked for (backtest, training, loading a registered model); code that
+only needs the baselines imports `baselines` and `catalog` and so does not load torch.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from crypto_mlops.models import bilstm  # noqa: F401 - registers the learned model
+from crypto_mlops.models.baselines import BASELINES, REFERENCE
+from crypto_mlops.models.catalog import MODEL_CLASSES, load_model, make_model, model_class
 
-from crypto_mlops.models.base import VolatilityModel
-from crypto_mlops.models.baselines import EWMAModel, GarchModel, HarCalendarModel, HarModel, HarXModel, NaiveModel
-from crypto_mlops.models.bilstm import BiLSTMConfig, BiLSTMModel
+LEARNED = [name for name in MODEL_CLASSES if name not in BASELINES]
 
-MODEL_CLASSES: dict[str, type[VolatilityModel]] = {
-    "naive": NaiveModel,
-    "ewma": EWMAModel,
-    "garch": GarchModel,
-    "har": HarModel,
-    "har_calendar": HarCalendarModel,
-    "har_x": HarXModel,
-    "bilstm": BiLSTMModel,
-}
-BASELINES = ["naive", "ewma", "garch", "har", "har_calendar", "har_x"]
-LEARNED = ["bilstm"]
-REFERENCE = "har"  # Diebold-Mariano reference
-
-
-def make_model(name: str, bilstm_config: BiLSTMConfig | None = None, **_: Any) -> VolatilityModel:
-    try:
-        cls = MODEL_CLASSES[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; choose from {', '.join(MODEL_CLASSES)}") from None
-    if cls is BiLSTMModel:
-        return BiLSTMModel(bilstm_config)
-    return cls()
+__all__ = [
+    "BASELINES",
+    "LEARNED",
+    "MODEL_CLASSES",
+    "REFERENCE",
+    "load_model",
+    "make_model",
+    "model_class",
+]

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from crypto_mlops.config import PipelineSettings, Settings, get_settings
 from crypto_mlops.data import load_market_data
-from crypto_mlops.pipeline.modelling import current_champion
+from crypto_mlops.models.registry import current_champion
 
 BOOTSTRAP_BARS = 24 * 365  # a year of hourly candles: enough for HAR's monthly term, fast to fit
 

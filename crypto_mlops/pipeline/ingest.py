@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,7 @@ def _stitch_synthetic(
 
 
 def extract(
-    context: RunContext | dict, symbol: str, store: Store | None = None, settings: Settings | None = None
+    context: RunContext | dict[str, Any], symbol: str, store: Store | None = None, settings: Settings | None = None
 ) -> SymbolManifest:
     """Fetch the candles of `symbol` newer than its committed watermark and stage them."""
     ctx = RunContext.model_validate(context)
@@ -166,7 +167,7 @@ def extract(
             else "the source returned no candles"
         )
         return manifest
-    manifest.staged_key = layout.staged_key(series, ctx.run_id)
+    manifest.staged_key = layout.SeriesKeys.of(series, ctx.run_id).staged
     store.put_parquet(layout.RAW, manifest.staged_key, new)
     manifest.new_rows = len(new)
     manifest.first_new, manifest.last_new = new.index[0].isoformat(), new.index[-1].isoformat()
@@ -174,7 +175,7 @@ def extract(
 
 
 def process(
-    manifest: SymbolManifest | dict, store: Store | None = None, settings: Settings | None = None
+    manifest: SymbolManifest | dict[str, Any], store: Store | None = None, settings: Settings | None = None
 ) -> SymbolManifest:
     """Regular grid (gaps filled, flagged) + features over committed history and the new candles.
 
@@ -192,7 +193,7 @@ def process(
         features = compute_features(regular, bar_hours=timeframe_hours(manifest.timeframe))
     processed = regular.join(features.drop(columns=[c for c in features.columns if c in regular.columns]))
     processed["filled"] = processed.index.isin(pd.DatetimeIndex(filled))
-    manifest.processed_key = layout.processed_key(series, manifest.run_id)
+    manifest.processed_key = layout.SeriesKeys.of(series, manifest.run_id).processed
     # Only this run's rows (features computed with the whole history as context): runs add, never rewrite.
     new_rows = processed.loc[processed.index >= pd.Timestamp(manifest.first_new)]
     store.put_parquet(layout.PROCESSED, manifest.processed_key, new_rows)
@@ -208,7 +209,7 @@ def _feature_problems(processed: pd.DataFrame, first_new: pd.Timestamp) -> list[
 
 
 def validate(
-    manifest: SymbolManifest | dict, store: Store | None = None, settings: Settings | None = None
+    manifest: SymbolManifest | dict[str, Any], store: Store | None = None, settings: Settings | None = None
 ) -> SymbolManifest:
     """Quality-check the new candles with `context_bars` of stored history; commit them only if they pass.
 
@@ -233,7 +234,7 @@ def validate(
     manifest.problems = problems
     manifest.warnings = list(report.warnings)
     manifest.passed = not problems
-    manifest.report_key = layout.report_key(series, manifest.run_id)
+    manifest.report_key = layout.SeriesKeys.of(series, manifest.run_id).report
     payload = report.model_dump(mode="json") | {
         "problems": problems,
         "passed": manifest.passed,
@@ -254,7 +255,7 @@ def validate(
         )
     store.put_json(
         layout.RAW,
-        layout.commit_key(series, manifest.run_id),
+        layout.SeriesKeys.of(series, manifest.run_id).commit,
         {
             "run_id": manifest.run_id,
             "key": manifest.staged_key,

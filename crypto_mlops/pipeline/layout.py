@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 RAW = "raw-data"
@@ -37,29 +38,27 @@ def series_prefix(source_key: str, slug: str, timeframe: str) -> str:
     return f"{source_key}/{slug}/{timeframe}"
 
 
-def staged_key(series: str, run_id: str) -> str:
-    """raw-data: the candles this run fetched that were newer than the committed watermark."""
-    return f"{series}/runs/{run_id}.parquet"
+@dataclass(frozen=True)
+class SeriesKeys:
+    """Keys of the objects one run writes for one series (`series_prefix`), by bucket."""
+
+    staged: str  # raw-data: the candles newer than the committed watermark (extract)
+    commit: str  # raw-data: written by validate when they passed; makes them part of history
+    processed: str  # processed-data: the new candles' feature rows
+    report: str  # quality-reports: validate's report
+    training_log: str  # models: which candles a training used (drives the retrain rule)
+
+    @classmethod
+    def of(cls, series: str, run_id: str) -> SeriesKeys:
+        return cls(
+            staged=f"{series}/runs/{run_id}.parquet",
+            commit=f"{series}/commits/{run_id}.json",
+            processed=f"{series}/{run_id}.parquet",
+            report=f"{series}/{run_id}.json",
+            training_log=f"training-log/{series}/{run_id}.json",
+        )
 
 
-def commit_key(series: str, run_id: str) -> str:
-    """raw-data: written by validate when the run's candles passed; makes them part of history."""
-    return f"{series}/commits/{run_id}.json"
-
-
-def processed_key(series: str, run_id: str) -> str:
-    return f"{series}/{run_id}.parquet"
-
-
-def report_key(series: str, run_id: str) -> str:
-    return f"{series}/{run_id}.json"
-
-
-def training_log_key(series: str, run_id: str) -> str:
-    """models: which candles a training used (drives the retrain rule)."""
-    return f"training-log/{series}/{run_id}.json"
-
-
-def step_record_key(run_id: str, step: str) -> str:
-    """models: the record of a run-level step (train, evaluate, deploy, notify)."""
-    return f"runs/{run_id}/{step}.json"
+def run_key(run_id: str, name: str) -> str:
+    """models: a run-level object, e.g. a step's record `<step>.json` or the validation forecasts."""
+    return f"runs/{run_id}/{name}"

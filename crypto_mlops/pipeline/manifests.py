@@ -1,13 +1,17 @@
-"""Small JSON manifests passed between steps (XCom-friendly: `.model_dump(mode="json")`).
+"""Small typed JSON manifests passed between steps (XCom-friendly: `.model_dump(mode="json")`).
 
-A step never passes frames along: it writes them to a bucket and hands on the key.
+A step never passes frames along: it writes them to a bucket and hands on the key. Each run-level
+step records its outcome as `models/runs/<run>/<step>.json` (the same JSON).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from crypto_mlops.models.gate import WindowScores
+from crypto_mlops.models.provenance import Provenance
 
 
 class RunContext(BaseModel):
@@ -64,14 +68,83 @@ class RetrainDecision(BaseModel):
 
 
 class StepOutcome(BaseModel):
-    """Result of a run-level step (train, evaluate, deploy, notify)."""
+    """What every run-level step (train, evaluate, deploy, notify) returns and records."""
 
     run_id: str
     step: str
     done: bool = Field(description="The step did its work (False: skipped, reason says why).")
     reason: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
     key: str | None = Field(None, description="models-bucket key of this step's record.")
+
+
+class TrainedModels(BaseModel):
+    """What a training registered and saved for evaluate (no promotion yet)."""
+
+    provenance: Provenance = Field(description="The training's MLflow run and data fingerprint.")
+    candidate: str
+    candidate_version: str
+    best_baseline: str
+    baseline_version: str | None = Field(None, description="None when the candidate is the best baseline.")
+    window_key: str = Field(description="models-bucket key of the validation forecasts (realized + one per model).")
+    frame_key: str = Field(description="models-bucket key of the candles trained on.")
+    timeframe: str
+    backtest: dict[str, Any] = Field(description="The backtest's split, metric table and fit seconds.")
+
+
+class TrainDetails(BaseModel):
+    symbol: str
+    series: str
+    decision: RetrainDecision
+    champion_version: str | None = None
+    other_symbols: list[str] = Field(default_factory=list)
+    trained: TrainedModels | None = None
+
+
+class TrainOutcome(StepOutcome):
+    step: Literal["train"] = "train"
+    details: TrainDetails | None = None
+
+
+class Evaluation(WindowScores):
+    """The gate's window scores (candidate, best baseline, HAR, champion) and what deploy needs."""
+
+    candidate_version: str
+    baseline_version: str | None = None
+    provenance: Provenance
+
+
+class EvaluateOutcome(StepOutcome):
+    step: Literal["evaluate"] = "evaluate"
+    details: Evaluation | None = None
+
+
+class GateRecord(BaseModel):
+    model: str
+    version: str | None
+    promote: bool
+    reason: str
+
+
+class Deployment(BaseModel):
+    champion_version: str | None = Field(description="The champion after this step.")
+    previous_champion: str | None = None
+    decisions: list[GateRecord] = Field(default_factory=list)
+
+
+class DeployOutcome(StepOutcome):
+    step: Literal["deploy"] = "deploy"
+    details: Deployment
+
+
+class Notification(BaseModel):
+    status_code: int
+    url: str
+    response: Any = None
+
+
+class NotifyOutcome(StepOutcome):
+    step: Literal["notify"] = "notify"
+    details: Notification | None = None
 
 
 class RunSummary(BaseModel):
@@ -82,8 +155,8 @@ class RunSummary(BaseModel):
     failed_step: str | None = None
     reason: str = ""
     symbols: list[SymbolManifest] = Field(default_factory=list)
-    train: StepOutcome | None = None
-    evaluate: StepOutcome | None = None
-    deploy: StepOutcome | None = None
-    notify: StepOutcome | None = None
+    train: TrainOutcome | None = None
+    evaluate: EvaluateOutcome | None = None
+    deploy: DeployOutcome | None = None
+    notify: NotifyOutcome | None = None
     seconds: float = 0.0

@@ -8,22 +8,21 @@ import httpx
 
 from crypto_mlops.config import PipelineSettings, Settings, get_settings
 from crypto_mlops.pipeline import layout
-from crypto_mlops.pipeline.manifests import StepOutcome
+from crypto_mlops.pipeline.manifests import DeployOutcome, Notification, NotifyOutcome
 from crypto_mlops.pipeline.store import Store, open_store
 
 RELOAD_PATH = "/v1/ml/model/reload"
 
 
 def notify(
-    deployed: StepOutcome | dict,
+    deployed: DeployOutcome,
     store: Store | None = None,
     settings: Settings | None = None,
     force: bool = False,
-) -> StepOutcome:
+) -> NotifyOutcome:
     """POST {API_URL}/v1/ml/model/reload with X-API-Key when the champion moved (or `force`)."""
-    deployed = StepOutcome.model_validate(deployed)
     settings = settings or get_settings()
-    outcome = StepOutcome(run_id=deployed.run_id, step="notify", done=False)
+    outcome = NotifyOutcome(run_id=deployed.run_id, done=False)
     if not (deployed.done or force):
         outcome.reason = "champion unchanged: no reload needed"
     else:
@@ -37,14 +36,14 @@ def notify(
                 f"warning: API not reachable at {url} ({type(exc).__name__}); it loads the champion on start"
             )
         else:
-            outcome.details = {"status_code": response.status_code, "url": url}
+            outcome.details = Notification(status_code=response.status_code, url=url)
             if response.is_success:
                 outcome.done = True
                 outcome.reason = f"API reloaded the champion ({response.status_code})"
                 with contextlib.suppress(ValueError):
-                    outcome.details["response"] = response.json()
+                    outcome.details.response = response.json()
             else:
                 outcome.reason = f"warning: reload answered {response.status_code}: {response.text[:200]}"
-    outcome.key = layout.step_record_key(outcome.run_id, "notify")
+    outcome.key = layout.run_key(outcome.run_id, "notify.json")
     (store or open_store(settings)).put_json(layout.MODELS, outcome.key, outcome.model_dump(mode="json"))
     return outcome

@@ -18,7 +18,7 @@ from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import CryptoMLOpsError
 from crypto_mlops.pipeline import ingest, modelling
 from crypto_mlops.pipeline.errors import PipelineFailed, ValidationFailed
-from crypto_mlops.pipeline.manifests import RunSummary, StepOutcome, SymbolManifest
+from crypto_mlops.pipeline.manifests import NotifyOutcome, RunSummary, StepOutcome, SymbolManifest
 from crypto_mlops.pipeline.notify import notify
 from crypto_mlops.pipeline.store import open_store
 
@@ -123,9 +123,7 @@ def run_pipeline(
             if reload_api:
                 notified = step("notify", partial(notify, deployed, store, settings))
             else:
-                notified = StepOutcome(
-                    run_id=context.run_id, step="notify", done=False, reason="reload disabled (--no-reload)"
-                )
+                notified = NotifyOutcome(run_id=context.run_id, done=False, reason="reload disabled (--no-reload)")
             _print_outcome(console, notified)
             summary.notify = notified
             summary.status = "succeeded"

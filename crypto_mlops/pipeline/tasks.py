@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crypto_mlops.pipeline import ingest, modelling
-from crypto_mlops.pipeline.manifests import RunContext, StepOutcome, SymbolManifest
+from crypto_mlops.pipeline.manifests import DeployOutcome, EvaluateOutcome, RunContext, SymbolManifest, TrainOutcome
 from crypto_mlops.pipeline.notify import notify as _notify
 
 Payload = dict[str, Any]
@@ -43,12 +43,12 @@ def train(context: Payload, manifests: Iterable[Payload]) -> Payload:
 
 
 def evaluate(trained: Payload) -> Payload:
-    return modelling.evaluate(StepOutcome.model_validate(trained)).model_dump(mode="json")
+    return modelling.evaluate(TrainOutcome.model_validate(trained)).model_dump(mode="json")
 
 
 def deploy(evaluated: Payload) -> Payload:
-    return modelling.deploy(StepOutcome.model_validate(evaluated)).model_dump(mode="json")
+    return modelling.deploy(EvaluateOutcome.model_validate(evaluated)).model_dump(mode="json")
 
 
 def notify(deployed: Payload) -> Payload:
-    return _notify(StepOutcome.model_validate(deployed)).model_dump(mode="json")
+    return _notify(DeployOutcome.model_validate(deployed)).model_dump(mode="json")

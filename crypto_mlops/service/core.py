@@ -14,6 +14,7 @@ from typing import Any, TypedDict, Unpack
 
 from crypto_mlops import __version__
 from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.models.contract import Predictor
 from crypto_mlops.service.cache import CacheKey
 from crypto_mlops.service.dashboard import Dashboard
 from crypto_mlops.service.events import Events, PredictionEvent, PriceUpdate
@@ -21,7 +22,7 @@ from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed
 from crypto_mlops.service.history import HistoryStore
 from crypto_mlops.service.limits import DEFAULT_CHART_POINTS, MAX_CHART_POINTS, MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market, MarketLoader, Markets, default_market_loader
-from crypto_mlops.service.model_holder import ModelHolder, PredictorLike
+from crypto_mlops.service.model_holder import ModelHolder
 from crypto_mlops.service.recording import HistoryKind, Recorder
 from crypto_mlops.service.results import (
     ChartSeries,
@@ -120,7 +121,7 @@ class CryptoService:
         except Exception as exc:
             log.warning("warm-up incomplete: %s", exc)
 
-    def _report_model(self, predictor: PredictorLike, fallback: bool) -> None:
+    def _report_model(self, predictor: Predictor, fallback: bool) -> None:
         self.telemetry.set_model(
             str(predictor.model_name), str(predictor.model_version), str(predictor.model_type), fallback
         )

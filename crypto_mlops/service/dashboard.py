@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 
-from crypto_mlops.service.forecasts import one_pass_forecasts, predict_origins
+from crypto_mlops.models.contract import Predictor
+from crypto_mlops.service.forecasts import path_forecasts, predict_origins
 from crypto_mlops.service.market import Market
 from crypto_mlops.service.memo import LruMemo
-from crypto_mlops.service.model_holder import ModelHolder, PredictorLike
+from crypto_mlops.service.model_holder import ModelHolder
 from crypto_mlops.service.results import ChartSeries, VolatilityPoint, iso_z
 from crypto_mlops.service.wire import num, ohlcv_bars
 
@@ -26,7 +27,7 @@ class Dashboard:
         # Forecast per (key, model, origin candle): past origins never change, so each is computed once.
         self._origins: LruMemo[OriginKey, float] = LruMemo(ORIGIN_MEMO_SIZE)
 
-    def forget_forecasts(self, _predictor: PredictorLike, _fallback: bool) -> None:
+    def forget_forecasts(self, _predictor: Predictor, _fallback: bool) -> None:
         """Model-change subscriber: forecasts of the previous model are not drawn again."""
         self._origins.clear()
 
@@ -53,7 +54,7 @@ class Dashboard:
             candle_time=m.candle_time,
         )
 
-    def _vol_series(self, m: Market, predictor: PredictorLike, points: int) -> list[VolatilityPoint]:
+    def _vol_series(self, m: Market, predictor: Predictor, points: int) -> list[VolatilityPoint]:
         frame = m.data.frame
         log_ret = np.log(frame["close"]).diff().to_numpy()
         horizon = max(1, round(24 / m.data.bar_hours))
@@ -78,7 +79,7 @@ class Dashboard:
             )
         return out
 
-    def _forecasts(self, m: Market, predictor: PredictorLike, origins: list[int]) -> dict[int, float | None]:
+    def _forecasts(self, m: Market, predictor: Predictor, origins: list[int]) -> dict[int, float | None]:
         """Forecast per origin index: memoized ones, then the missing ones in one pass (or the latest few)."""
         frame = m.data.frame
         model_id = (m.key, str(predictor.model_name), str(predictor.model_version), str(predictor.model_type))
@@ -90,8 +91,7 @@ class Dashboard:
         known = {i: stored[key(i)] for i in origins}
         missing = [i for i, v in known.items() if v is None]
         if missing:
-            # MERGE: both paths below become one `predictor.forecast_path(frame, missing, bar_hours)` call.
-            fast = one_pass_forecasts(predictor, frame, missing, m.data.bar_hours)
+            fast = path_forecasts(predictor, frame, missing, m.data.bar_hours)
             if fast is None:
                 # Origin by origin is a full prediction each: only the latest few.
                 latest = missing[-MAX_SLOW_ORIGINS:]

@@ -13,12 +13,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import Any
 
 from crypto_mlops.config import Settings
 from crypto_mlops.data.errors import DataUnavailable
+from crypto_mlops.models.contract import Predictor
 from crypto_mlops.service.results import ModelInfo, ReloadResult, iso_z, utc_now
 
 log = logging.getLogger(__name__)
@@ -26,19 +25,13 @@ log = logging.getLogger(__name__)
 FALLBACK_BASELINE = "har"
 
 
-class PredictorLike(Protocol):
-    model_name: str
-    model_version: str
-    model_type: str
-    metrics: dict[str, Any]
-
-    def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> Any: ...
+ModelCallback = Callable[[Predictor, bool], None]
 
 
-def _load_champion(settings: Settings) -> PredictorLike:
+def _load_champion(settings: Settings) -> Predictor:
     from crypto_mlops.models.inference import load_predictor
 
-    return load_predictor(settings)  # type: ignore[no-any-return]
+    return load_predictor(settings)
 
 
 def _champion_version(settings: Settings) -> str | None:
@@ -48,37 +41,33 @@ def _champion_version(settings: Settings) -> str | None:
     return None if version is None else str(version.version)
 
 
-def _load_baseline(name: str) -> PredictorLike:
+def _load_baseline(name: str) -> Predictor:
     from crypto_mlops.models.inference import baseline_predictor
 
-    return baseline_predictor(name)  # type: ignore[no-any-return]
+    return baseline_predictor(name)
 
 
 class ModelHolder:
     def __init__(
         self,
         settings: Settings,
-        load_champion: Callable[[Settings], PredictorLike] = _load_champion,
-        load_baseline: Callable[[str], PredictorLike] = _load_baseline,
-        on_change: Callable[[PredictorLike, bool], None] | None = None,
+        load_champion: Callable[[Settings], Predictor] = _load_champion,
+        load_baseline: Callable[[str], Predictor] = _load_baseline,
+        on_change: ModelCallback | None = None,
         champion_probe: Callable[[Settings], str | None] = _champion_version,
     ) -> None:
         self.settings = settings
         self._load_champion = load_champion
         self._load_baseline = load_baseline
         self._champion_probe = champion_probe
-        self._subscribers: list[Callable[[PredictorLike, bool], None]] = [] if on_change is None else [on_change]
+        self._subscribers: list[ModelCallback] = [] if on_change is None else [on_change]
         self._lock = threading.Lock()
-        self._predictor: PredictorLike | None = None
+        self._predictor: Predictor | None = None
         self.fallback = False
         self.fallback_reason: str | None = None
         self.load_time: datetime | None = None
         self.last_reload_at: datetime | None = None
         self.last_reload_error: str | None = None
-
-    def subscribe(self, callback: Callable[[PredictorLike, bool], None]) -> None:
-        """Call callback(predictor, fallback) after every model change."""
-        self._subscribers.append(callback)
 
     @property
     def model_uri(self) -> str:
@@ -88,7 +77,11 @@ class ModelHolder:
     def loaded(self) -> bool:
         return self._predictor is not None
 
-    def get(self) -> PredictorLike:
+    def subscribe(self, callback: ModelCallback) -> None:
+        """Call `callback(predictor, fallback)` after every model change (several callbacks allowed)."""
+        self._subscribers.append(callback)
+
+    def get(self) -> Predictor:
         """The serving model; loads it on first use."""
         predictor = self._predictor
         if predictor is None:
@@ -115,8 +108,8 @@ class ModelHolder:
                 return ReloadResult(
                     success=False,
                     message=f"reload failed, still serving {_describe(keep)}: {reason}",
-                    model_version=str(getattr(keep, "model_version", "")) or None,
-                    model_type=getattr(keep, "model_type", None),
+                    model_version=keep.model_version if keep is not None else None,
+                    model_type=keep.model_type if keep is not None else None,
                 )
             self._set(predictor, fallback=False, reason=None)
             self.last_reload_error = None
@@ -146,19 +139,19 @@ class ModelHolder:
 
     def info(self) -> ModelInfo:
         predictor = self._predictor
-        metrics = dict(getattr(predictor, "metrics", None) or {}) if predictor else {}
-        backtest = getattr(predictor, "backtest", None) if predictor else None
+        metrics = dict(predictor.metrics or {}) if predictor else {}
+        backtest = predictor.backtest if predictor else None
         if backtest is None:
             backtest = metrics.get("backtest") if isinstance(metrics.get("backtest"), dict) else None
         return ModelInfo(
             model_loaded=predictor is not None,
-            model_name=str(getattr(predictor, "model_name", self.settings.model_name)),
+            model_name=predictor.model_name if predictor else self.settings.model_name,
             model_version=str(predictor.model_version) if predictor else None,
-            model_type=getattr(predictor, "model_type", None),
+            model_type=predictor.model_type if predictor else None,
             load_time=iso_z(self.load_time),
             metrics=_jsonable(metrics),
-            sequence_length=getattr(predictor, "sequence_length", None) if predictor else None,
-            feature_columns=list(getattr(predictor, "feature_columns", None) or []) if predictor else [],
+            sequence_length=predictor.sequence_length if predictor else None,
+            feature_columns=list(predictor.feature_columns) if predictor else [],
             fallback=self.fallback,
             fallback_reason=self.fallback_reason,
             model_uri=self.model_uri,
@@ -183,7 +176,7 @@ class ModelHolder:
             raise DataUnavailable(f"no model to serve: {reason}; {FALLBACK_BASELINE} baseline failed: {exc}") from exc
         self._set(baseline, fallback=True, reason=reason)
 
-    def _set(self, predictor: PredictorLike, fallback: bool, reason: str | None) -> None:
+    def _set(self, predictor: Predictor, fallback: bool, reason: str | None) -> None:
         self._predictor = predictor
         self.fallback = fallback
         self.fallback_reason = reason
@@ -192,7 +185,7 @@ class ModelHolder:
             callback(predictor, fallback)
 
 
-def _describe(predictor: PredictorLike | None) -> str:
+def _describe(predictor: Predictor | None) -> str:
     if predictor is None:
         return "no model"
     return f"{predictor.model_name} v{predictor.model_version} ({predictor.model_type})"

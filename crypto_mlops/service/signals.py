@@ -14,9 +14,10 @@ import pandas as pd
 
 from crypto_mlops.config import Settings
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
+from crypto_mlops.models.contract import Predictor
 from crypto_mlops.service.market import Market, Markets
 from crypto_mlops.service.memo import LruMemo
-from crypto_mlops.service.model_holder import ModelHolder, PredictorLike
+from crypto_mlops.service.model_holder import ModelHolder
 from crypto_mlops.service.results import (
     CompareDetail,
     CompareHeuristic,
@@ -136,7 +137,7 @@ class Signals:
             timestamp=iso_z(utc_now()) or "",
         )
 
-    def predict(self, m: Market, predictor: PredictorLike | None = None) -> MLPredictionOut:
+    def predict(self, m: Market, predictor: Predictor | None = None) -> MLPredictionOut:
         predictor = predictor or self.models.get()
         model_id = (id(predictor), str(predictor.model_version), str(predictor.model_type))
         return self._memo(("ml", m.key, m.fetch_id, model_id), lambda: _predict_now(m, predictor))
@@ -148,7 +149,7 @@ class Signals:
         return cast(T, self._results.get_or_compute(key, compute))
 
 
-def _predict_now(m: Market, predictor: PredictorLike) -> MLPredictionOut:
+def _predict_now(m: Market, predictor: Predictor) -> MLPredictionOut:
     # The model sees the whole cached history (its features need long windows), not just `limit`.
     try:
         p = predictor.predict(m.data.frame, source=m.data.source, bar_hours=m.data.bar_hours)

@@ -19,13 +19,15 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.schema import timeframe_hours
 from crypto_mlops.features import compute_features
+from crypto_mlops.models.contract import Predictor
 from crypto_mlops.signals.heuristic import MIN_BARS, risk_level, risk_score, vol_regime
 from crypto_mlops.streaming.alerts import AlertEngine, RuleInput
 from crypto_mlops.streaming.schemas import (
@@ -44,15 +46,7 @@ ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
 FALLBACK_TIMEFRAME = "1h"
 
 
-class PredictorLike(Protocol):
-    model_name: str
-    model_version: str
-    model_type: str
-
-    def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> Any: ...
-
-
-PredictorProvider = Callable[[], PredictorLike | None]
+PredictorProvider = Callable[[], Predictor | None]
 
 
 @dataclass
@@ -115,7 +109,7 @@ def _stable(value: float) -> float:
 
 
 def _plain_prediction(prediction: Any) -> dict[str, Any]:
-    if hasattr(prediction, "model_dump"):
+    if isinstance(prediction, BaseModel):
         out = prediction.model_dump(mode="json")
     elif isinstance(prediction, dict):
         out = dict(prediction)
@@ -253,7 +247,7 @@ class StreamProcessor:
         frame: pd.DataFrame,
         features: _HeuristicColumns,
         pos: int,
-        predictor: PredictorLike | None,
+        predictor: Predictor | None,
         out: Outputs,
         batched_ml: dict[str, Any] | None = None,
     ) -> None:
@@ -319,24 +313,23 @@ class StreamProcessor:
         positions: list[int],
         frame: pd.DataFrame,
         w: _Window,
-        predictor: PredictorLike | None,
+        predictor: Predictor | None,
     ) -> dict[int, dict[str, Any]]:
-        """One model call for a batch's eligible ticks when the predictor can answer several rows.
+        """One model call for a batch's eligible ticks (emitted, with enough history).
 
-        Eligible ticks (emitted, with enough history) are the last rows of the frame; a predictor with
-        `predict_rows(frame, source, bar_hours, n)` computes its features once and answers the last n rows.
+        When they are the last rows of the frame, `predict_rows(frame, source, bar_hours, n)` computes the
+        features once and answers the last n rows; if it fails, each tick is predicted on its own.
         """
-        predict_rows = getattr(predictor, "predict_rows", None)
         eligible = [
             p
             for i, p in zip(fresh, positions, strict=True)
             if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars
         ]
-        if predict_rows is None or len(eligible) < 2 or eligible != list(range(len(frame) - len(eligible), len(frame))):
+        if predictor is None or len(eligible) < 2 or eligible != list(range(len(frame) - len(eligible), len(frame))):
             return {}
         start = max(0, len(frame) - self.window_size - len(eligible) + 1)
         try:
-            answers = predict_rows(
+            answers = predictor.predict_rows(
                 frame.iloc[start:], source=fresh[-1].tick.source, bar_hours=w.bar_hours, n=len(eligible)
             )
         except Exception as exc:  # fall back to one call per tick, which reports errors per tick
@@ -344,9 +337,7 @@ class StreamProcessor:
             return {}
         return {pos: _plain_prediction(a) for pos, a in zip(eligible, answers, strict=True)}
 
-    def _ml(
-        self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: PredictorLike | None
-    ) -> dict[str, Any] | None:
+    def _ml(self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: Predictor | None) -> dict[str, Any] | None:
         if predictor is None:
             return None if self.predictor is None else {"error": "model unavailable"}
         n_bars = min(pos + 1, self.window_size)

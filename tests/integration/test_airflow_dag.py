@@ -103,7 +103,7 @@ def test_dag_runs_every_step_against_real_servers(
     assert versions, "training registered no version"
     champion = client.get_model_version_by_alias("crypto-predictor", "champion")
     assert str(champion.version) == str(deploy["details"]["champion_version"])
-    candidate = str(train["details"]["candidate_version"])
+    candidate = str(train["details"]["trained"]["candidate_version"])
     assert any(str(v.version) == candidate for v in versions)
     tags = client.get_model_version("crypto-predictor", candidate).tags
     assert any("gate" in key for key in tags), tags

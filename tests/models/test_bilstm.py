@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from crypto_mlops.models.backtest import Prepared
-from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.bilstm import BiLSTMConfig, BiLSTMModel, pick_device
 from crypto_mlops.models.target import chronological_split
+from crypto_mlops.models.zoo import load_model
 
 
 def _fit(p: Prepared, seed: int = 3) -> BiLSTMModel:
@@ -56,7 +56,7 @@ def test_save_load_round_trip_gives_identical_predictions(prepared: Prepared, tm
     model = _fit(prepared)
     model.calibrate(prepared.features, prepared.target, np.isfinite(prepared.target.to_numpy()))
     model.save(tmp_path / "m")
-    loaded = VolatilityModel.load(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, BiLSTMModel)
     np.testing.assert_array_equal(
         model.predict(prepared.features).to_numpy(), loaded.predict(prepared.features).to_numpy()

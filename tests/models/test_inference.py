@@ -69,11 +69,12 @@ def test_bad_frames_raise_invalid_input(market: MarketData) -> None:
 
 def test_predict_rows_matches_one_call_per_origin_for_a_fixed_model(market: MarketData) -> None:
     """A registered (fixed) model answers a batch of origins exactly as it answers them one by one."""
-    from crypto_mlops.models.backtest import model_features
-    from crypto_mlops.models.inference import ModelPredictor, _fit_on_frame
+    from crypto_mlops.features import model_features
+    from crypto_mlops.models.inference import ModelPredictor
+    from crypto_mlops.models.refit import fit_baseline
 
     frame = market.frame
-    fitted = _fit_on_frame("har", model_features(frame.iloc[:-50], 1.0), 1.0)
+    fitted = fit_baseline("har", model_features(frame.iloc[:-50], 1.0), 1.0)
     predictor = ModelPredictor(fitted, model_name="crypto-predictor", model_version="7")
     batch = predictor.predict_rows(frame, "synthetic", n=5)
     assert [p.origin_timestamp for p in batch] == [ts.isoformat() for ts in frame.index[-5:]]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from crypto_mlops.data.market import MarketData
-from crypto_mlops.models.backtest import model_features
+from crypto_mlops.features import model_features
 from crypto_mlops.models.bilstm import BiLSTMConfig
 from crypto_mlops.models.target import realized_vol_target
 from crypto_mlops.models.zoo import make_model

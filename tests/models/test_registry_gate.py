@@ -16,11 +16,13 @@ import pytest
 
 from crypto_mlops.config import Settings
 from crypto_mlops.data.market import MarketData
+from crypto_mlops.features import model_features
 from crypto_mlops.models import zoo
-from crypto_mlops.models.backtest import Prepared, model_features
+from crypto_mlops.models.backtest import Prepared
 from crypto_mlops.models.baselines import HarModel
+from crypto_mlops.models.gate import decide
 from crypto_mlops.models.inference import MLPrediction, ModelUnavailable, load_predictor
-from crypto_mlops.models.registry import champion_version, decide, get_client, list_versions, promote, rollback
+from crypto_mlops.models.registry import champion_version, get_client, list_versions, promote, rollback
 from crypto_mlops.models.target import realized_vol_target
 from crypto_mlops.models.training import train_and_register
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from crypto_mlops.pipeline import layout
-from crypto_mlops.pipeline.manifests import StepOutcome
+from crypto_mlops.pipeline.manifests import Deployment, DeployOutcome
 from crypto_mlops.pipeline.notify import notify
 from crypto_mlops.pipeline.store import open_store
 
-PROMOTED = StepOutcome(run_id="r1", step="deploy", done=True, reason="bilstm v3 is now champion")
+PROMOTED = DeployOutcome(
+    run_id="r1", done=True, reason="bilstm v3 is now champion", details=Deployment(champion_version="3")
+)
 
 
 @pytest.fixture
@@ -69,5 +71,7 @@ def test_refused_or_unreachable_api_is_a_warning(fake_api: list[dict], monkeypat
 
 
 def test_no_reload_when_the_champion_did_not_move(fake_api: list[dict]) -> None:
-    outcome = notify(StepOutcome(run_id="r2", step="deploy", done=False, reason="champion unchanged"))
+    outcome = notify(
+        DeployOutcome(run_id="r2", done=False, reason="champion unchanged", details=Deployment(champion_version="1"))
+    )
     assert not outcome.done and "no reload needed" in outcome.reason and fake_api == []

@@ -16,11 +16,11 @@ SERIES = "csv/BTCUSDT/1h"
 
 
 def _commit(store, frame: pd.DataFrame, run_id: str) -> None:
-    key = layout.staged_key(SERIES, run_id)
+    key = layout.SeriesKeys.of(SERIES, run_id).staged
     store.put_parquet(layout.RAW, key, frame)
     store.put_json(
         layout.RAW,
-        layout.commit_key(SERIES, run_id),
+        layout.SeriesKeys.of(SERIES, run_id).commit,
         {
             "run_id": run_id,
             "key": key,
@@ -34,7 +34,7 @@ def _commit(store, frame: pd.DataFrame, run_id: str) -> None:
 def _trained(store, data_end: pd.Timestamp, run_id: str) -> None:
     store.put_json(
         layout.MODELS,
-        layout.training_log_key(SERIES, run_id),
+        layout.SeriesKeys.of(SERIES, run_id).training_log,
         {"run_id": run_id, "data_end": data_end.isoformat(), "rows": 0},
     )
 

@@ -37,10 +37,10 @@ def test_run_twice_then_corrupted_input(tiny_training: Path) -> None:
     first = run_pipeline(symbols=["BTC/USDT"], source="csv", csv_paths=paths)
     assert first.status == "succeeded", first.reason
     assert first.train.done and "no champion" in first.train.reason
-    assert first.evaluate.done and "har" in first.evaluate.details["table"]
+    assert first.evaluate.done and "har" in first.evaluate.details.table
     assert first.deploy.reason and first.notify.reason.startswith("warning")  # nobody listens on API_URL
     champion = current_champion(None)
-    assert champion is not None and first.deploy.details["champion_version"] == str(champion.version)
+    assert champion is not None and first.deploy.details.champion_version == str(champion.version)
     assert "gate.reason" in dict(champion.tags)
 
     second = run_pipeline(symbols=["BTC/USDT"], source="csv", csv_paths=paths)
@@ -87,9 +87,9 @@ def test_deploy_refuses_when_champion_moved_since_evaluate(tiny_training: Path) 
     manifest = ingest.validate(ingest.process(ingest.extract(context, "BTC/USDT")))
     trained = modelling.train(context, [manifest])
     evaluated = modelling.evaluate(trained)
-    assert evaluated.details["champion_version"] is None  # nothing to compare with yet
+    assert evaluated.details.champion_version is None  # nothing to compare with yet
     client = get_client()
-    set_champion(client, "crypto-predictor", "champion", trained.details["candidate_version"], "another run")
+    set_champion(client, "crypto-predictor", "champion", trained.details.trained.candidate_version, "another run")
     deployed = modelling.deploy(evaluated)
     assert not deployed.done and "champion moved" in deployed.reason
-    assert str(current_champion().version) == trained.details["candidate_version"]
+    assert str(current_champion().version) == trained.details.trained.candidate_version

@@ -13,10 +13,15 @@ from crypto_mlops.service.model_holder import ModelHolder
 
 @dataclass
 class Named:
+    """Stands in for a `Predictor`: the holder only reads its description."""
+
     model_version: str
     model_type: str
     model_name: str = "crypto-predictor"
     metrics: dict[str, Any] = field(default_factory=dict)
+    backtest: dict[str, Any] | None = None
+    sequence_length: int | None = None
+    feature_columns: list[str] = field(default_factory=list)
 
     def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> Any:
         raise NotImplementedError
@@ -75,6 +80,38 @@ def test_loaded_once_then_reload_swaps_and_keeps_last_good_when_mlflow_down() ->
     assert holder.get().model_version == "4"  # the last good model keeps serving
     assert holder.info().last_reload_error is not None
     assert changes == [("3", False), ("4", False)]
+
+
+def test_subscribers_hear_every_model_change_next_to_on_change() -> None:
+    registry = Registry()
+    registry.champion = Named("3", "bilstm")
+    first: list[tuple[str, bool]] = []
+    second: list[tuple[str, bool]] = []
+    legacy: list[tuple[str, bool]] = []
+    holder = ModelHolder(
+        get_settings(),
+        load_champion=registry.load,
+        load_baseline=lambda n: Named("baseline", n),
+        on_change=lambda p, fb: legacy.append((p.model_version, fb)),
+    )
+    holder.subscribe(lambda p, fb: first.append((p.model_version, fb)))
+    holder.subscribe(lambda p, fb: second.append((p.model_version, fb)))
+    holder.get()
+    registry.champion = Named("4", "bilstm")
+    holder.reload()
+    registry.down = True
+    holder.reload()  # a failed reload changes nothing: no callback
+    assert first == second == legacy == [("3", False), ("4", False)]
+
+
+def test_info_describes_the_served_predictor() -> None:
+    registry = Registry()
+    registry.champion = Named("5", "bilstm", sequence_length=168, feature_columns=["rv24", "log_ret"])
+    holder = ModelHolder(get_settings(), load_champion=registry.load, load_baseline=lambda n: Named("baseline", n))
+    holder.get()
+    info = holder.info()
+    assert info.sequence_length == 168 and info.feature_columns == ["rv24", "log_ret"]
+    assert info.model_type == "bilstm" and info.model_name == "crypto-predictor"
 
 
 def test_reload_promotes_from_fallback_to_champion() -> None:

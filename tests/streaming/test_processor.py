@@ -34,6 +34,10 @@ class FakePredictor:
             "origin_timestamp": frame.index[-1].isoformat(),
         }
 
+    def predict_rows(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0, n: int = 1) -> list[dict]:
+        """A model that cannot batch: the processor then asks it tick by tick."""
+        raise NotImplementedError("answers one candle at a time")
+
 
 def run(processor: StreamProcessor, ticks: list, batch: int, emit: bool = True) -> list:
     out = []
