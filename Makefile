@@ -16,7 +16,7 @@ install: $(STAMP) ## Create or update .venv with the package, its console script
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[all]'
 	@touch $(STAMP)
 
 up: install ## Start the embedded stack in the foreground (Ctrl-C stops everything)

@@ -15,7 +15,7 @@ from crypto_mlops.cli.common import console, friendly_errors
 from crypto_mlops.data.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from crypto_mlops.models.bilstm import BiLSTMConfig
+    from crypto_mlops.models.bilstm_config import BiLSTMConfig
 
 progress_console = Console(stderr=True)
 
@@ -37,7 +37,7 @@ def parse_models(models: str | None) -> list[str] | None:
 
 
 def bilstm_config_from(epochs: int | None, tiny: bool, seed: int) -> BiLSTMConfig:
-    from crypto_mlops.models.bilstm import BiLSTMConfig
+    from crypto_mlops.models.bilstm_config import BiLSTMConfig
 
     cfg = BiLSTMConfig.tiny() if tiny else BiLSTMConfig()
     cfg.seed = seed

@@ -42,7 +42,7 @@ def friendly_errors(func: F) -> F:
 
 
 def quiet_libraries() -> None:
-    for name in ("ccxt", "urllib3", "matplotlib", "mlflow", "alembic"):
+    for name in ("ccxt", "urllib3", "mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -17,7 +17,7 @@ from crypto_mlops.features import model_features
 from crypto_mlops.features.volatility import bars
 from crypto_mlops.models import metrics
 from crypto_mlops.models.base import VolatilityModel
-from crypto_mlops.models.bilstm import BiLSTMConfig
+from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.target import Split, chronological_split, horizon_bars, realized_vol_target
 from crypto_mlops.models.zoo import BASELINES, LEARNED, MODEL_CLASSES, REFERENCE, make_model
 

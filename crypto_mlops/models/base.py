@@ -86,6 +86,10 @@ class VolatilityModel(ABC):
         forecast = self.predict(features, mask).to_numpy()
         self.confidence = ConfidenceModel.fit(features, target.to_numpy(), forecast, np.asarray(mask, bool))
 
+    def fit_log(self) -> tuple[list[dict[str, float]], dict[str, float]]:
+        """What the last fit reports to the tracker: per-epoch metrics (each with an `epoch`) and totals."""
+        return [], {}
+
     # --- persistence ----------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         """JSON-able fitted parameters (weights of learned models are saved separately)."""

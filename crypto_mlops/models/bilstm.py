@@ -29,41 +29,10 @@ from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
 from crypto_mlops.models.baselines import HarXModel, har_design
+from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.catalog import register
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
-
-
-@dataclass
-class BiLSTMConfig:
-    # network
-    window: int = 168  # bars of history per origin (a week of hours)
-    hidden: int = 24  # LSTM units per direction
-    layers: int = 1
-    head_hidden: int = 32  # units of the head over [last states, mean output, static inputs]
-    dropout: float = 0.2
-    # optimisation
-    epochs: int = 25
-    patience: int = 4  # epochs without a better validation loss before stopping
-    batch_size: int = 256
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    val_frac: float = 0.15  # tail of the training origins used for early stopping and the correction
-    train_stride: int = 2  # every other origin: neighbours share 167 of 168 bars
-    loss: str = "mse_log"  # or "qlike"
-    correction: str = "lognormal"  # or "empirical" (see the module docstring)
-    # run
-    seed: int = 42
-    device: str = "auto"  # cuda when available
-    max_train_seconds: float | None = None
-    progress: bool = True
-
-    @classmethod
-    def tiny(cls) -> BiLSTMConfig:
-        """For tests: seconds on a CPU."""
-        return cls(
-            window=24, hidden=8, head_hidden=8, epochs=2, patience=1, batch_size=128, train_stride=6, progress=False
-        )
 
 
 class BiLSTMNet(nn.Module):
@@ -127,6 +96,9 @@ class BiLSTMModel(VolatilityModel):
         self.train_seconds = 0.0
         self.device_used = "cpu"
         self.net: BiLSTMNet | None = None
+
+    def fit_log(self) -> tuple[list[dict[str, float]], dict[str, float]]:
+        return self.history, {"bilstm.correction": self.correction, "bilstm.train_seconds": self.train_seconds}
 
     @classmethod
     def build(cls, config: object | None = None) -> BiLSTMModel:

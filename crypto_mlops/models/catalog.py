@@ -16,6 +16,9 @@ from crypto_mlops.models.base import STATE_FILE, VolatilityModel
 # name -> class; tests may add their own doubles to it.
 MODEL_CLASSES: dict[str, type[VolatilityModel]] = {}
 
+# name -> why it cannot be built in this install (an optional dependency is missing).
+UNAVAILABLE: dict[str, str] = {}
+
 M = TypeVar("M", bound=type[VolatilityModel])
 
 
@@ -28,10 +31,17 @@ def register(cls: M) -> M:
     return cls
 
 
+def missing_model(name: str, reason: str) -> None:
+    """Record a known model that this install cannot build, so asking for it says why."""
+    UNAVAILABLE[name] = reason
+
+
 def model_class(name: str) -> type[VolatilityModel]:
     try:
         return MODEL_CLASSES[name]
     except KeyError:
+        if name in UNAVAILABLE:
+            raise KeyError(f"model {name!r} is not available: {UNAVAILABLE[name]}") from None
         raise KeyError(f"unknown model {name!r}; choose from {', '.join(MODEL_CLASSES)}") from None
 
 

@@ -15,23 +15,21 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.models.backtest import BacktestResult, Prepared, prepare, run_backtest
-from crypto_mlops.models.bilstm import BiLSTMConfig, BiLSTMModel
+from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.gate import GateDecision, score_window
 from crypto_mlops.models.promotion import Contenders, Provenance, champion_forecast, promote
 from crypto_mlops.models.registry import get_client
 from crypto_mlops.models.zoo import BASELINES, MODEL_CLASSES
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -104,23 +102,15 @@ def table_markdown(result: BacktestResult) -> str:
     return "\n".join(lines)
 
 
-def forecast_plot(result: BacktestResult, models: list[str], title: str) -> Figure:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def forecast_plot(result: BacktestResult, models: list[str], title: str) -> go.Figure:
+    """Realized vs forecast RV24 on the validation window (an interactive page among the run's artifacts)."""
     p = result.predictions.iloc[::24]  # one origin a day keeps the lines readable
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.plot(p.index, p["realized"], color="black", lw=0.8, label="realized RV24")
+    fig = go.Figure()
+    fig.add_scatter(x=p.index, y=p["realized"], name="realized RV24", line={"color": "black", "width": 1})
     for name in dict.fromkeys(models):
         if name in p:
-            ax.plot(p.index, p[name], lw=1.0, label=f"{name} forecast")
-    ax.set_ylabel("RV over next 24 h")
-    ax.set_title(title)
-    ax.legend(loc="upper right")
-    fig.autofmt_xdate()
-    fig.tight_layout()
+            fig.add_scatter(x=p.index, y=p[name], name=f"{name} forecast", line={"width": 1.2})
+    fig.update_layout(title=title, yaxis_title="RV over next 24 h", template="plotly_white", height=420)
     return fig
 
 
@@ -204,20 +194,14 @@ def _train_logged(
             if np.isfinite(row[key]):
                 mlflow.log_metric(f"{row['model']}.{key}", float(row[key]))
     mlflow.log_metrics({f"fit_seconds.{k}": v for k, v in result.fit_seconds.items()})
-    model = result.models[candidate]
-    if isinstance(model, BiLSTMModel):
-        for h in model.history:
-            mlflow.log_metrics(
-                {"train_loss": h["train_loss"], "val_loss": h["val_loss"], "val_qlike": h["val_qlike"]},
-                step=int(h["epoch"]),
-            )
-        mlflow.log_metrics({"bilstm.correction": model.correction, "bilstm.train_seconds": model.train_seconds})
+    epochs, totals = result.models[candidate].fit_log()
+    for row in epochs:
+        mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+    if totals:
+        mlflow.log_metrics(totals)
     best_base = result.best(BASELINES)["model"]
     fig = forecast_plot(
         result, [candidate, "har", best_base], f"{data.symbol} RV24: forecast vs realized (validation window)"
     )
-    mlflow.log_figure(fig, "forecast_vs_realized.png")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    mlflow.log_figure(fig, "forecast_vs_realized.html")
     return result

@@ -46,7 +46,7 @@ from crypto_mlops.pipeline.manifests import (
 from crypto_mlops.pipeline.store import Store, open_store
 
 if TYPE_CHECKING:
-    from crypto_mlops.models.bilstm import BiLSTMConfig
+    from crypto_mlops.models.bilstm_config import BiLSTMConfig
 
 __all__ = ["current_champion", "deploy", "evaluate", "train"]
 
@@ -74,7 +74,7 @@ def _primary(context: RunContext, settings: Settings) -> str:
 
 
 def _bilstm_config(training: TrainingSettings) -> BiLSTMConfig:
-    from crypto_mlops.models.bilstm import BiLSTMConfig
+    from crypto_mlops.models.bilstm_config import BiLSTMConfig
 
     config = BiLSTMConfig.tiny() if training.profile == "tiny" else BiLSTMConfig(progress=False)
     if training.max_seconds:

@@ -22,7 +22,7 @@ def iso_z(value: datetime | pd.Timestamp | None) -> str | None:
         return None
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(ts.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def utc_now() -> datetime:

@@ -45,7 +45,7 @@ def test_train_register_gate_load_by_alias_and_rollback(
     # artifacts went through the server into the S3 bucket
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket="mlflow").get("Contents", [])]
     assert any(k.endswith("state.json") for k in keys)
-    assert any(k.endswith("forecast_vs_realized.png") for k in keys)
+    assert any(k.endswith("forecast_vs_realized.html") for k in keys)
 
     # load by alias, as serving does
     candles = data.frame.tz_convert(None).reset_index()

@@ -171,7 +171,7 @@ def test_training_logs_params_epochs_table_plot_and_fingerprint(
     assert "bilstm.qlike" in run.data.metrics and "har.dm_t" not in run.data.metrics
     assert len(client.get_metric_history(result.run_id, "val_loss")) >= 1
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
-    assert {"backtest.json", "backtest.md", "dataset.json", "forecast_vs_realized.png"} <= artifacts
+    assert {"backtest.json", "backtest.md", "dataset.json", "forecast_vs_realized.html"} <= artifacts
     fp = result.fingerprint
     assert fp["source"] == "synthetic" and len(fp["sha256"]) == 64 and fp["rows"] == 2400
     assert realized_vol_target is not None
