@@ -73,9 +73,7 @@ def _lifespan(
         if start_service:
             svc.start()
         yield
-        close = getattr(svc.feed, "close", None)
-        if close is not None:
-            close()
+        svc.feed.close()
 
     return lifespan
 

@@ -30,6 +30,10 @@ class PredictionFeed(Protocol):
         """Events for `symbols` (normalized, e.g. 'BTC/USDT'; None = all) until the iterator is closed."""
         ...
 
+    def close(self) -> None:
+        """Release what the feed holds (a Kafka consumer); the app calls it on shutdown."""
+        ...
+
 
 class PeriodicPredictionFeed:
     """Computes a prediction event per symbol every `interval_s` with the in-process service."""
@@ -56,6 +60,9 @@ class PeriodicPredictionFeed:
                     event = {"symbol": symbol, "error": f"{type(exc).__name__}: {exc}"}
                 yield event
             await asyncio.sleep(self.interval_s)
+
+    def close(self) -> None:
+        """Nothing to release: each subscription ends with its client."""
 
 
 def select_feed(

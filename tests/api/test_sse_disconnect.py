@@ -32,6 +32,9 @@ class RecordingFeed:
         finally:
             self.closed += 1
 
+    def close(self) -> None:
+        """Part of the feed protocol; the subscriptions close themselves."""
+
 
 def test_client_disconnect_closes_the_subscription(service: CryptoService) -> None:
     feed = RecordingFeed()
