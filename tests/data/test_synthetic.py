@@ -39,3 +39,15 @@ def test_regime_switches_show_up_as_calm_and_stressed_months() -> None:
     returns = _log_returns(24 * 365, seed=5)
     monthly_vol = returns.resample("MS").std()
     assert monthly_vol.max() / monthly_vol.min() > 1.5
+
+
+def test_each_pair_has_its_own_path_price_and_volatility_level() -> None:
+    end = pd.Timestamp("2025-01-01", tz="UTC")
+    btc, eth, sol = (simulate(24 * 200, seed=42, symbol=s, end=end).frame for s in ("BTC/USDT", "ETH/USDT", "SOL/USDT"))
+    rets = {name: np.log(f["close"]).diff().dropna() for name, f in (("btc", btc), ("eth", eth), ("sol", sol))}
+    # Different paths, not one path rescaled: returns are nearly uncorrelated across pairs.
+    assert abs(np.corrcoef(rets["btc"], rets["eth"])[0, 1]) < 0.1
+    assert btc["close"].iloc[0] > 10 * eth["close"].iloc[0]  # each pair keeps its own price level
+    assert rets["sol"].std() > rets["btc"].std()  # and its own volatility level
+    # The same pair and seed give the same path, whatever else was simulated before.
+    pd.testing.assert_frame_equal(eth, simulate(24 * 200, seed=42, symbol="ETH/USDT", end=end).frame)
