@@ -261,8 +261,7 @@ class Settings(BaseSettings):
         8,
         alias="GRPC_MAX_STREAMS",
         ge=1,
-        description="Open StreamPrices calls at once (own threads, beside GRPC_WORKERS); beyond it "
-        "RESOURCE_EXHAUSTED.",
+        description="Open StreamPrices calls at once (own threads, beside GRPC_WORKERS); beyond it RESOURCE_EXHAUSTED.",
     )
 
     # --- streaming -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crypto_mlops.service import MAX_HORIZON_MIN, MAX_LIMIT, MIN_LIMIT
+from crypto_mlops.service.results import CacheMetrics
 
 Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}([/\-_]?[A-Za-z0-9]{2,10})?$"
@@ -39,3 +40,17 @@ class MLSignalRequest(MarketRequest):
 
 class ErrorDetail(BaseModel):
     detail: str
+
+
+class RateLimitStatus(BaseModel):
+    per_min: float = Field(description="RATE_LIMIT_PER_MIN (0 = off).")
+    burst: int = Field(description="RATE_LIMIT_BURST.")
+    refused: int = Field(description="Heavy calls refused with 429 since start.")
+
+
+class LimitsStatus(BaseModel):
+    """The serving limits in force and how close the process is to them (JSON side of the metrics)."""
+
+    ohlcv_cache: CacheMetrics
+    rate_limit: RateLimitStatus
+    max_body_bytes: int
