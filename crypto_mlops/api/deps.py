@@ -18,7 +18,8 @@ from crypto_mlops.api.schemas import (
     EXCHANGE_PATTERN,
     LIMIT_DOC,
     SYMBOL_DOC,
-    SYMBOL_PATTERN,
+    SYMBOL_SCHEMA,
+    SYMBOL_SHAPE,
     ErrorDetail,
     Timeframe,
 )
@@ -39,8 +40,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorDetail, "description": "Market data or model unavailable; `detail` says why."},
 }
 
-Symbol = Annotated[str, Query(pattern=SYMBOL_PATTERN, max_length=26, description=SYMBOL_DOC)]
-OptionalSymbol = Annotated[str | None, Query(pattern=SYMBOL_PATTERN, max_length=26)]
+Symbol = Annotated[
+    str, Query(pattern=SYMBOL_SHAPE, max_length=26, description=SYMBOL_DOC, json_schema_extra=SYMBOL_SCHEMA)
+]
+OptionalSymbol = Annotated[
+    str | None, Query(pattern=SYMBOL_SHAPE, max_length=26, description=SYMBOL_DOC, json_schema_extra=SYMBOL_SCHEMA)
+]
 Exchange = Annotated[str, Query(pattern=EXCHANGE_PATTERN, description=EXCHANGE_DOC)]
 Limit = Annotated[int, Query(ge=MIN_LIMIT, le=MAX_LIMIT, description=LIMIT_DOC)]
 TailN = Annotated[int, Query(ge=1, le=MAX_HISTORY_N, description="How many of the latest records.")]

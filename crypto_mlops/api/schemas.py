@@ -8,7 +8,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from crypto_mlops.data.schema import KNOWN_QUOTES
 from crypto_mlops.service import MAX_HORIZON_MIN, MAX_LIMIT, MIN_LIMIT
-from crypto_mlops.service.results import CacheMetrics
 
 Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]
 
@@ -19,9 +18,11 @@ def _any_case(word: str) -> str:
 
 # What `normalize_symbol` accepts, stated in the schema: BASE/QUOTE with a separator, or BASE followed by
 # a known quote currency (a pattern cannot say which other quotes exist, so those need the separator).
-SYMBOL_PATTERN = (
-    r"^[A-Za-z0-9]{2,15}([/\-_][A-Za-z0-9]{2,10}|" + "|".join(_any_case(q) for q in KNOWN_QUOTES) + ")$"
-)
+SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}([/\-_][A-Za-z0-9]{2,10}|" + "|".join(_any_case(q) for q in KNOWN_QUOTES) + ")$"
+# What the adapter checks itself: the shape. A well-shaped pair outside SYMBOL_PATTERN ("ZZZZZZ") reaches
+# the service and gets its 400 with the reason, as before; the schema still documents the accepted set.
+SYMBOL_SHAPE = r"^[A-Za-z0-9]{2,15}([/\-_]?[A-Za-z0-9]{2,10})?$"
+SYMBOL_SCHEMA = {"pattern": SYMBOL_PATTERN}
 EXCHANGE_PATTERN = r"^[A-Za-z0-9_]{2,32}$"
 MAX_BODY_BYTES = 16 * 1024
 
@@ -47,7 +48,9 @@ class MarketRequest(BaseModel):
     # strict: JSON types as documented (no "1" for 1, no 0 for false), unknown fields refused
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    symbol: str = Field("BTCUSDT", pattern=SYMBOL_PATTERN, max_length=26, description=SYMBOL_DOC)
+    symbol: str = Field(
+        "BTCUSDT", pattern=SYMBOL_SHAPE, max_length=26, description=SYMBOL_DOC, json_schema_extra=SYMBOL_SCHEMA
+    )
     exchange: str = Field("binance", pattern=EXCHANGE_PATTERN, description=EXCHANGE_DOC)
     timeframe: Timeframe = Field("1h", description="Candle timeframe.")
     limit: JsonInt = Field(200, ge=MIN_LIMIT, le=MAX_LIMIT, description=LIMIT_DOC)
@@ -64,6 +67,19 @@ class MLSignalRequest(MarketRequest):
 
 class ErrorDetail(BaseModel):
     detail: str
+
+
+class CacheMetrics(BaseModel):
+    """The candle cache against its bounds (OHLCV_CACHE_MAX_ENTRIES, OHLCV_CACHE_MAX_MB)."""
+
+    entries: int
+    bytes: int
+    max_entries: int
+    max_bytes: int
+    hits: int
+    misses: int
+    evictions: int
+    refresh_errors: int
 
 
 class RateLimitStatus(BaseModel):

@@ -205,19 +205,6 @@ class HealthResult(BaseModel):
     database: str
 
 
-class CacheMetrics(BaseModel):
-    """The candle cache against its bounds (OHLCV_CACHE_MAX_ENTRIES, OHLCV_CACHE_MAX_MB)."""
-
-    entries: int
-    bytes: int
-    max_entries: int
-    max_bytes: int
-    hits: int
-    misses: int
-    evictions: int
-    refresh_errors: int
-
-
 class MetricsResult(BaseModel):
     start_time: str
     requests_total: int

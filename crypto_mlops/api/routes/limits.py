@@ -7,9 +7,8 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 
 from crypto_mlops.api.deps import ServiceDep
-from crypto_mlops.api.schemas import LimitsStatus, RateLimitStatus
+from crypto_mlops.api.schemas import CacheMetrics, LimitsStatus, RateLimitStatus
 from crypto_mlops.service.ratelimit import RateLimiter
-from crypto_mlops.service.results import CacheMetrics
 
 router = APIRouter(tags=["ops"])
 
