@@ -226,8 +226,9 @@ class Settings(BaseSettings):
         120.0,
         alias="RATE_LIMIT_PER_MIN",
         ge=0,
-        description="Heavy calls (REST ml-signal, compare, chart; every GraphQL request) per client address "
-        "and minute; beyond it 429 with Retry-After. 0 = no limit.",
+        description="Heavy calls per client address and minute (REST ml-signal, compare, chart; GraphQL: one per "
+        "ohlcvData, compareSignals, generateSignal, generateMlSignal field); beyond it 429 with Retry-After. "
+        "0 = no limit.",
     )
     rate_limit_burst: int = Field(
         30, alias="RATE_LIMIT_BURST", ge=1, description="Heavy calls a client may make at once before the rate applies."

@@ -6,12 +6,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
 from crypto_mlops import __version__
 from crypto_mlops.gql.calls import CallRunner
-from crypto_mlops.gql.http_limits import BodySizeLimit, check_rate
+from crypto_mlops.gql.http_limits import BodySizeLimit
 from crypto_mlops.gql.limits import GraphQLLimits
 from crypto_mlops.gql.schema import build_schema, context_for
 from crypto_mlops.service import CryptoService, get_service
@@ -26,13 +26,13 @@ def rate_limiter_for(service: CryptoService) -> RateLimiter:
 def graphql_router(service: CryptoService, limiter: RateLimiter | None = None) -> GraphQLRouter[Any, Any]:
     """The GraphQL endpoint: document limits from the settings, resolvers on their own few threads.
 
-    Every request draws one call from `limiter` (shared with the REST heavy routes on the API).
+    Each operation draws one call per market service call from `limiter` (shared with the REST heavy
+    routes on the API); see `gql.ratelimit`.
     """
     runner = CallRunner(service.settings.graphql_workers)
 
-    async def context_getter(request: Request) -> dict[str, Any]:
-        check_rate(limiter, request)
-        return context_for(service, runner)
+    async def context_getter() -> dict[str, Any]:
+        return context_for(service, runner, limiter)
 
     schema = build_schema(GraphQLLimits.from_settings(service.settings))
     return GraphQLRouter(schema, context_getter=context_getter, graphql_ide="graphiql")

@@ -7,11 +7,12 @@ and aliases are the only way to repeat one, so a document cannot fan out into hu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -67,30 +68,45 @@ def limit_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtension
     ]
 
 
-def count_root_calls(
+LIGHT_FIELDS = frozenset({"health", "modelInfo"})  # no market work: free for the rate limit
+
+
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def root_fields(
     selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str] = frozenset()
-) -> int:
-    """Root fields of a selection (through fragments), introspection fields excluded."""
-    total = 0
+) -> Iterator[str]:
+    """Names of the root fields of a selection (through fragments), introspection fields excluded."""
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            total += 0 if selection.name.value.startswith("__") else 1
+            if not selection.name.value.startswith("__"):
+                yield selection.name.value
         elif isinstance(selection, InlineFragmentNode):
-            total += count_root_calls(selection.selection_set, fragments, seen)
+            yield from root_fields(selection.selection_set, fragments, seen)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is not None and name not in seen:  # cycles are reported by GraphQL's own rules
-                total += count_root_calls(fragment.selection_set, fragments, seen | {name})
-    return total
+                yield from root_fields(fragment.selection_set, fragments, seen | {name})
+
+
+def count_root_calls(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> int:
+    """Service calls of a selection: one per root field."""
+    return sum(1 for _ in root_fields(selection_set, fragments))
+
+
+def market_calls(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> int:
+    """Service calls that do market work (what the rate limit charges)."""
+    return sum(1 for name in root_fields(selection_set, fragments) if name not in LIGHT_FIELDS)
 
 
 def service_call_rule(max_calls: int) -> type[ValidationRule]:
     class MaxServiceCalls(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            document = context.document
-            self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+            self.fragments = fragments_of(context.document)
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             calls = count_root_calls(node.selection_set, self.fragments)

@@ -18,7 +18,9 @@ from graphql import GraphQLError
 from crypto_mlops.gql.calls import EXPECTED_CODES, CallRunner
 from crypto_mlops.gql.limits import GraphQLLimits, limit_extensions
 from crypto_mlops.gql.queries import Mutation, Query
+from crypto_mlops.gql.ratelimit import RateLimitCalls
 from crypto_mlops.service import CryptoService
+from crypto_mlops.service.ratelimit import RateLimiter
 
 
 class CryptoSchema(strawberry.Schema):
@@ -36,11 +38,13 @@ class CryptoSchema(strawberry.Schema):
 @lru_cache(maxsize=8)
 def build_schema(limits: GraphQLLimits = GraphQLLimits()) -> CryptoSchema:
     """The schema with its document limits (one per distinct set of limits)."""
-    return CryptoSchema(query=Query, mutation=Mutation, extensions=limit_extensions(limits))
+    return CryptoSchema(query=Query, mutation=Mutation, extensions=[*limit_extensions(limits), RateLimitCalls])
 
 
 schema = build_schema()
 
 
-def context_for(service: CryptoService, runner: CallRunner | None = None) -> dict[str, Any]:
-    return {"service": service, "runner": runner or CallRunner()}
+def context_for(
+    service: CryptoService, runner: CallRunner | None = None, limiter: RateLimiter | None = None
+) -> dict[str, Any]:
+    return {"service": service, "runner": runner or CallRunner(), "limiter": limiter}

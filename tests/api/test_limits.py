@@ -85,8 +85,11 @@ def test_heavy_routes_are_rate_limited_per_client(tmp_path: Path) -> None:
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1 and "rate limit" in refused.json()["detail"]
         assert c.get("/v1/dashboard/chart").status_code == 429
-        gql = c.post("/graphql", json={"query": "{ health { status } }"})
+        gql = c.post("/graphql", json={"query": "{ ohlcvData { rows } }"})
         assert gql.status_code == 429  # one budget for REST and GraphQL
+        assert int(gql.headers["Retry-After"]) >= 1 and gql.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        for free in ("{ __typename }", "{ health { status } modelInfo { modelName } }"):
+            assert c.post("/graphql", json={"query": free}).status_code == 200  # probes cost nothing
         assert c.get("/health").status_code == 200  # light routes are never limited
         assert c.post("/v1/crypto/signal").status_code == 200
         assert c.get("/metrics/limits").json()["rate_limit"]["refused"] == 3

@@ -93,3 +93,17 @@ def test_oversize_bodies_get_413_with_or_without_content_length(client: TestClie
 
     r = client.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
+
+
+def test_an_operation_costs_one_call_per_market_service_call(tmp_path: Path) -> None:
+    svc = make_service(tmp_path, settings={"rate_limit_per_min": 6, "rate_limit_burst": 3})
+    with TestClient(create_graphql_app(svc, start_service=False)) as c:
+        three = "query{ a: ohlcvData{rows} b: ohlcvData(input:{limit:60}){rows} compareSignals{symbol} health{status} }"
+        assert "errors" not in c.post("/graphql", json={"query": three}).json()
+        refused = c.post("/graphql", json={"query": "query{ ohlcvData{rows} }"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert c.post("/graphql", json={"query": "{ __typename }"}).json() == {"data": {"__typename": "Query"}}
+        named = "query Cheap { health { status } } query Dear { ohlcvData { rows } }"
+        assert c.post("/graphql", json={"query": named, "operationName": "Cheap"}).status_code == 200
+    svc.close()
