@@ -78,7 +78,7 @@ def test_error_details_do_not_echo_huge_input(client: TestClient) -> None:
 
 
 def test_heavy_routes_are_rate_limited_per_client(tmp_path: Path) -> None:
-    svc = make_service(tmp_path, settings={"rate_limit_per_min": 6, "rate_limit_burst": 2})
+    svc = make_service(tmp_path, settings={"rate_limit_per_min": 0.01, "rate_limit_burst": 2})
     with TestClient(create_app(svc, start_service=False)) as c:
         assert [c.get("/v1/crypto/signals/compare").status_code for _ in range(2)] == [200, 200]
         refused = c.post("/v1/crypto/ml-signal")

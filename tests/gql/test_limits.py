@@ -96,7 +96,7 @@ def test_oversize_bodies_get_413_with_or_without_content_length(client: TestClie
 
 
 def test_an_operation_costs_one_call_per_market_service_call(tmp_path: Path) -> None:
-    svc = make_service(tmp_path, settings={"rate_limit_per_min": 6, "rate_limit_burst": 3})
+    svc = make_service(tmp_path, settings={"rate_limit_per_min": 0.01, "rate_limit_burst": 3})
     with TestClient(create_graphql_app(svc, start_service=False)) as c:
         three = "query{ a: ohlcvData{rows} b: ohlcvData(input:{limit:60}){rows} compareSignals{symbol} health{status} }"
         assert "errors" not in c.post("/graphql", json={"query": three}).json()
