@@ -24,7 +24,6 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}([/\-_][A-Za-z0-9]{2,10}|" + "|".join(_any_
 SYMBOL_SHAPE = r"^[A-Za-z0-9]{2,15}([/\-_]?[A-Za-z0-9]{2,10})?$"
 SYMBOL_SCHEMA = {"pattern": SYMBOL_PATTERN}
 EXCHANGE_PATTERN = r"^[A-Za-z0-9_]{2,32}$"
-MAX_BODY_BYTES = 16 * 1024
 
 SYMBOL_DOC = (
     "Pair: BTC/USDT, btc-usdt, BTC_USDT, or BTCUSDT when the quote is one of "
