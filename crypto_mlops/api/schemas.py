@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from crypto_mlops.data.schema import KNOWN_QUOTES
 from crypto_mlops.service import MAX_HORIZON_MIN, MAX_LIMIT, MIN_LIMIT
@@ -22,7 +23,7 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}([/\-_][A-Za-z0-9]{2,10}|" + "|".join(_any_
 # What the adapter checks itself: the shape. A well-shaped pair outside SYMBOL_PATTERN ("ZZZZZZ") reaches
 # the service and gets its 400 with the reason, as before; the schema still documents the accepted set.
 SYMBOL_SHAPE = r"^[A-Za-z0-9]{2,15}([/\-_]?[A-Za-z0-9]{2,10})?$"
-SYMBOL_SCHEMA = {"pattern": SYMBOL_PATTERN}
+SYMBOL_SCHEMA: JsonDict = {"pattern": SYMBOL_PATTERN}
 EXCHANGE_PATTERN = r"^[A-Za-z0-9_]{2,32}$"
 
 SYMBOL_DOC = (
