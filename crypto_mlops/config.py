@@ -9,11 +9,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "minioadmin", "mlops", "admin", "dev-api-key"}
+MIN_SECRET_LENGTH = 16  # production refuses shorter secrets (API_KEY, the S3 secret, a database password)
 
 
 # --- settings of single components, grouped by env prefix; each is also a field of Settings ----------
@@ -102,7 +104,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = Field(
         "development",
         alias="ENV",
-        description="development | test | production; production refuses placeholder secrets.",
+        description="development | test | production; production refuses placeholder secrets and secrets "
+        f"shorter than {MIN_SECRET_LENGTH} characters, but only for the parts that are configured "
+        "(API_KEY always; AWS_SECRET_ACCESS_KEY when MLFLOW_S3_ENDPOINT_URL is set; the password of a "
+        "DATABASE_URL that has one).",
     )
     data_dir: Path = Field(
         Path("data"),
@@ -166,7 +171,10 @@ class Settings(BaseSettings):
     grpc_port: int = Field(50051, alias="GRPC_PORT", description="gRPC port.")
     mlflow_port: int = Field(5000, alias="MLFLOW_PORT", description="MLflow UI port (embedded stack).")
     api_key: str = Field(
-        "dev-api-key", alias="API_KEY", description="Key required by admin endpoints (X-API-Key header)."
+        "dev-api-key",
+        alias="API_KEY",
+        description="Key required by admin endpoints (X-API-Key header); in production at least "
+        f"{MIN_SECRET_LENGTH} characters and not a placeholder.",
     )
     api_url: str = Field(
         "http://127.0.0.1:8800", alias="API_URL", description="Where the pipeline reaches the API to ask for a reload."
@@ -192,6 +200,69 @@ class Settings(BaseSettings):
     )
     prediction_feed_interval_s: float = Field(
         5.0, alias="PREDICTION_FEED_INTERVAL_S", gt=0, description="Period of the in-process feed (s)."
+    )
+
+    # --- serving limits (docs/serving.md, "Limits") -------------------------------------------
+    max_body_bytes: int = Field(
+        16 * 1024,
+        alias="MAX_BODY_BYTES",
+        ge=1024,
+        description="Largest request body (bytes) on the API and the standalone GraphQL server; larger = 413, "
+        "with or without Content-Length.",
+    )
+    ohlcv_cache_max_entries: int = Field(
+        256,
+        alias="OHLCV_CACHE_MAX_ENTRIES",
+        ge=1,
+        description="Candle cache: most (pair, timeframe, exchange) keys kept; the least recently used goes first.",
+    )
+    ohlcv_cache_max_mb: float = Field(
+        256.0,
+        alias="OHLCV_CACHE_MAX_MB",
+        gt=0,
+        description="Candle cache: most megabytes of candles kept (least recently used evicted first).",
+    )
+    rate_limit_per_min: float = Field(
+        120.0,
+        alias="RATE_LIMIT_PER_MIN",
+        ge=0,
+        description="Heavy calls per client address and minute (REST ml-signal, compare, chart; GraphQL: one per "
+        "ohlcvData, compareSignals, generateSignal, generateMlSignal field); beyond it 429 with Retry-After. "
+        "0 = no limit.",
+    )
+    rate_limit_burst: int = Field(
+        30, alias="RATE_LIMIT_BURST", ge=1, description="Heavy calls a client may make at once before the rate applies."
+    )
+    graphql_max_depth: int = Field(
+        8, alias="GRAPHQL_MAX_DEPTH", ge=2, description="Deepest GraphQL selection (introspection not counted)."
+    )
+    graphql_max_aliases: int = Field(
+        15, alias="GRAPHQL_MAX_ALIASES", ge=0, description="Most aliases in one GraphQL document."
+    )
+    graphql_max_tokens: int = Field(
+        2000, alias="GRAPHQL_MAX_TOKENS", ge=100, description="Most tokens in one GraphQL document."
+    )
+    graphql_max_service_calls: int = Field(
+        10,
+        alias="GRAPHQL_MAX_SERVICE_CALLS",
+        ge=1,
+        description="Cost rule: most service calls (root fields such as ohlcvData, generateMlSignal) "
+        "in one GraphQL operation.",
+    )
+    graphql_workers: int = Field(
+        4,
+        alias="GRAPHQL_WORKERS",
+        ge=1,
+        description="Threads that run GraphQL resolvers; more requests wait, so GraphQL cannot starve REST.",
+    )
+    grpc_workers: int = Field(
+        10, alias="GRPC_WORKERS", ge=2, description="gRPC threads for unary calls and health checks."
+    )
+    grpc_max_streams: int = Field(
+        8,
+        alias="GRPC_MAX_STREAMS",
+        ge=1,
+        description="Open StreamPrices calls at once (own threads, beside GRPC_WORKERS); beyond it RESOURCE_EXHAUSTED.",
     )
 
     # --- streaming -------------------------------------------------------------------------
@@ -223,18 +294,45 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment == "production":
-            bad = [
-                name
-                for name, value in (("API_KEY", self.api_key), ("AWS_SECRET_ACCESS_KEY", self.aws_secret_access_key))
-                if (value or "") in PLACEHOLDER_SECRETS
-            ]
+            bad = weak_secrets(self.required_secrets())
             if bad:
-                raise ValueError(f"refusing placeholder secrets in production: {', '.join(bad)}")
+                raise ValueError(
+                    f"refusing placeholder secrets in production: {', '.join(bad)} "
+                    f"(set a non-default value of at least {MIN_SECRET_LENGTH} characters)"
+                )
         return self
+
+    def required_secrets(self) -> dict[str, str | None]:
+        """The secrets of the parts that are configured: S3 only with an endpoint, a DB password only if any."""
+        secrets: dict[str, str | None] = {"API_KEY": self.api_key}
+        if self.s3_endpoint_url:
+            secrets["AWS_SECRET_ACCESS_KEY"] = self.aws_secret_access_key
+        db_password = make_url_password(self.database_url)
+        if db_password is not None:
+            secrets["DATABASE_URL (password)"] = db_password
+        return secrets
 
     @property
     def s3_enabled(self) -> bool:
         return bool(self.s3_endpoint_url)
+
+
+def weak_secrets(secrets: dict[str, str | None]) -> list[str]:
+    """Names whose value is missing, a known placeholder or shorter than MIN_SECRET_LENGTH."""
+    return [
+        name
+        for name, value in secrets.items()
+        if (value or "").lower() in PLACEHOLDER_SECRETS or len(value or "") < MIN_SECRET_LENGTH
+    ]
+
+
+def make_url_password(url: str) -> str | None:
+    """The password in a `scheme://user:password@host/db` URL, or None (SQLite, no password)."""
+    _, sep, rest = url.partition("://")
+    userinfo, at, _ = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return None
+    return unquote(userinfo.split(":", 1)[1])
 
 
 @lru_cache

@@ -11,17 +11,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from crypto_mlops import __version__
+from crypto_mlops.api.errors import invalid_input, invalid_request, unavailable
 from crypto_mlops.api.middleware import BodySizeLimit, count_requests
 from crypto_mlops.api.routes import ROUTERS
 from crypto_mlops.api.routes.dashboard import STATIC_DIR
-from crypto_mlops.api.schemas import MAX_BODY_BYTES
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
-from crypto_mlops.gql.app import graphql_router
+from crypto_mlops.gql.app import graphql_router, rate_limiter_for
 from crypto_mlops.service import CryptoService, get_service
 from crypto_mlops.service.feed import select_feed
 
@@ -48,17 +48,20 @@ def create_app(
         lifespan=_lifespan(svc, pick_feed=pick_feed, start_service=start_service),
     )
     app.state.service = svc
+    # One per-client budget for the heavy REST routes and GraphQL (api.deps.heavy_call).
+    app.state.rate_limiter = rate_limiter_for(svc)
     app.middleware("http")(count_requests)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    app.exception_handler(InvalidInput)(_invalid_input)
-    app.exception_handler(DataUnavailable)(_unavailable)
+    app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_body_bytes)
+    app.exception_handler(InvalidInput)(invalid_input)
+    app.exception_handler(DataUnavailable)(unavailable)
+    app.exception_handler(RequestValidationError)(invalid_request)
 
     for router in ROUTERS:
         app.include_router(router)
     # After the dashboard router, so that its /static/vendor/plotly.min.js route wins over the mount.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    app.include_router(graphql_router(svc), prefix="/graphql", include_in_schema=False)
+    app.include_router(graphql_router(svc, app.state.rate_limiter), prefix="/graphql", include_in_schema=False)
     return app
 
 
@@ -76,11 +79,3 @@ def _lifespan(
         svc.feed.close()
 
     return lifespan
-
-
-async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
-    return JSONResponse(status_code=400, content={"detail": str(exc)})
-
-
-async def _unavailable(_: Request, exc: DataUnavailable) -> JSONResponse:
-    return JSONResponse(status_code=503, content={"detail": str(exc)})

@@ -18,10 +18,12 @@ from crypto_mlops.api.schemas import (
     EXCHANGE_PATTERN,
     LIMIT_DOC,
     SYMBOL_DOC,
-    SYMBOL_PATTERN,
+    SYMBOL_SCHEMA,
+    SYMBOL_SHAPE,
     ErrorDetail,
     Timeframe,
 )
+from crypto_mlops.gql.http_limits import check_rate
 from crypto_mlops.service import MAX_HISTORY_N, MAX_LIMIT, MIN_LIMIT, CryptoService
 
 
@@ -38,8 +40,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorDetail, "description": "Market data or model unavailable; `detail` says why."},
 }
 
-Symbol = Annotated[str, Query(pattern=SYMBOL_PATTERN, max_length=26, description=SYMBOL_DOC)]
-OptionalSymbol = Annotated[str | None, Query(pattern=SYMBOL_PATTERN, max_length=26)]
+Symbol = Annotated[
+    str, Query(pattern=SYMBOL_SHAPE, max_length=26, description=SYMBOL_DOC, json_schema_extra=SYMBOL_SCHEMA)
+]
+OptionalSymbol = Annotated[
+    str | None, Query(pattern=SYMBOL_SHAPE, max_length=26, description=SYMBOL_DOC, json_schema_extra=SYMBOL_SCHEMA)
+]
 Exchange = Annotated[str, Query(pattern=EXCHANGE_PATTERN, description=EXCHANGE_DOC)]
 Limit = Annotated[int, Query(ge=MIN_LIMIT, le=MAX_LIMIT, description=LIMIT_DOC)]
 TailN = Annotated[int, Query(ge=1, le=MAX_HISTORY_N, description="How many of the latest records.")]
@@ -72,3 +78,18 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="s
 async def require_api_key(service: ServiceDep, key: Annotated[str | None, Security(api_key_header)] = None) -> None:
     if not key or not secrets.compare_digest(key.encode(), service.settings.api_key.encode()):
         raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
+
+
+async def heavy_call(request: Request) -> None:
+    """Per-client rate limit of the heavy routes (429 with Retry-After; RATE_LIMIT_PER_MIN)."""
+    check_rate(request.app.state.rate_limiter, request)
+
+
+HEAVY_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    429: {
+        "model": ErrorDetail,
+        "description": "Too many heavy requests from this client (RATE_LIMIT_PER_MIN); see Retry-After.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    },
+}

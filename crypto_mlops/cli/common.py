@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -19,6 +20,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INVALID_INPUT = 2
 EXIT_UNAVAILABLE = 3
+EXIT_CONFIG = 2
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line naming each refused variable and why (pydantic's report spans many lines)."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def refuse_bad_settings(exc: ValidationError) -> typer.Exit:
+    """Print the one-line refusal of a settings error and return the exit to raise."""
+    err_console.print(f"[bold red]configuration refused:[/] {settings_error(exc)}", markup=True, highlight=False)
+    return typer.Exit(EXIT_CONFIG)
 
 
 def friendly_errors(func: F) -> F:
@@ -37,6 +55,10 @@ def friendly_errors(func: F) -> F:
         except CryptoMLOpsError as exc:
             err_console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from None
+        except ValidationError as exc:
+            if not exc.title.endswith("Settings"):
+                raise
+            raise refuse_bad_settings(exc) from None
 
     return wrapper  # type: ignore[return-value]
 

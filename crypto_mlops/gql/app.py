@@ -10,14 +10,31 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
 from crypto_mlops import __version__
-from crypto_mlops.gql.schema import context_for, schema
+from crypto_mlops.gql.calls import CallRunner
+from crypto_mlops.gql.http_limits import BodySizeLimit
+from crypto_mlops.gql.limits import GraphQLLimits
+from crypto_mlops.gql.schema import build_schema, context_for
 from crypto_mlops.service import CryptoService, get_service
+from crypto_mlops.service.ratelimit import RateLimiter
 
 
-def graphql_router(service: CryptoService) -> GraphQLRouter[Any, Any]:
+def rate_limiter_for(service: CryptoService) -> RateLimiter:
+    """The per-client limiter of the heavy calls, from RATE_LIMIT_PER_MIN / RATE_LIMIT_BURST."""
+    return RateLimiter(service.settings.rate_limit_per_min, service.settings.rate_limit_burst)
+
+
+def graphql_router(service: CryptoService, limiter: RateLimiter | None = None) -> GraphQLRouter[Any, Any]:
+    """The GraphQL endpoint: document limits from the settings, resolvers on their own few threads.
+
+    Each operation draws one call per market service call from `limiter` (shared with the REST heavy
+    routes on the API); see `gql.ratelimit`.
+    """
+    runner = CallRunner(service.settings.graphql_workers)
+
     async def context_getter() -> dict[str, Any]:
-        return context_for(service)
+        return context_for(service, runner, limiter)
 
+    schema = build_schema(GraphQLLimits.from_settings(service.settings))
     return GraphQLRouter(schema, context_getter=context_getter, graphql_ide="graphiql")
 
 
@@ -32,7 +49,8 @@ def create_graphql_app(service: CryptoService | None = None, *, start_service: b
         yield
 
     app = FastAPI(title="crypto-mlops GraphQL", version=__version__, lifespan=lifespan)
-    app.include_router(graphql_router(svc), prefix="/graphql")
+    app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_body_bytes)  # the API's cap, on this port too
+    app.include_router(graphql_router(svc, rate_limiter_for(svc)), prefix="/graphql")
 
     @app.get("/")
     def root() -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""How a resolver calls the service: in a worker thread, errors translated, the result mapped to its GraphQL type.
+"""How a resolver calls the service: in a bounded worker pool, errors translated, the result mapped to its type.
+
+Resolvers run on `CallRunner`'s few threads (GRAPHQL_WORKERS), not on the event loop nor on the
+threadpool the REST routes use, so a heavy GraphQL request waits for a worker instead of starving REST.
 
 The service checks every input; this module only translates its errors into GraphQL errors with
 `extensions.code` (BAD_USER_INPUT / UNAVAILABLE) and says argument names the way GraphQL clients
@@ -9,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from graphql import GraphQLError
@@ -22,8 +27,11 @@ from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.gql.inputs import INPUT_TYPES
 from crypto_mlops.gql.types import to_graphql
 from crypto_mlops.service import CryptoService
+from crypto_mlops.service.limits import clip
 
 G = TypeVar("G")
+T = TypeVar("T")
+DEFAULT_WORKERS = 4
 EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "UNAVAILABLE"})
 
 # Input fields whose GraphQL name differs from the service's parameter name.
@@ -41,13 +49,39 @@ def graphql_wording(message: str) -> str:
     return _SNAKE_WORD.sub(lambda m: _ARGUMENT_NAMES.get(m.group(0), m.group(0)), message)
 
 
+class CallRunner:
+    """A fixed pool of `workers` threads for resolvers (started on first use)."""
+
+    def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
+        self.workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="graphql")
+            pool = self._pool
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+_shared_runner = CallRunner()
+
+
 async def resolve(info: Info, gql_type: type[G], call: Callable[[CryptoService], BaseModel]) -> G:
-    """Run `call` on the request's service (off the event loop) and return its result as `gql_type`."""
+    """Run `call` on the request's service in the bounded pool and return its result as `gql_type`."""
     service: CryptoService = info.context["service"]
+    runner: CallRunner = info.context.get("runner") or _shared_runner
     try:
-        result = await asyncio.to_thread(call, service)
+        # The mapping to GraphQL objects runs in the worker too: for big answers it is real work.
+        return await runner.run(lambda: to_graphql(gql_type, call(service)))
     except InvalidInput as exc:
-        raise GraphQLError(graphql_wording(str(exc)), extensions={"code": "BAD_USER_INPUT"}) from exc
+        raise GraphQLError(graphql_wording(clip(str(exc))), extensions={"code": "BAD_USER_INPUT"}) from exc
     except DataUnavailable as exc:
-        raise GraphQLError(str(exc), extensions={"code": "UNAVAILABLE"}) from exc
-    return to_graphql(gql_type, result)
+        raise GraphQLError(clip(str(exc)), extensions={"code": "UNAVAILABLE"}) from exc

@@ -6,6 +6,10 @@ the seed's defaults) and translates errors: `InvalidInput` -> INVALID_ARGUMENT, 
 UNAVAILABLE, both with the reason as details. StreamPrices sends one PriceUpdate per symbol every
 `update_interval_ms` from cached candles and stops as soon as the client cancels (the wait is woken
 by the RPC's termination callback).
+
+Budget: the server has GRPC_WORKERS threads for unary calls and health checks plus GRPC_MAX_STREAMS for
+price streams; a stream beyond that cap is refused at once with RESOURCE_EXHAUSTED, so open streams can
+never take the threads the other calls need. Error details are clipped: they never echo a huge input.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.rpc.mapping import M, to_message
 from crypto_mlops.rpc.stubs import load
 from crypto_mlops.service import CryptoService, get_service
+from crypto_mlops.service.limits import clip
 
 log = logging.getLogger(__name__)
 pb2, pb2_grpc = load()
@@ -47,9 +52,9 @@ def _call(context: grpc.ServicerContext, fn: Callable[[], T]) -> T:
     try:
         return fn()
     except InvalidInput as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, clip(str(exc)))
     except DataUnavailable as exc:
-        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        context.abort(grpc.StatusCode.UNAVAILABLE, clip(str(exc)))
     raise AssertionError("unreachable")  # context.abort raises
 
 
@@ -58,9 +63,35 @@ def _respond(context: grpc.ServicerContext, message_type: type[M], fn: Callable[
     return _call(context, lambda: to_message(fn(), message_type))
 
 
+class StreamBudget:
+    """At most `limit` open streams; `try_open` never waits (a refused stream is told at once)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self.open = 0
+        self.refused = 0
+
+    def try_open(self) -> bool:
+        if self._slots.acquire(blocking=False):
+            with self._lock:
+                self.open += 1
+            return True
+        with self._lock:
+            self.refused += 1
+        return False
+
+    def close(self) -> None:
+        with self._lock:
+            self.open -= 1
+        self._slots.release()
+
+
 class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-defined]
-    def __init__(self, service: CryptoService) -> None:
+    def __init__(self, service: CryptoService, max_streams: int = 8) -> None:
         self.service = service
+        self.streams = StreamBudget(max_streams)
 
     def GetOHLCV(self, request: Any, context: grpc.ServicerContext) -> Message:
         return _respond(context, pb2.OHLCVResponse, lambda: self.service.ohlcv(*_market_args(request)))
@@ -106,6 +137,19 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
         # Validate every symbol before the first message, so a typo fails the call instead of the stream.
         symbols = _call(context, lambda: [self.service.resolve_key(s, timeframe).symbol for s in raw_symbols])
 
+        if not self.streams.try_open():
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"too many open price streams (at most {self.streams.limit}, GRPC_MAX_STREAMS); retry later",
+            )
+        try:
+            yield from self._price_updates(request, context, symbols, timeframe, interval_ms)
+        finally:
+            self.streams.close()
+
+    def _price_updates(
+        self, request: Any, context: grpc.ServicerContext, symbols: list[str], timeframe: str | None, interval_ms: int
+    ) -> Iterator[Any]:
         done = threading.Event()
         context.add_callback(done.set)  # fires on cancel, deadline or normal end
         sent = 0
@@ -114,7 +158,7 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
                 try:
                     update = self.service.price_update(symbol, timeframe)
                 except (InvalidInput, DataUnavailable) as exc:
-                    log.warning("StreamPrices: skipping %s this cycle: %s", symbol, exc)
+                    log.warning("StreamPrices: skipping %s this cycle: %s", symbol, clip(str(exc), 120))
                     continue
                 yield pb2.PriceUpdate(**update)
                 sent += 1
@@ -124,12 +168,23 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
 
 
 def create_server(
-    service: CryptoService | None = None, host: str = "127.0.0.1", port: int = 50051, max_workers: int = 10
+    service: CryptoService | None = None,
+    host: str = "127.0.0.1",
+    port: int = 50051,
+    max_workers: int | None = None,
+    max_streams: int | None = None,
 ) -> tuple[grpc.Server, int]:
-    """Build (not start) the server; returns it with the bound port (pass port=0 for a free one)."""
+    """Build (not start) the server; returns it with the bound port (pass port=0 for a free one).
+
+    `max_workers` (GRPC_WORKERS) threads serve unary and health calls, `max_streams` (GRPC_MAX_STREAMS)
+    more serve price streams.
+    """
     svc = service or get_service()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"))
-    pb2_grpc.add_CryptoServiceServicer_to_server(CryptoServicer(svc), server)
+    workers = max_workers or svc.settings.grpc_workers
+    streams = max_streams or svc.settings.grpc_max_streams
+    pool = futures.ThreadPoolExecutor(max_workers=workers + streams, thread_name_prefix="grpc")
+    server = grpc.server(pool)
+    pb2_grpc.add_CryptoServiceServicer_to_server(CryptoServicer(svc, streams), server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -64,6 +64,7 @@ class CryptoService:
         self.models = parts.get("model_holder") or ModelHolder(self._settings)
         self.markets = Markets(self._settings, parts.get("market_loader", default_market_loader))
         self.cache = self.markets.cache
+        self.telemetry.watch_cache(self.cache.stats)
         self.recorder = Recorder(self.history, self.telemetry)
         self.signals = Signals(self._settings, self.markets, self.models)
         self.dashboard = Dashboard(self.models)

@@ -22,3 +22,13 @@ def check_range(name: str, value: int, low: int, high: int) -> int:
     if not low <= int(value) <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}, got {value}")
     return int(value)
+
+
+MAX_DETAIL_CHARS = 300  # error details never echo more of the caller's input than this
+
+
+def clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how much was left out (error details echo input)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"

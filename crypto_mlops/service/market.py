@@ -100,6 +100,8 @@ class Markets:
             ttl_s=settings.ohlcv_cache_ttl_s,
             min_bars=CACHE_BARS,
             static_ttl_s=STATIC_SOURCE_TTL_S,
+            max_entries=settings.ohlcv_cache_max_entries,
+            max_bytes=int(settings.ohlcv_cache_max_mb * 2**20),
         )
 
     def resolve_key(self, symbol: str | None, timeframe: str | None, exchange: str | None = None) -> CacheKey:

@@ -7,11 +7,15 @@ not collide on metric names.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
+from crypto_mlops.service.cache import CacheStats
 from crypto_mlops.service.results import MetricsResult, iso_z, utc_now
 
 PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -65,6 +69,10 @@ class Telemetry:
             registry=self.registry,
         )
 
+    def watch_cache(self, stats: Callable[[], CacheStats]) -> None:
+        """Report the candle cache (entries, bytes, bounds, evictions) in the Prometheus exposition."""
+        self.registry.register(_CacheCollector(stats))
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
             self.requests_total += 1
@@ -103,3 +111,22 @@ class Telemetry:
     def prometheus(self, history_write_errors: int) -> bytes:
         self.history_write_errors.set(history_write_errors)
         return generate_latest(self.registry)
+
+
+class _CacheCollector(Collector):
+    """Reads the cache's numbers at scrape time (no bookkeeping on the request path)."""
+
+    def __init__(self, stats: Callable[[], CacheStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        s = self._stats()
+        yield GaugeMetricFamily("crypto_ohlcv_cache_entries", "Keys in the candle cache.", value=s.entries)
+        yield GaugeMetricFamily("crypto_ohlcv_cache_bytes", "Bytes of candles in the cache.", value=s.bytes)
+        yield GaugeMetricFamily("crypto_ohlcv_cache_max_entries", "OHLCV_CACHE_MAX_ENTRIES.", value=s.max_entries)
+        yield GaugeMetricFamily("crypto_ohlcv_cache_max_bytes", "OHLCV_CACHE_MAX_MB in bytes.", value=s.max_bytes)
+        yield CounterMetricFamily(
+            "crypto_ohlcv_cache_evictions", "Least recently used keys dropped to stay in bounds.", value=s.evictions
+        )
+        yield CounterMetricFamily("crypto_ohlcv_cache_hits", "Requests served from the cache.", value=s.hits)
+        yield CounterMetricFamily("crypto_ohlcv_cache_misses", "Requests that waited for the source.", value=s.misses)

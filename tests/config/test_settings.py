@@ -54,3 +54,52 @@ def test_bad_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_PORT", "not-a-port")
     with pytest.raises(ValidationError, match="API_PORT"):
         Settings()
+
+
+def _production(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    for name in ("AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENV", "production")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_production_refuses_short_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch, API_KEY="x")
+    with pytest.raises(ValidationError, match=r"API_KEY.*at least 16 characters"):
+        Settings()
+    _production(monkeypatch, API_KEY="fifteen-chars!!")
+    with pytest.raises(ValidationError, match="API_KEY"):
+        Settings()
+
+
+def test_production_needs_only_the_secrets_of_configured_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch, API_KEY="k3y-0f-at-least-16-chars")
+    assert Settings().environment == "production"  # no S3, SQLite history: nothing else to ask for
+    _production(monkeypatch, API_KEY="k3y-0f-at-least-16-chars", MLFLOW_S3_ENDPOINT_URL="http://127.0.0.1:8333")
+    with pytest.raises(ValidationError, match="AWS_SECRET_ACCESS_KEY") as refused:
+        Settings()
+    assert "API_KEY" not in str(refused.value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "minioadmin")
+    with pytest.raises(ValidationError, match="AWS_SECRET_ACCESS_KEY"):
+        Settings()
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "an-s3-secret-long-enough")
+    assert Settings().s3_enabled
+
+
+def test_production_checks_a_database_password_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(
+        monkeypatch, API_KEY="k3y-0f-at-least-16-chars", DATABASE_URL="postgresql+psycopg://mlops:mlops@db:5432/c"
+    )
+    with pytest.raises(ValidationError, match="DATABASE_URL"):
+        Settings()
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://mlops:a%40long-db-password@db:5432/c")
+    assert Settings().database_url.startswith("postgresql")
+
+
+def test_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OHLCV_CACHE_MAX_ENTRIES", "7")
+    monkeypatch.setenv("RATE_LIMIT_PER_MIN", "0")
+    monkeypatch.setenv("GRPC_MAX_STREAMS", "3")
+    settings = Settings()
+    assert (settings.ohlcv_cache_max_entries, settings.rate_limit_per_min, settings.grpc_max_streams) == (7, 0, 3)

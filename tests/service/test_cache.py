@@ -117,3 +117,41 @@ def test_static_sources_keep_their_candles_longer() -> None:
     while loader.calls < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert loader.calls == 3
+
+
+def _keys(n: int) -> list[CacheKey]:
+    return [CacheKey("synthetic", "", f"X{i:04d}/USDT", "1h") for i in range(n)]
+
+
+def test_many_pairs_stay_within_max_entries_least_recently_used_first() -> None:
+    cache = OHLCVCache(CountingLoader(), ttl_s=60, min_bars=100, max_entries=20)
+    keys = _keys(300)
+    for key in keys:
+        cache.get(key, 100)
+        cache.get(keys[0], 100)  # keeps being used, so it is never the least recently used
+    stats = cache.stats()
+    assert stats.entries == 20 and stats.evictions == 280
+    kept = set(cache.keys())
+    assert keys[0] in kept and keys[-1] in kept and keys[1] not in kept
+    assert len(cache._key_locks) <= 20  # no lock left behind per evicted or failed key
+
+
+def test_many_pairs_stay_within_max_bytes() -> None:
+    one = OHLCVCache(CountingLoader(), ttl_s=60, min_bars=100)
+    one.get(KEY, 100)
+    entry_bytes = one.stats().bytes
+    cache = OHLCVCache(CountingLoader(), ttl_s=60, min_bars=100, max_bytes=int(entry_bytes * 5.5))
+    for key in _keys(100):
+        cache.get(key, 100)
+    stats = cache.stats()
+    assert stats.entries == 5 and stats.bytes <= stats.max_bytes
+
+
+def test_failed_keys_leave_nothing_behind() -> None:
+    loader = CountingLoader()
+    loader.fail = True
+    cache = OHLCVCache(loader, ttl_s=60, min_bars=100)
+    for key in _keys(50):
+        with pytest.raises(DataUnavailable):
+            cache.get(key, 100)
+    assert cache.stats().entries == 0 and not cache._key_locks

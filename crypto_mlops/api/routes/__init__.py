@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crypto_mlops.api.routes import dashboard, history, models, ops, signals, stream
+from crypto_mlops.api.routes import dashboard, history, limits, models, ops, signals, stream
 
 ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
     ops.router,
+    limits.router,
     signals.router,
     history.router,
     models.router,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
-from crypto_mlops.api.deps import ERRORS, MarketDep, ServiceDep
+from crypto_mlops.api.deps import HEAVY_ERRORS, MarketDep, ServiceDep, heavy_call
 from crypto_mlops.service import DEFAULT_CHART_POINTS, MAX_CHART_POINTS
 from crypto_mlops.service.results import ChartSeries
 
@@ -48,7 +48,13 @@ def favicon() -> FileResponse:
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
-@router.get("/v1/dashboard/chart", response_model=ChartSeries, tags=["dashboard"], responses=ERRORS)
+@router.get(
+    "/v1/dashboard/chart",
+    response_model=ChartSeries,
+    tags=["dashboard"],
+    dependencies=[Depends(heavy_call)],
+    responses=HEAVY_ERRORS,
+)
 def chart(service: ServiceDep, q: MarketDep, points: PointsDep) -> ChartSeries:
     return service.chart(q.symbol, q.timeframe, q.limit, points, q.exchange)
 

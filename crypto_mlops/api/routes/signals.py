@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from crypto_mlops.api.deps import ERRORS, MarketDep, ServiceDep
+from crypto_mlops.api.deps import ERRORS, HEAVY_ERRORS, MarketDep, ServiceDep, heavy_call
 from crypto_mlops.api.schemas import MLSignalRequest, SignalRequest
 from crypto_mlops.service.results import CompareResult, MLSignalResult, OHLCVResult, SignalResult
 
@@ -22,12 +22,20 @@ def signal(service: ServiceDep, body: SignalRequest | None = None) -> SignalResu
     return service.signal(req.symbol, req.timeframe, req.limit, req.horizon_min, req.explain, req.exchange)
 
 
-@router.post("/ml-signal", response_model=MLSignalResult, tags=["ml"])
+@router.post(
+    "/ml-signal", response_model=MLSignalResult, tags=["ml"], dependencies=[Depends(heavy_call)], responses=HEAVY_ERRORS
+)
 def ml_signal(service: ServiceDep, body: MLSignalRequest | None = None) -> MLSignalResult:
     req = body or MLSignalRequest()
     return service.ml_signal(req.symbol, req.timeframe, req.limit, req.include_heuristic, req.exchange)
 
 
-@router.get("/signals/compare", response_model=CompareResult, tags=["ml"])
+@router.get(
+    "/signals/compare",
+    response_model=CompareResult,
+    tags=["ml"],
+    dependencies=[Depends(heavy_call)],
+    responses=HEAVY_ERRORS,
+)
 def compare(service: ServiceDep, q: MarketDep) -> CompareResult:
     return service.compare(q.symbol, q.timeframe, q.limit, q.exchange)
