@@ -19,6 +19,7 @@ from crypto_mlops.service.cache import CacheKey
 from crypto_mlops.service.dashboard import Dashboard
 from crypto_mlops.service.events import Events, PredictionEvent, PriceUpdate
 from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed
+from crypto_mlops.service.heap import freeze_heap
 from crypto_mlops.service.history import HistoryStore
 from crypto_mlops.service.limits import DEFAULT_CHART_POINTS, MAX_CHART_POINTS, MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market, MarketLoader, Markets, default_market_loader
@@ -120,6 +121,7 @@ class CryptoService:
             self.market(self.settings.default_symbol, self.settings.default_timeframe, 200)
         except Exception as exc:
             log.warning("warm-up incomplete: %s", exc)
+        freeze_heap()  # servers only (GC_FREEZE): the warm objects are long-lived
 
     def _report_model(self, predictor: Predictor, fallback: bool) -> None:
         self.telemetry.set_model(
@@ -212,7 +214,7 @@ class CryptoService:
         return self.telemetry.snapshot(ml_available=self.models.loaded)
 
     def prometheus(self) -> bytes:
-        return self.telemetry.prometheus(self.history.write_errors)
+        return self.telemetry.prometheus(self.history.write_errors, self.history.dropped, self.history.pending)
 
     def history_tail(self, kind: HistoryKind, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
         return self.recorder.tail(kind, n, symbol)
