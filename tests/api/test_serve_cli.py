@@ -55,7 +55,12 @@ def test_serve_commands_start_answer_and_stop(tmp_path: Path) -> None:
 
         gql_url = f"http://127.0.0.1:{ports['graphql']}/graphql"
         query = {"query": "{ health { status mlAvailable } }"}
-        _wait(lambda: httpx.post(gql_url, json=query, timeout=5).status_code == 200, procs["graphql"], logs["graphql"])
+        # Ready means ready: GraphQL `health` says "starting" until the warm-up has loaded the model.
+        _wait(
+            lambda: httpx.post(gql_url, json=query, timeout=5).json()["data"]["health"]["status"] != "starting",
+            procs["graphql"],
+            logs["graphql"],
+        )
         assert httpx.post(gql_url, json=query, timeout=30).json()["data"]["health"]["status"] == "ok"
 
         channel = grpc.insecure_channel(f"127.0.0.1:{ports['grpc']}")
