@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.schema import timeframe_hours
-from crypto_mlops.features import compute_features
 from crypto_mlops.models.contract import Predictor
 from crypto_mlops.signals.heuristic import MIN_BARS, risk_level, risk_score, vol_regime
 from crypto_mlops.streaming.alerts import AlertEngine, RuleInput
+from crypto_mlops.streaming.heuristic_columns import Columns, heuristic_columns
 from crypto_mlops.streaming.schemas import (
     AlertMessage,
     HeuristicFields,
@@ -42,6 +43,7 @@ from crypto_mlops.streaming.schemas import (
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 1500  # the history the API gives the model; > 720 (longest feature lookback)
+HEURISTIC_LOOKBACK = 600  # bars before a batch's first new candle that its heuristic features are computed on
 ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
 FALLBACK_TIMEFRAME = "1h"
 
@@ -55,6 +57,7 @@ class Incoming:
     ref: str  # "topic/partition/offset"
     received: float = field(default_factory=time.perf_counter)  # perf_counter when consumed
     emit: bool = True
+    broker_ms: int | None = None  # the message's broker timestamp (epoch ms), when it has one
 
 
 @dataclass
@@ -93,6 +96,13 @@ def _frame(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]
         index = index.tz_localize(UTC)
     data = [r[1:] for r in rows]
     return pd.DataFrame(data, index=index, columns=["open", "high", "low", "close", "volume"], dtype=float)
+
+
+def _since_ms(epoch_ms: int | None) -> float | None:
+    """Wall-clock milliseconds since `epoch_ms` (never negative: clocks of producer and consumer differ)."""
+    if epoch_ms is None:
+        return None
+    return round(max(0.0, time.time() * 1000.0 - epoch_ms), 3)
 
 
 def _finite(value: Any) -> float | None:
@@ -136,15 +146,17 @@ class _HeuristicColumns:
     costs milliseconds, so the consumer reads the same columns as arrays (a test checks both agree).
     """
 
-    def __init__(self, features: pd.DataFrame) -> None:
-        self.vol = features["vol_per_hour"].to_numpy(float)
-        self.momentum = features["momentum"].to_numpy(float)
-        self.ret = features["ret"].to_numpy(float)
-        self.rsi = features["rsi14"].to_numpy(float)
+    def __init__(self, features: pd.DataFrame | Columns, offset: int = 0) -> None:
+        self.offset = offset  # frame position of the features' first row (they may cover a tail only)
+        self.vol = np.asarray(features["vol_per_hour"], dtype=float)
+        self.momentum = np.asarray(features["momentum"], dtype=float)
+        self.ret = np.asarray(features["ret"], dtype=float)
+        self.rsi = np.asarray(features["rsi14"], dtype=float)
 
     def signal(self, pos: int, n_bars: int) -> HeuristicFields:
         if n_bars < MIN_BARS:
             return HeuristicFields(error=f"warming up: {n_bars}/{MIN_BARS} candles")
+        pos -= self.offset
         vol = _finite(self.vol[pos]) or 0.0
         momentum = int(_finite(self.momentum[pos]) or 0.0)
         score = risk_score(vol, momentum)
@@ -231,7 +243,10 @@ class StreamProcessor:
         if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
             # Candle times disagree with event order (a producer bug): keep the last candle per time.
             frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-        features = _HeuristicColumns(compute_features(frame, w.bar_hours))
+        # The heuristic's columns look back at most 48 bars, and RSI's exponential smoothing forgets
+        # (13/14)^600 < 1e-19 of what lies further back: features of the tail equal those of the window.
+        start = max(0, prior - HEURISTIC_LOOKBACK)
+        features = _HeuristicColumns(heuristic_columns(frame["close"].to_numpy(float)[start:], w.bar_hours), start)
         predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
         positions = [min(prior + n, len(frame) - 1) for n in range(len(fresh))]
         batched = self._ml_rows(fresh, positions, frame, w, predictor)
@@ -304,6 +319,7 @@ class StreamProcessor:
                 processing_latency_ms=round((time.perf_counter() - item.received) * 1000.0, 3),
                 processed_at=now,
                 source_offset=item.ref,
+                broker_latency_ms=_since_ms(item.broker_ms),
             )
         )
 
