@@ -21,3 +21,12 @@ _PAYLOAD: dict[str, Any] = {"symbol": "BTC/USDT", "value": 0.0123, "pad": "x" * 
 @app.post("/v1/crypto/signal")
 async def bare() -> dict[str, Any]:
     return _PAYLOAD
+
+
+sync_app = FastAPI(title="bare ceiling, sync route")
+
+
+@sync_app.post("/v1/crypto/ml-signal")
+@sync_app.post("/v1/crypto/signal")
+def bare_sync() -> dict[str, Any]:
+    return _PAYLOAD
