@@ -98,6 +98,11 @@ def _frame(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]
     return pd.DataFrame(data, index=index, columns=["open", "high", "low", "close", "volume"], dtype=float)
 
 
+def _increasing(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]], start: int) -> bool:
+    """Candle times strictly increasing from `start` on (no duplicate, no step back)."""
+    return all(a[0] < b[0] for a, b in zip(rows[start:], rows[start + 1 :], strict=False))
+
+
 def _since_ms(epoch_ms: int | None) -> float | None:
     """Wall-clock milliseconds since `epoch_ms` (never negative: clocks of producer and consumer differ)."""
     if epoch_ms is None:
@@ -239,16 +244,24 @@ class StreamProcessor:
             return
         prior = len(w.rows)
         rows = list(w.rows) + [_candle_row(i.tick) for i in fresh]
-        frame = _frame(rows)
-        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
-            # Candle times disagree with event order (a producer bug): keep the last candle per time.
-            frame = frame[~frame.index.duplicated(keep="last")].sort_index()
         # The heuristic's columns look back at most 48 bars, and RSI's exponential smoothing forgets
         # (13/14)^600 < 1e-19 of what lies further back: features of the tail equal those of the window.
         start = max(0, prior - HEURISTIC_LOOKBACK)
-        features = _HeuristicColumns(heuristic_columns(frame["close"].to_numpy(float)[start:], w.bar_hours), start)
         predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
-        positions = [min(prior + n, len(frame) - 1) for n in range(len(fresh))]
+        frame: pd.DataFrame | None = None
+        if predictor is None and _increasing(rows, start):
+            # Heuristic only, candles in order: no DataFrame needed, the closes are enough.
+            closes = np.fromiter((r[4] for r in rows[start:]), dtype=float, count=len(rows) - start)
+            n_rows = len(rows)
+        else:
+            frame = _frame(rows)
+            if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+                # Candle times disagree with event order (a producer bug): keep the last candle per time.
+                frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+            closes = frame["close"].to_numpy(float)[start:]
+            n_rows = len(frame)
+        features = _HeuristicColumns(heuristic_columns(closes, w.bar_hours), start)
+        positions = [min(prior + n, n_rows - 1) for n in range(len(fresh))]
         batched = self._ml_rows(fresh, positions, frame, w, predictor)
         for item, pos in zip(fresh, positions, strict=True):
             self._answer(item, w, frame, features, pos, predictor, out, batched.get(pos))
@@ -259,7 +272,7 @@ class StreamProcessor:
         self,
         item: Incoming,
         w: _Window,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | None,
         features: _HeuristicColumns,
         pos: int,
         predictor: Predictor | None,
@@ -327,7 +340,7 @@ class StreamProcessor:
         self,
         fresh: list[Incoming],
         positions: list[int],
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | None,
         w: _Window,
         predictor: Predictor | None,
     ) -> dict[int, dict[str, Any]]:
@@ -341,7 +354,9 @@ class StreamProcessor:
             for i, p in zip(fresh, positions, strict=True)
             if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars
         ]
-        if predictor is None or len(eligible) < 2 or eligible != list(range(len(frame) - len(eligible), len(frame))):
+        if predictor is None or frame is None or len(eligible) < 2:
+            return {}
+        if eligible != list(range(len(frame) - len(eligible), len(frame))):
             return {}
         start = max(0, len(frame) - self.window_size - len(eligible) + 1)
         try:
@@ -353,8 +368,10 @@ class StreamProcessor:
             return {}
         return {pos: _plain_prediction(a) for pos, a in zip(eligible, answers, strict=True)}
 
-    def _ml(self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: Predictor | None) -> dict[str, Any] | None:
-        if predictor is None:
+    def _ml(
+        self, tick: PriceTick, frame: pd.DataFrame | None, pos: int, predictor: Predictor | None
+    ) -> dict[str, Any] | None:
+        if predictor is None or frame is None:  # the frame is built whenever there is a predictor
             return None if self.predictor is None else {"error": "model unavailable"}
         n_bars = min(pos + 1, self.window_size)
         if n_bars < self.ml_min_bars:
