@@ -176,7 +176,9 @@ def main() -> int:
     parser.add_argument("--paced-rate", type=float, default=50.0, help="ticks/s of the paced run (0: skip)")
     parser.add_argument("--raw-messages", type=int, default=100_000, help="messages for the raw consume rate")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
-    parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument(
+        "--json", nargs="?", const="-", help="Print the results as JSON (no value) or also write them to this file."
+    )
     args = parser.parse_args()
 
     log_dir = Path(tempfile.mkdtemp(prefix="bench-stream-"))
@@ -218,10 +220,13 @@ def main() -> int:
             )
     finally:
         broker.stop()
+    if args.json == "-":
+        print(json.dumps(results, indent=2))
+        return 0
     for key, value in results.items():
         print(f"{key}: {value}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
 
 
