@@ -1,24 +1,27 @@
-"""Serving benchmark (not a test): REST signal endpoints vs the same model under `mlflow models serve`.
+"""Serving benchmark (not a test): every project endpoint next to a bare FastAPI ceiling, in one run.
 
 One run, everything on loopback, no network:
-1. a throw-away MLflow store (SQLite) gets a registered `crypto-predictor` version with alias
-   `champion`, trained on synthetic candles (`--candidate har` by default: quick to train);
-2. `crypto-mlops serve api` serves that champion; its OHLCV cache is warmed, so requests never wait
-   on a data source;
-3. `mlflow models serve -m models:/crypto-predictor@champion` serves the same model; each of its
-   requests carries the candles the model needs (it has no cache), `params={"last_only": true}`;
-4. closed-loop load with 1, 16 and 64 concurrent clients (httpx, asyncio) per target, for
-   `--seconds` each: requests/s, p50 and p99 latency, errors.
+1. optionally (`--champion`) a throw-away MLflow store gets a registered `crypto-predictor` champion
+   trained on synthetic candles; without it the API serves the HAR baseline, as a fresh install does;
+2. `crypto-mlops serve api` and `crypto-mlops serve grpc` serve it; the bench waits for `/health` to say
+   ready (model loaded, default candles cached);
+3. the ceiling: `bench/bare_app.py`, a bare FastAPI app under the same uvicorn settings, one POST route
+   returning a JSON body of the size of an `ml-signal` answer: `async def` (the framework's limit) and
+   `def` (a sync route, run in the threadpool like the project's);
+4. closed-loop load with 1, 16 and 64 connections per target for `--seconds` each: `wrk` (installed
+   with apt-get or found on PATH; `--client python` or its absence falls back to an httpx client);
+   gRPC is driven by a `grpc.aio` client (wrk speaks no HTTP/2);
+5. `--mlflow`: `mlflow models serve` for the same champion, each request carrying the candles it needs.
 
-    .venv/bin/python bench/bench_api.py [--seconds 6] [--candidate har] [--json out.json]
+    .venv/bin/python bench/bench_api.py [--seconds 6] [--champion] [--mlflow] [--json out.json]
 
-The load generator shares the machine with the servers: on a small box the figures are a lower bound.
+The load generator shares the machine with the servers: on a small box the figures are a lower bound,
+and only figures of one run (same conditions) compare.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -29,28 +32,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import Cell, find_wrk, grpc_cell, python_cell, table, wrk_cell
+
+from crypto_mlops.rpc.stubs import load as load_stubs
+
 BIN = Path(sys.executable).parent
 CONCURRENCY = (1, 16, 64)
 CANDLES_FOR_MLFLOW = 1000  # what the HAR model needs (30-day window + warm-up); the API uses its cache
-
-
-@dataclass
-class Cell:
-    target: str
-    concurrency: int
-    requests: int
-    errors: int
-    seconds: float
-    rps: float
-    p50_ms: float
-    p99_ms: float
 
 
 def run_python_json(code: str, env: dict[str, str], timeout: float) -> dict[str, Any]:
@@ -135,55 +130,12 @@ def start_api(env: dict[str, str], log: Path, body: dict[str, Any]) -> tuple[str
     port = free_port()
     proc = start([str(BIN / "crypto-mlops"), "serve", "api", "--port", str(port)], env, log)
     url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/health", 180, proc, log)
+    wait_ready(f"{url}/health", 180, proc, log)  # 200 only once the model is loaded and candles cached
     warm = httpx.post(f"{url}/v1/crypto/ml-signal", json=body, timeout=120)
     if warm.status_code != 200:
         raise RuntimeError(f"API ml-signal: {warm.status_code} {warm.text[:500]}")
     served = f"{warm.json()['ml_prediction']['model_type']} v{warm.json()['model_version']}"
     return url, proc, served
-
-
-async def load(name: str, concurrency: int, seconds: float, send: Callable[[httpx.AsyncClient], Any]) -> Cell:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        for _ in range(2):  # warm the connections and the server
-            await send(client)
-        stop_at = time.perf_counter() + seconds
-        started = time.perf_counter()
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < stop_at:
-                t0 = time.perf_counter()
-                try:
-                    response = await send(client)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                else:
-                    errors += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
-
-    return Cell(
-        name,
-        concurrency,
-        len(latencies),
-        errors,
-        round(elapsed, 2),
-        round(len(latencies) / elapsed, 1),
-        round(pct(0.50), 1),
-        round(pct(0.99), 1),
-    )
 
 
 def mlflow_payload(env: dict[str, str]) -> dict[str, Any]:
@@ -199,23 +151,65 @@ print(json.dumps({{"dataframe_split": {{"columns": list(f.columns), "data": f.va
     return run_python_json(code, env, timeout=120)
 
 
-def table(cells: list[Cell]) -> str:
-    rows = ["| target | clients | req/s | p50 ms | p99 ms | requests | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
-    rows += [
-        f"| {c.target} | {c.concurrency} | {c.rps} | {c.p50_ms} | {c.p99_ms} | {c.requests} | {c.errors} |"
-        for c in cells
-    ]
-    return "\n".join(rows)
+def start_bare(env: dict[str, str], log: Path, sync: bool) -> str:
+    """The ceiling app under the same uvicorn flags as `crypto-mlops serve api` (no access log)."""
+    port = free_port()
+    app = "bench.bare_app:sync_app" if sync else "bench.bare_app:app"
+    cmd = [str(BIN / "uvicorn"), "--app-dir", str(ROOT), app, "--port", str(port), "--no-access-log"]
+    proc = start(cmd, env, log)
+    PROCS.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/docs", 60, proc, log)
+    return url
+
+
+def wait_ready(url: str, timeout_s: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout_s} s")
+
+
+def start_grpc(env: dict[str, str], log: Path) -> str:
+    import grpc
+
+    port = free_port()
+    proc = start([str(BIN / "crypto-mlops"), "serve", "grpc", "--port", str(port)], env, log)
+    PROCS.append(proc)
+    target = f"127.0.0.1:{port}"
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=120)
+    return target
+
+
+PROCS: list[subprocess.Popen[bytes]] = []
+ROOT = Path(__file__).resolve().parents[1]
+GQL_ML = 'mutation { generateMlSignal(input: {symbol: "BTCUSDT", includeHeuristic: false}) ' + (
+    "{ modelVersion mlPrediction { predictedRv24h confidence } } }"
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0, help="Load duration per cell.")
-    parser.add_argument("--candidate", default="har", help="Model trained and registered for the run.")
-    parser.add_argument("--skip-mlflow", action="store_true", help="Only benchmark the API.")
+    parser.add_argument("--champion", action="store_true", help="Train and register a champion first.")
+    parser.add_argument("--candidate", default="har", help="Model trained and registered with --champion.")
+    parser.add_argument("--mlflow", action="store_true", help="Also load `mlflow models serve` (with --champion).")
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk", help="HTTP load generator.")
+    parser.add_argument("--only", default="", help="Comma-separated target names to run (default: all).")
     parser.add_argument("--json", type=Path, help="Also write the results here.")
     args = parser.parse_args()
 
+    wrk = find_wrk() if args.client == "wrk" else None
+    if args.client == "wrk" and wrk is None:
+        print("wrk unavailable: falling back to the httpx client", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     env = {
         **os.environ,
@@ -230,98 +224,109 @@ def main() -> int:
         "GIT_PYTHON_REFRESH": "quiet",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow spawns `uvicorn` by name
     }
-    api_proc = api_raw_proc = mlflow_proc = None
     notes: list[str] = []
     cells: list[Cell] = []
+    ceiling: dict[int, Cell] = {}
+    version: str | None = None
     try:
-        print(f"registering a {args.candidate} champion in {work} ...", flush=True)
-        version: str | None
-        try:
-            version = register_champion(env, args.candidate)
-        except Exception as exc:  # still benchmark the API (it then serves the HAR baseline)
-            version = None
-            notes.append(f"no registered model ({str(exc).strip().splitlines()[-1][:200]}): mlflow column skipped")
-
+        if args.champion:
+            print(f"registering a {args.candidate} champion in {work} ...", flush=True)
+            try:
+                version = register_champion(env, args.candidate)
+            except Exception as exc:  # still benchmark the API (it then serves the HAR baseline)
+                notes.append(f"no registered model ({str(exc).strip().splitlines()[-1][:200]})")
         body = {"symbol": "BTCUSDT", "timeframe": "1h", "limit": 200}
+        ml_body = {**body, "include_heuristic": False}
+        started = time.monotonic()
         api, api_proc, served = start_api(env, work / "api.log", body)
-        # Same app with the per-candle result memo off: every request runs the heuristic / the model.
-        api_raw, api_raw_proc, _ = start_api({**env, "SIGNAL_MEMO": "0"}, work / "api-raw.log", body)
+        PROCS.append(api_proc)
+        notes.append(f"API ready and warm {time.monotonic() - started:.1f} s after start; serves {served}")
+        bare = start_bare(env, work / "bare.log", sync=False)
+        bare_sync = start_bare(env, work / "bare-sync.log", sync=True)
+        rpc = start_grpc(env, work / "grpc.log")
         print(f"API serves {served}", flush=True)
 
-        ml_body = {**body, "include_heuristic": False}
-        targets: list[tuple[str, Callable[[httpx.AsyncClient], Any]]] = [
-            ("REST /v1/crypto/signal", lambda c: c.post(f"{api}/v1/crypto/signal", json=body)),
-            (f"REST /v1/crypto/ml-signal ({served})", lambda c: c.post(f"{api}/v1/crypto/ml-signal", json=ml_body)),
-            ("REST /v1/crypto/signal, SIGNAL_MEMO=0", lambda c: c.post(f"{api_raw}/v1/crypto/signal", json=body)),
-            (
-                f"REST /v1/crypto/ml-signal ({served}), SIGNAL_MEMO=0",
-                lambda c: c.post(f"{api_raw}/v1/crypto/ml-signal", json=ml_body),
-            ),
+        http_targets: list[tuple[str, str, str, Any]] = [
+            ("ceiling: bare FastAPI, async def", f"{bare}/v1/crypto/ml-signal", "POST", ml_body),
+            ("bare FastAPI, sync def", f"{bare_sync}/v1/crypto/ml-signal", "POST", ml_body),
+            ("REST POST /v1/crypto/signal", f"{api}/v1/crypto/signal", "POST", body),
+            (f"REST POST /v1/crypto/ml-signal ({served})", f"{api}/v1/crypto/ml-signal", "POST", ml_body),
+            ("REST GET /v1/crypto/signals/compare", f"{api}/v1/crypto/signals/compare?symbol=BTCUSDT", "GET", None),
+            ("GraphQL generateMlSignal (API /graphql)", f"{api}/graphql", "POST", {"query": GQL_ML}),
         ]
-        if version is not None and not args.skip_mlflow:
-            mlflow_port = free_port()
-            mlflow_proc = start(
-                [
-                    str(BIN / "mlflow"),
-                    "models",
-                    "serve",
-                    "-m",
-                    "models:/crypto-predictor@champion",
-                    "-p",
-                    str(mlflow_port),
-                    "-h",
-                    "127.0.0.1",
-                    "--env-manager",
-                    "local",
-                    "-w",
-                    "1",
-                ],
-                env,
-                work / "mlflow.log",
-            )
-            wait_http(f"http://127.0.0.1:{mlflow_port}/ping", 240, mlflow_proc, work / "mlflow.log")
-            payload = mlflow_payload(env)
-            check = httpx.post(f"http://127.0.0.1:{mlflow_port}/invocations", json=payload, timeout=60)
-            if check.status_code != 200:
-                raise RuntimeError(f"mlflow invocations: {check.status_code} {check.text[:500]}")
-            url = f"http://127.0.0.1:{mlflow_port}/invocations"
-            targets.append(
-                (
-                    f"mlflow models serve /invocations (v{version}, {CANDLES_FOR_MLFLOW} candles/request)",
-                    lambda c: c.post(url, json=payload),
-                )
-            )
-        elif args.skip_mlflow:
-            notes.append("mlflow column skipped (--skip-mlflow)")
-
-        for name, send in targets:
+        if version is not None and args.mlflow:
+            http_targets.append(start_mlflow(env, work, version))
+        only = {name.strip() for name in args.only.split(",") if name.strip()}
+        for name, url, method, payload in http_targets:
+            if only and not any(o in name for o in only):
+                continue
             for concurrency in CONCURRENCY:
-                cell = asyncio.run(load(name, concurrency, args.seconds, send))
-                cells.append(cell)
-                print(
-                    f"{name:<70} c={concurrency:<3} {cell.rps:>8} req/s  p50 {cell.p50_ms:>8} ms  "
-                    f"p99 {cell.p99_ms:>8} ms  errors {cell.errors}",
-                    flush=True,
-                )
+                if wrk is not None:
+                    cell = wrk_cell(wrk, name, url, concurrency, args.seconds, method, payload)
+                else:
+                    cell = python_cell(name, url, concurrency, args.seconds, method, payload)
+                if name.startswith("ceiling"):
+                    ceiling[concurrency] = cell
+                report(cell, cells)
+        pb2, _ = load_stubs()
+        grpc_name = "gRPC GenerateMLPrediction"
+        if not only or any(o in grpc_name for o in only):
+            request = pb2.MLPredictionRequest(symbol="BTCUSDT", include_heuristic=False)
+            for concurrency in CONCURRENCY:
+                report(grpc_cell(grpc_name, rpc, concurrency, args.seconds, "GenerateMLPrediction", request), cells)
     finally:
-        stop(api_proc)
-        stop(api_raw_proc)
-        stop(mlflow_proc)
+        for proc in PROCS:
+            stop(proc)
 
     host = f"{platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()}"
-    print("\n" + table(cells))
+    load = os.getloadavg()
+    notes.append(f"load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min)")
+    print("\n" + table(cells, ceiling))
     print(f"\nmachine: {host}")
     for note in notes:
         print(f"note: {note}")
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"machine": host, "seconds": args.seconds, "notes": notes, "cells": [asdict(c) for c in cells]},
+                {
+                    "machine": host,
+                    "seconds": args.seconds,
+                    "notes": notes,
+                    "cells": [asdict(c) for c in cells],
+                    "ceiling_share": {
+                        f"{c.target} @{c.concurrency}": round(c.rps / ceiling[c.concurrency].rps, 3)
+                        for c in cells
+                        if c.concurrency in ceiling and ceiling[c.concurrency].rps
+                    },
+                },
                 indent=2,
             )
         )
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def report(cell: Cell, cells: list[Cell]) -> None:
+    cells.append(cell)
+    print(
+        f"{cell.target:<58} c={cell.concurrency:<3} {cell.rps:>9} req/s  p50 {cell.p50_ms:>8} ms  "
+        f"p99 {cell.p99_ms:>8} ms  errors {cell.errors}",
+        flush=True,
+    )
+
+
+def start_mlflow(env: dict[str, str], work: Path, version: str) -> tuple[str, str, str, Any]:
+    port = free_port()
+    cmd = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/crypto-predictor@champion", "-p", str(port)]
+    proc = start([*cmd, "-h", "127.0.0.1", "--env-manager", "local", "-w", "1"], env, work / "mlflow.log")
+    PROCS.append(proc)
+    wait_http(f"http://127.0.0.1:{port}/ping", 240, proc, work / "mlflow.log")
+    payload = mlflow_payload(env)
+    url = f"http://127.0.0.1:{port}/invocations"
+    check = httpx.post(url, json=payload, timeout=60)
+    if check.status_code != 200:
+        raise RuntimeError(f"mlflow invocations: {check.status_code} {check.text[:500]}")
+    return (f"mlflow models serve (v{version}, {CANDLES_FOR_MLFLOW} candles/request)", url, "POST", payload)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,12 @@ Starts its own tansu broker on a free loopback port and, in one run, measures:
 2. end-to-end: ticks produced to crypto-prices, answered by `StreamConsumer` (parse, heuristic, alert
    rules, produce predictions/alerts, flush with delivery checks, synchronous commit) with and without the
    model in process; ticks/s over the consumer's active time and p50/p99 `processing_latency_ms`;
-3. paced: ticks at a fixed rate while the consumer runs, to show the latency of a live stream.
+3. paced: ticks at a fixed rate while the consumer runs, to show the latency of a live stream. Latency
+   is measured from each tick's broker timestamp (the producer's CreateTime) to its answer being ready,
+   and also from the consumer receiving it; the paced producer sends at once (`linger.ms` 0), as a live
+   source sending one tick at a time should.
 
-    .venv/bin/python bench/bench_stream.py [--ticks 4000] [--model-ticks 300] [--json]
+    .venv/bin/python bench/bench_stream.py [--ticks 50000] [--model-ticks 20000] [--json out.json]
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
 import threading
@@ -30,7 +32,7 @@ from confluent_kafka import Consumer, Producer
 from crypto_mlops.config import Settings
 from crypto_mlops.stack.tansu import TansuBroker
 from crypto_mlops.streaming.clients import consumer_config, producer_config
-from crypto_mlops.streaming.consumer import DEFAULT_BATCH, StreamConsumer
+from crypto_mlops.streaming.consumer import DEFAULT_BATCH, StreamConsumer, consumer_overrides
 from crypto_mlops.streaming.processor import StreamProcessor
 from crypto_mlops.streaming.producer import TickProducer
 from crypto_mlops.streaming.schemas import PriceTick
@@ -81,7 +83,7 @@ def raw_consume_rate(settings: Settings, payloads: list[tuple[bytes, bytes]], ba
                 producer.poll(0.1)
         producer.poll(0)
     producer.flush(60)
-    consumer = Consumer(consumer_config(settings))
+    consumer = Consumer(consumer_config(settings, **consumer_overrides(settings)))
     assigned_at: list[float] = []
 
     def on_assign(c: Consumer, parts: list[Any]) -> None:
@@ -110,7 +112,6 @@ def end_to_end(settings: Settings, ticks: list[PriceTick], model: Any | None, ba
     finally:
         consumer.close()
     assert report.emitted_predictions == len(ticks), report.summary()
-    lat = sorted(report.latencies_ms)
     active = report.active_s or float("nan")
     return {
         "ticks": len(ticks),
@@ -119,8 +120,7 @@ def end_to_end(settings: Settings, ticks: list[PriceTick], model: Any | None, ba
         "ticks_per_s": round(len(ticks) / active, 1),
         "batches": report.batches,
         "alerts": report.emitted_alerts,
-        "latency_p50_ms": round(statistics.median(lat), 2),
-        "latency_p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2),
+        **latencies(report.latencies_ms, report.broker_latencies_ms),
     }
 
 
@@ -133,7 +133,7 @@ def paced(settings: Settings, ticks: list[PriceTick], rate: float, batch: int) -
     )
     runner.start()
     consumer.assigned.wait(30)
-    producer = TickProducer(settings)
+    producer = TickProducer(settings, **{"linger.ms": 0})
     started = time.perf_counter()
     for i, t in enumerate(ticks):
         producer.send(t)
@@ -143,25 +143,42 @@ def paced(settings: Settings, ticks: list[PriceTick], rate: float, batch: int) -
     producer.close()
     runner.join(timeout=120)
     consumer.close()
-    lat = sorted(consumer.report.latencies_ms)
     return {
         "ticks": len(ticks),
         "rate_per_s": rate,
         "answered": consumer.report.emitted_predictions,
         "batches": consumer.report.batches,
-        "latency_p50_ms": round(statistics.median(lat), 2),
-        "latency_p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2),
+        **latencies(consumer.report.latencies_ms, consumer.report.broker_latencies_ms),
+    }
+
+
+def latencies(consumer_ms: list[float], broker_ms: list[float]) -> dict[str, float | None]:
+    """p50/p99 from the broker timestamp (the end-to-end figure) and from the consumer receiving the tick."""
+
+    def pct(values: list[float], q: float) -> float | None:
+        if not values:
+            return None
+        ordered = sorted(values)
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {
+        "latency_p50_ms": pct(broker_ms, 0.5),
+        "latency_p99_ms": pct(broker_ms, 0.99),
+        "in_consumer_p50_ms": pct(consumer_ms, 0.5),
+        "in_consumer_p99_ms": pct(consumer_ms, 0.99),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ticks", type=int, default=4000, help="ticks for the heuristic-only run")
-    parser.add_argument("--model-ticks", type=int, default=400, help="ticks for the run with the model (0: skip)")
+    parser.add_argument("--ticks", type=int, default=50_000, help="ticks for the heuristic-only run (4 symbols)")
+    parser.add_argument("--model-ticks", type=int, default=20_000, help="ticks for the run with the model (0: skip)")
     parser.add_argument("--paced-rate", type=float, default=50.0, help="ticks/s of the paced run (0: skip)")
     parser.add_argument("--raw-messages", type=int, default=100_000, help="messages for the raw consume rate")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--json", nargs="?", const="-", help="Print the results as JSON (no value) or also write them to this file."
+    )
     args = parser.parse_args()
 
     log_dir = Path(tempfile.mkdtemp(prefix="bench-stream-"))
@@ -187,11 +204,11 @@ def main() -> int:
             from crypto_mlops.models.inference import MIN_BARS, baseline_predictor
 
             # Each symbol needs MIN_BARS candles before the model answers; give it that much history.
-            per_symbol = MIN_BARS + args.model_ticks // 2
-            model_ticks = sorted(simulate_ticks(SYMBOLS[:2], max_bars=per_symbol, seed=11), key=lambda t: t.timestamp)
+            per_symbol = MIN_BARS + args.model_ticks // len(SYMBOLS)
+            model_ticks = sorted(simulate_ticks(SYMBOLS, max_bars=per_symbol, seed=11), key=lambda t: t.timestamp)
             model = baseline_predictor("har")
             res = end_to_end(settings_for(broker.bootstrap, "model"), model_ticks, model, args.batch)
-            res["ticks_with_model_answer"] = 2 * (per_symbol - MIN_BARS + 1)
+            res["ticks_with_model_answer"] = len(SYMBOLS) * (per_symbol - MIN_BARS + 1)
             res["model"] = "baseline HAR-RV (refitted on each window, the consumer's fallback)"
             results["end_to_end_with_model"] = res
         if args.paced_rate:
@@ -203,11 +220,13 @@ def main() -> int:
             )
     finally:
         broker.stop()
-    if args.json:
+    if args.json == "-":
         print(json.dumps(results, indent=2))
-    else:
-        for key, value in results.items():
-            print(f"{key}: {value}")
+        return 0
+    for key, value in results.items():
+        print(f"{key}: {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +11,7 @@ import typer
 
 from crypto_mlops.cli.common import console, friendly_errors, quiet_libraries
 from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.service.heap import GC_FREEZE_ENV, freeze_heap
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -49,6 +51,8 @@ def serve_grpc(host: Host = None, port: GrpcPort = None) -> None:
 
 def _bind(host: str | None, port: int | None, default_port: PortSetting) -> tuple[str, int]:
     """Set up logging and return the address to bind: the options, else API_HOST and the server's port setting."""
+    os.environ.setdefault(GC_FREEZE_ENV, "1")  # a server: keep full GCs of the warm heap off requests
+    get_settings.cache_clear()  # read again: the root command read the settings before this default was set
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     quiet_libraries()
@@ -60,7 +64,13 @@ def _serve_http(make_app: Callable[[], FastAPI], address: tuple[str, int], banne
 
     bind_host, bind_port = address
     console.print(banner.format(address=f"{bind_host}:{bind_port}"))
-    uvicorn.run(make_app(), host=bind_host, port=bind_port, log_level="info")
+    # No access log by default: one log line per request, under the GIL, was a measurable share of a
+    # cached answer's cost. API_ACCESS_LOG=1 turns it back on (request counts are in /metrics anyway).
+    settings = get_settings()
+    access_log = settings.api_access_log
+    app = make_app()
+    freeze_heap(settings.gc_freeze)  # everything imported so far lives as long as the process
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="info", access_log=access_log)
 
 
 app.command("api")(friendly_errors(serve_api))

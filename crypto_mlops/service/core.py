@@ -19,6 +19,7 @@ from crypto_mlops.service.cache import CacheKey
 from crypto_mlops.service.dashboard import Dashboard
 from crypto_mlops.service.events import Events, PredictionEvent, PriceUpdate
 from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed
+from crypto_mlops.service.heap import freeze_heap
 from crypto_mlops.service.history import HistoryStore
 from crypto_mlops.service.limits import DEFAULT_CHART_POINTS, MAX_CHART_POINTS, MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market, MarketLoader, Markets, default_market_loader
@@ -41,6 +42,9 @@ from crypto_mlops.service.signals import Signals
 from crypto_mlops.service.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
+
+WARM_RETRY_FIRST_S = 1.0  # warm-up retries (source or model store down at start): 1, 2, 4 ... 30 s
+WARM_RETRY_MAX_S = 30.0
 
 
 class ServiceParts(TypedDict, total=False):
@@ -76,6 +80,9 @@ class CryptoService:
         )
         self._started = False
         self._stop = threading.Event()
+        # Ready = nothing pending: set, unless a warm-up (model load, default candles) is under way.
+        self._ready = threading.Event()
+        self._ready.set()
 
     @property
     def settings(self) -> Settings:
@@ -97,6 +104,7 @@ class CryptoService:
         self._stop.clear()
         self.cache.start()
         if warm:
+            self._ready.clear()
             threading.Thread(target=self._warm, name="service-warm", daemon=True).start()
         if self.settings.model_poll_s > 0:
             threading.Thread(target=self._poll_champion, name="champion-poll", daemon=True).start()
@@ -115,12 +123,34 @@ class CryptoService:
             if self.models.loaded:  # the first load is the warm-up's (or the first request's) job
                 self.models.refresh_if_promoted()
 
+    @property
+    def ready(self) -> bool:
+        """False while the warm-up runs: the model is not loaded or the default pair's candles not cached."""
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
     def _warm(self) -> None:
-        try:
-            self.models.get()
-            self.market(self.settings.default_symbol, self.settings.default_timeframe, 200)
+        """Load the model and cache the default pair's candles (retrying), then precompute its answers."""
+        delay = WARM_RETRY_FIRST_S
+        while True:
+            try:
+                self.models.get()
+                self.market(self.settings.default_symbol, self.settings.default_timeframe, 200)
+                break
+            except Exception as exc:
+                log.warning("warm-up incomplete (%s); retrying in %.0f s", exc, delay)
+                if self._stop.wait(delay):
+                    return
+                delay = min(2 * delay, WARM_RETRY_MAX_S)
+        try:  # the first request after ready is then a memo hit, as fast as any other
+            self.signal(self.settings.default_symbol, self.settings.default_timeframe, record=False)
+            self.ml_signal(self.settings.default_symbol, self.settings.default_timeframe, record=False)
         except Exception as exc:
-            log.warning("warm-up incomplete: %s", exc)
+            log.warning("could not precompute the default signals: %s", exc)
+        freeze_heap(self.settings.gc_freeze)  # servers only: the warm objects are long-lived
+        self._ready.set()
 
     def _report_model(self, predictor: Predictor, fallback: bool) -> None:
         self.telemetry.set_model(
@@ -194,11 +224,13 @@ class CryptoService:
 
     # -- health / metrics / history -------------------------------------------------------------
     def health(self) -> HealthResult:
-        # Health must not wait for a model load (SPEC §2): report what is loaded right now.
+        # Health must not wait for a model load (SPEC §2): report what is loaded right now, and
+        # "starting" until the warm-up has loaded the model and cached the default candles.
         info = self.models.info()
         db_ok = self.history.ping()
+        status = "ok" if db_ok else "degraded"
         return HealthResult(
-            status="ok" if db_ok else "degraded",
+            status=status if self.ready else "starting",
             ml_available=info.model_loaded,
             timestamp=iso_z(utc_now()) or "",
             version=__version__,
@@ -213,7 +245,7 @@ class CryptoService:
         return self.telemetry.snapshot(ml_available=self.models.loaded)
 
     def prometheus(self) -> bytes:
-        return self.telemetry.prometheus(self.history.write_errors)
+        return self.telemetry.prometheus(self.history.write_errors, self.history.dropped, self.history.pending)
 
     def history_tail(self, kind: HistoryKind, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
         return self.recorder.tail(kind, n, symbol)

@@ -1,19 +1,25 @@
 """History of generated signals and ML predictions (SQLAlchemy: SQLite file or PostgreSQL).
 
 Each row keeps the searchable columns plus the full response as JSON, so the `tail` endpoints return
-exactly what the caller got back at the time.
+exactly what the caller got back at the time. Rows are written behind the request (`write_behind.py`):
+`add_*` queues the row and returns; a background writer inserts them in batches. Reads (`tail_*`,
+`count`) flush first, so a caller reads its own writes; `close()` stores every queued row.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
+
+from crypto_mlops.service.write_behind import DEFAULT_MAX_QUEUE, WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -86,22 +92,52 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The full response, or a function that builds it: the writer thread then pays for the serialisation.
+Payload = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+class PendingRow(NamedTuple):
+    table: sa.Table
+    created_at: datetime
+    row: dict[str, Any]
+    payload: Payload
+
+    def values(self) -> dict[str, Any]:
+        payload = self.payload() if callable(self.payload) else self.payload
+        return {"created_at": self.created_at, **self.row, "payload": payload}
+
+
 class HistoryStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, max_queue: int = DEFAULT_MAX_QUEUE) -> None:
         self.url = url
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
         self.write_errors = 0
+        self.rows_written = 0
+        self.writer: WriteBehind[PendingRow] = WriteBehind(self._store, max_queue=max_queue, name="history-writer")
+
+    @property
+    def dropped(self) -> int:
+        """Rows dropped because the write-behind queue was full (the database could not keep up)."""
+        return self.writer.dropped
+
+    @property
+    def pending(self) -> int:
+        return len(self.writer)
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every row added so far is stored (or failed); False on timeout."""
+        return self.writer.flush(timeout)
 
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
 
-    def add_signal(self, created_at: datetime, row: dict[str, Any], payload: dict[str, Any]) -> None:
-        self._insert(signals_table, {"created_at": created_at, **row, "payload": payload})
+    def add_signal(self, created_at: datetime, row: dict[str, Any], payload: Payload) -> None:
+        self._add(PendingRow(signals_table, created_at, row, payload))
 
-    def add_ml_prediction(self, created_at: datetime, row: dict[str, Any], payload: dict[str, Any]) -> None:
-        self._insert(ml_predictions_table, {"created_at": created_at, **row, "payload": payload})
+    def add_ml_prediction(self, created_at: datetime, row: dict[str, Any], payload: Payload) -> None:
+        self._add(PendingRow(ml_predictions_table, created_at, row, payload))
 
     def tail_signals(self, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
         return self._tail(signals_table, n, symbol)
@@ -110,6 +146,7 @@ class HistoryStore:
         return self._tail(ml_predictions_table, n, symbol)
 
     def count(self, table: str) -> int:
+        self.flush()
         target = signals_table if table == "signals" else ml_predictions_table
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
@@ -123,18 +160,48 @@ class HistoryStore:
             return False
 
     def close(self) -> None:
+        """Store every queued row, stop the writer and release the connections."""
+        self.writer.close()
         self.engine.dispose()
 
-    def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
+    def _add(self, pending: PendingRow) -> None:
+        if self.writer.closed:  # after close(): nothing drains the queue any more, write it now
+            self._store([pending])
+        elif not self.writer.put(pending):
+            log.warning("history queue full: %s row dropped (%d so far)", pending.table.name, self.writer.dropped)
+
+    def _store(self, batch: Sequence[PendingRow]) -> None:
+        """One transaction per table; if it fails, row by row, so that one bad row costs only itself."""
+        by_table: dict[sa.Table, list[dict[str, Any]]] = defaultdict(list)
+        for pending in batch:
+            try:
+                by_table[pending.table].append(pending.values())
+            except Exception as exc:
+                self._failed(pending.table, 1, exc)
+        for table, rows in by_table.items():
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(table.insert(), rows)
+                self.rows_written += len(rows)
+            except Exception:
+                for values in rows:
+                    self._insert_one(table, values)
+
+    def _insert_one(self, table: sa.Table, values: dict[str, Any]) -> None:
         # History must never break the request that produced it: log and count the failure instead.
         try:
             with self.engine.begin() as conn:
-                conn.execute(table.insert().values(**values))
+                conn.execute(table.insert(), [values])
+            self.rows_written += 1
         except Exception as exc:
-            self.write_errors += 1
-            log.error("could not store %s row: %s", table.name, exc)
+            self._failed(table, 1, exc)
+
+    def _failed(self, table: sa.Table, n: int, exc: Exception) -> None:
+        self.write_errors += n
+        log.error("could not store %s row: %s", table.name, exc)
 
     def _tail(self, table: sa.Table, n: int, symbol: str | None) -> list[dict[str, Any]]:
+        self.flush()
         query = sa.select(table.c.payload).order_by(table.c.id.desc()).limit(n)
         if symbol:
             query = query.where(table.c.symbol == symbol)

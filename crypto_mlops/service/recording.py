@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from crypto_mlops.data.schema import normalize_symbol
@@ -44,13 +45,14 @@ class Recorder:
     def signal(self, result: SignalResult, adapter: str) -> None:
         self.telemetry.count_signal(adapter)
         row = {**_leading(result), **{name: getattr(result, name) for name in SIGNAL_COLUMNS}}
-        self.history.add_signal(utc_now(), row, result.model_dump(mode="json"))
+        # The JSON payload is built by the history writer thread, off the request path.
+        self.history.add_signal(utc_now(), row, partial(result.model_dump, mode="json"))
 
     def ml_prediction(self, result: MLSignalResult, adapter: str) -> None:
         ml = result.ml_prediction
         self.telemetry.count_ml_prediction(adapter, result.symbol, ml.predicted_rv_24h)
         row = {**_leading(result), **{name: getattr(ml, name) for name in ML_COLUMNS}}
-        self.history.add_ml_prediction(utc_now(), row, result.model_dump(mode="json"))
+        self.history.add_ml_prediction(utc_now(), row, partial(result.model_dump, mode="json"))
 
     def tail(self, kind: HistoryKind, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
         check_range("n", n, 1, MAX_HISTORY_N)

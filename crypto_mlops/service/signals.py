@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
 from typing import TypeVar, cast
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from crypto_mlops.config import Settings
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.models.contract import Predictor
-from crypto_mlops.service.market import Market, Markets
+from crypto_mlops.service.market import Market, Markets, ResultOrigin
 from crypto_mlops.service.memo import LruMemo
 from crypto_mlops.service.model_holder import ModelHolder
 from crypto_mlops.service.results import (
@@ -31,7 +32,6 @@ from crypto_mlops.service.results import (
     SignalExplanation,
     SignalResult,
     iso_z,
-    utc_now,
 )
 from crypto_mlops.service.wire import num, plain
 
@@ -58,6 +58,7 @@ class Signals:
         self.markets = markets
         self.models = models
         self._results: LruMemo[tuple[Hashable, ...], object] = LruMemo(RESULT_MEMO_SIZE)
+        self._origins: LruMemo[tuple[Hashable, ...], ResultOrigin] = LruMemo(RESULT_MEMO_SIZE)
 
     def ml(self, m: Market, include_heuristic: bool, exchange: str | None) -> MLSignalResult:
         """The model's forecast on `m`, with the heuristic on the same candles when asked."""
@@ -76,8 +77,8 @@ class Signals:
                 ),
             )
         return MLSignalResult(
-            **self.markets.origin(m, exchange),
-            timestamp=iso_z(utc_now()) or "",
+            **self._origin(m, exchange),
+            timestamp=now_z(),
             model_version=ml.model_version,
             ml_prediction=ml,
             heuristic_comparison=comparison,
@@ -88,8 +89,8 @@ class Signals:
         h = self.heuristic(m, 60, False, exchange)
         ml = self.predict(m)
         return CompareResult(
-            **self.markets.origin(m, exchange),
-            timestamp=iso_z(utc_now()) or "",
+            **self._origin(m, exchange),
+            timestamp=now_z(),
             heuristic=CompareHeuristic(
                 risk_score=h.risk_score, vol_regime=h.vol_regime, volatility=h.vol, risk_level=h.risk_level
             ),
@@ -125,7 +126,7 @@ class Signals:
                 features_tail=tail,
             )
         return SignalResult(
-            **self.markets.origin(m, exchange),
+            **self._origin(m, exchange),
             horizon_min=horizon_min,
             risk_score=round(num(h.risk_score), 4),
             nowcast_ret=round(num(h.nowcast_ret), 6),
@@ -134,7 +135,7 @@ class Signals:
             vol=num(h.vol),
             momentum=int(h.momentum),
             risk_level=h.risk_level,
-            timestamp=iso_z(utc_now()) or "",
+            timestamp=now_z(),
         )
 
     def predict(self, m: Market, predictor: Predictor | None = None) -> MLPredictionOut:
@@ -142,11 +143,21 @@ class Signals:
         model_id = (id(predictor), str(predictor.model_version), str(predictor.model_type))
         return self._memo(("ml", m.key, m.fetch_id, model_id), lambda: _predict_now(m, predictor))
 
+    def _origin(self, m: Market, exchange: str | None) -> ResultOrigin:
+        """`Markets.origin`, once per candle fetch: formatting the candle time is pandas work."""
+        key = (m.key, m.fetch_id, exchange, self.settings.exchange)
+        return self._origins.get_or_compute(key, lambda: self.markets.origin(m, exchange))
+
     def _memo(self, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
         """Results are a function of (candles fetch, model): compute once per candle fetch, not per request."""
         if not self.settings.signal_memo:
             return compute()
         return cast(T, self._results.get_or_compute(key, compute))
+
+
+def now_z() -> str:
+    """`iso_z(utc_now())` without pandas: a cached answer's only per-request timestamp."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _predict_now(m: Market, predictor: Predictor) -> MLPredictionOut:

@@ -68,6 +68,16 @@ class Telemetry:
             "History rows that could not be stored.",
             registry=self.registry,
         )
+        self.history_dropped = Gauge(
+            "crypto_history_rows_dropped",
+            "History rows dropped because the write-behind queue was full.",
+            registry=self.registry,
+        )
+        self.history_pending = Gauge(
+            "crypto_history_rows_pending",
+            "History rows queued, not yet stored.",
+            registry=self.registry,
+        )
 
     def watch_cache(self, stats: Callable[[], CacheStats]) -> None:
         """Report the candle cache (entries, bytes, bounds, evictions) in the Prometheus exposition."""
@@ -108,8 +118,10 @@ class Telemetry:
                 ml_available=ml_available,
             )
 
-    def prometheus(self, history_write_errors: int) -> bytes:
+    def prometheus(self, history_write_errors: int, history_dropped: int = 0, history_pending: int = 0) -> bytes:
         self.history_write_errors.set(history_write_errors)
+        self.history_dropped.set(history_dropped)
+        self.history_pending.set(history_pending)
         return generate_latest(self.registry)
 
 

@@ -41,7 +41,9 @@ def risk_level(score: float) -> Level:
 
 
 def risk_score(vol_per_hour: float, momentum: int) -> float:
-    return float(np.clip(0.6 * math.tanh(50 * vol_per_hour) + 0.4 * (1 - momentum), 0.0, 1.0))
+    raw = float(0.6 * math.tanh(50 * vol_per_hour) + 0.4 * (1 - momentum))
+    # Clipped with min/max, not np.clip: same value (NaN stays NaN), ~20x cheaper; the stream scores every tick.
+    return raw if raw != raw else min(1.0, max(0.0, raw))
 
 
 class HeuristicSignal(BaseModel):

@@ -48,6 +48,16 @@ DEFAULT_BATCH = 500  # one feature computation per symbol per batch: larger batc
 DELIVERY_ATTEMPTS = 3
 
 
+# How long the broker may hold a fetch while waiting for data (librdkafka's default is 500 ms). The
+# consumer keeps a fetch outstanding, so this bounds how late a tick of a slow live stream reaches it.
+def consumer_overrides(settings: Settings) -> dict[str, Any]:
+    """librdkafka settings of the stream consumer beyond the shared client configuration."""
+    return {"fetch.wait.max.ms": settings.kafka_fetch_wait_max_ms}
+
+
+NO_TIMESTAMP = 0  # confluent_kafka.TIMESTAMP_NOT_AVAILABLE
+
+
 class DeliveryFailed(DataUnavailable):
     """Outputs could not be delivered: the batch is not committed (it will be processed again)."""
 
@@ -73,12 +83,14 @@ class ConsumerReport:
     stopped_by: str = ""
     first_message_at: float | None = None  # time.monotonic() of the first batch
     last_commit_at: float | None = None  # time.monotonic() after the last commit
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    latencies_ms: list[float] = field(default_factory=list, repr=False)  # from the consumer receiving a tick
+    broker_latencies_ms: list[float] = field(default_factory=list, repr=False)  # from its broker timestamp
 
-    def latency_percentile(self, q: float) -> float | None:
-        if not self.latencies_ms:
+    def latency_percentile(self, q: float, broker: bool = False) -> float | None:
+        values = self.broker_latencies_ms if broker else self.latencies_ms
+        if not values:
             return None
-        ordered = sorted(self.latencies_ms)
+        ordered = sorted(values)
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
     @property
@@ -89,11 +101,13 @@ class ConsumerReport:
         return self.last_commit_at - self.first_message_at
 
     def summary(self) -> dict[str, Any]:
-        skip = {"latencies_ms", "first_message_at", "last_commit_at"}
+        skip = {"latencies_ms", "broker_latencies_ms", "first_message_at", "last_commit_at"}
         return {k: v for k, v in self.__dict__.items() if k not in skip} | {
             "active_s": None if self.active_s is None else round(self.active_s, 3),
             "latency_p50_ms": self.latency_percentile(50),
             "latency_p99_ms": self.latency_percentile(99),
+            "broker_latency_p50_ms": self.latency_percentile(50, broker=True),
+            "broker_latency_p99_ms": self.latency_percentile(99, broker=True),
         }
 
 
@@ -172,7 +186,11 @@ class StreamConsumer:
         self.before_commit = before_commit
         self.reload_model = reload_model
         self.reload_every_s = reload_every_s
-        self._consumer = Consumer(consumer_config(self.settings, group_id=group_id, offset_reset=offset_reset))
+        self._consumer = Consumer(
+            consumer_config(
+                self.settings, group_id=group_id, offset_reset=offset_reset, **consumer_overrides(self.settings)
+            )
+        )
         self._producer = Producer(producer_config(self.settings, **{"linger.ms": 2}))
         self._emit_from: dict[tuple[str, int], int] = {}
         self.assigned = threading.Event()
@@ -220,7 +238,7 @@ class StreamConsumer:
                 if self.reload_model and time.monotonic() - last_reload > self.reload_every_s:
                     last_reload = time.monotonic()
                     self._reload()
-                msgs = self._consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout_s)
+                msgs = self._next_batch()
                 if not msgs:
                     # Idle time counts from the group join (tansu answers JoinGroup after a delay).
                     idle_since = max(last_message, self._assigned_at or time.monotonic())
@@ -247,6 +265,21 @@ class StreamConsumer:
                 signals.__exit__()
             self.report.seconds = round(time.monotonic() - started, 3)
         return self.report
+
+    def _next_batch(self) -> list[Message]:
+        """What is already fetched, up to a batch; else wait for one message and take what came with it.
+
+        `consume(n, timeout)` waits until it has n messages or the timeout passes, so a slow live stream
+        would wait the whole timeout for a full batch. Here a busy stream still gets full batches (they
+        pile up while the previous one is processed) and a quiet one is answered at once.
+        """
+        msgs = self._consumer.consume(num_messages=self.batch_size, timeout=0)
+        if msgs:
+            return list(msgs)
+        first = self._consumer.consume(num_messages=1, timeout=self.poll_timeout_s)
+        if not first or self.batch_size <= 1:
+            return list(first)
+        return list(first) + list(self._consumer.consume(num_messages=self.batch_size - 1, timeout=0))
 
     def close(self) -> None:
         """Leave the group (nothing uncommitted is committed) and flush the output producer.
@@ -299,7 +332,9 @@ class StreamConsumer:
                 if emit:  # a rewound bad message was dead-lettered by whoever committed past it
                     dead.append(dead_letter_for(msg, reason or "invalid"))
                 continue
-            items.append(Incoming(tick, f"{tp[0]}/{tp[1]}/{offset}", received, emit))
+            stamp_type, stamp_ms = msg.timestamp()
+            broker_ms = stamp_ms if stamp_type != NO_TIMESTAMP and stamp_ms > 0 else None
+            items.append(Incoming(tick, f"{tp[0]}/{tp[1]}/{offset}", received, emit, broker_ms))
         outputs = self.processor.process(items, should_stop)
         valid = sum(1 for i in items if i.emit)
         self.report.valid += valid
@@ -312,6 +347,8 @@ class StreamConsumer:
         for p in outputs.predictions:
             records.append((self.settings.kafka_topic_predictions, p.event_key.encode(), p.to_bytes()))
             self.report.latencies_ms.append(p.processing_latency_ms)
+            if p.broker_latency_ms is not None:
+                self.report.broker_latencies_ms.append(p.broker_latency_ms)
         for a in outputs.alerts:
             records.append((self.settings.kafka_topic_alerts, a.alert_id.encode(), a.to_bytes()))
         for d in dead:
@@ -321,8 +358,9 @@ class StreamConsumer:
         self.report.emitted_predictions += len(outputs.predictions)
         self.report.emitted_alerts += len(outputs.alerts)
         self.report.dead_letters += len(dead)
-        if len(self.report.latencies_ms) > 200_000:
-            del self.report.latencies_ms[:100_000]
+        for kept in (self.report.latencies_ms, self.report.broker_latencies_ms):
+            if len(kept) > 200_000:
+                del kept[:100_000]
         if self.before_commit is not None:
             self.before_commit(self.report.valid + self.report.dead_letters)
         self._commit(last_offsets)

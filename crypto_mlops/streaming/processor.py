@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.schema import timeframe_hours
-from crypto_mlops.features import compute_features
 from crypto_mlops.models.contract import Predictor
 from crypto_mlops.signals.heuristic import MIN_BARS, risk_level, risk_score, vol_regime
 from crypto_mlops.streaming.alerts import AlertEngine, RuleInput
+from crypto_mlops.streaming.heuristic_columns import Columns, heuristic_columns
 from crypto_mlops.streaming.schemas import (
     AlertMessage,
     HeuristicFields,
@@ -42,6 +43,7 @@ from crypto_mlops.streaming.schemas import (
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 1500  # the history the API gives the model; > 720 (longest feature lookback)
+HEURISTIC_LOOKBACK = 600  # bars before a batch's first new candle that its heuristic features are computed on
 ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
 FALLBACK_TIMEFRAME = "1h"
 
@@ -55,6 +57,7 @@ class Incoming:
     ref: str  # "topic/partition/offset"
     received: float = field(default_factory=time.perf_counter)  # perf_counter when consumed
     emit: bool = True
+    broker_ms: int | None = None  # the message's broker timestamp (epoch ms), when it has one
 
 
 @dataclass
@@ -93,6 +96,18 @@ def _frame(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]
         index = index.tz_localize(UTC)
     data = [r[1:] for r in rows]
     return pd.DataFrame(data, index=index, columns=["open", "high", "low", "close", "volume"], dtype=float)
+
+
+def _increasing(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]], start: int) -> bool:
+    """Candle times strictly increasing from `start` on (no duplicate, no step back)."""
+    return all(a[0] < b[0] for a, b in zip(rows[start:], rows[start + 1 :], strict=False))
+
+
+def _since_ms(epoch_ms: int | None) -> float | None:
+    """Wall-clock milliseconds since `epoch_ms` (never negative: clocks of producer and consumer differ)."""
+    if epoch_ms is None:
+        return None
+    return round(max(0.0, time.time() * 1000.0 - epoch_ms), 3)
 
 
 def _finite(value: Any) -> float | None:
@@ -136,15 +151,17 @@ class _HeuristicColumns:
     costs milliseconds, so the consumer reads the same columns as arrays (a test checks both agree).
     """
 
-    def __init__(self, features: pd.DataFrame) -> None:
-        self.vol = features["vol_per_hour"].to_numpy(float)
-        self.momentum = features["momentum"].to_numpy(float)
-        self.ret = features["ret"].to_numpy(float)
-        self.rsi = features["rsi14"].to_numpy(float)
+    def __init__(self, features: pd.DataFrame | Columns, offset: int = 0) -> None:
+        self.offset = offset  # frame position of the features' first row (they may cover a tail only)
+        self.vol = np.asarray(features["vol_per_hour"], dtype=float)
+        self.momentum = np.asarray(features["momentum"], dtype=float)
+        self.ret = np.asarray(features["ret"], dtype=float)
+        self.rsi = np.asarray(features["rsi14"], dtype=float)
 
     def signal(self, pos: int, n_bars: int) -> HeuristicFields:
         if n_bars < MIN_BARS:
             return HeuristicFields(error=f"warming up: {n_bars}/{MIN_BARS} candles")
+        pos -= self.offset
         vol = _finite(self.vol[pos]) or 0.0
         momentum = int(_finite(self.momentum[pos]) or 0.0)
         score = risk_score(vol, momentum)
@@ -227,13 +244,24 @@ class StreamProcessor:
             return
         prior = len(w.rows)
         rows = list(w.rows) + [_candle_row(i.tick) for i in fresh]
-        frame = _frame(rows)
-        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
-            # Candle times disagree with event order (a producer bug): keep the last candle per time.
-            frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-        features = _HeuristicColumns(compute_features(frame, w.bar_hours))
+        # The heuristic's columns look back at most 48 bars, and RSI's exponential smoothing forgets
+        # (13/14)^600 < 1e-19 of what lies further back: features of the tail equal those of the window.
+        start = max(0, prior - HEURISTIC_LOOKBACK)
         predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
-        positions = [min(prior + n, len(frame) - 1) for n in range(len(fresh))]
+        frame: pd.DataFrame | None = None
+        if predictor is None and _increasing(rows, start):
+            # Heuristic only, candles in order: no DataFrame needed, the closes are enough.
+            closes = np.fromiter((r[4] for r in rows[start:]), dtype=float, count=len(rows) - start)
+            n_rows = len(rows)
+        else:
+            frame = _frame(rows)
+            if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+                # Candle times disagree with event order (a producer bug): keep the last candle per time.
+                frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+            closes = frame["close"].to_numpy(float)[start:]
+            n_rows = len(frame)
+        features = _HeuristicColumns(heuristic_columns(closes, w.bar_hours), start)
+        positions = [min(prior + n, n_rows - 1) for n in range(len(fresh))]
         batched = self._ml_rows(fresh, positions, frame, w, predictor)
         for item, pos in zip(fresh, positions, strict=True):
             self._answer(item, w, frame, features, pos, predictor, out, batched.get(pos))
@@ -244,7 +272,7 @@ class StreamProcessor:
         self,
         item: Incoming,
         w: _Window,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | None,
         features: _HeuristicColumns,
         pos: int,
         predictor: Predictor | None,
@@ -304,6 +332,7 @@ class StreamProcessor:
                 processing_latency_ms=round((time.perf_counter() - item.received) * 1000.0, 3),
                 processed_at=now,
                 source_offset=item.ref,
+                broker_latency_ms=_since_ms(item.broker_ms),
             )
         )
 
@@ -311,7 +340,7 @@ class StreamProcessor:
         self,
         fresh: list[Incoming],
         positions: list[int],
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | None,
         w: _Window,
         predictor: Predictor | None,
     ) -> dict[int, dict[str, Any]]:
@@ -325,7 +354,9 @@ class StreamProcessor:
             for i, p in zip(fresh, positions, strict=True)
             if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars
         ]
-        if predictor is None or len(eligible) < 2 or eligible != list(range(len(frame) - len(eligible), len(frame))):
+        if predictor is None or frame is None or len(eligible) < 2:
+            return {}
+        if eligible != list(range(len(frame) - len(eligible), len(frame))):
             return {}
         start = max(0, len(frame) - self.window_size - len(eligible) + 1)
         try:
@@ -337,8 +368,10 @@ class StreamProcessor:
             return {}
         return {pos: _plain_prediction(a) for pos, a in zip(eligible, answers, strict=True)}
 
-    def _ml(self, tick: PriceTick, frame: pd.DataFrame, pos: int, predictor: Predictor | None) -> dict[str, Any] | None:
-        if predictor is None:
+    def _ml(
+        self, tick: PriceTick, frame: pd.DataFrame | None, pos: int, predictor: Predictor | None
+    ) -> dict[str, Any] | None:
+        if predictor is None or frame is None:  # the frame is built whenever there is a predictor
             return None if self.predictor is None else {"error": "model unavailable"}
         n_bars = min(pos + 1, self.window_size)
         if n_bars < self.ml_min_bars:

@@ -172,6 +172,9 @@ class PredictionMessage(_Message):
     )
     processed_at: datetime
     source_offset: str = Field(description="topic/partition/offset of the tick")
+    broker_latency_ms: float | None = Field(
+        None, description="From the tick's broker timestamp (producer CreateTime or LogAppendTime) to this answer"
+    )
 
 
 class AlertMessage(_Message):

@@ -30,6 +30,14 @@ def _wait(check, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 12
     raise AssertionError(f"not ready in {timeout_s} s:\n{log.read_text()[-2000:]}")
 
 
+def _graphql_ready(url: str, query: dict[str, str]) -> bool:
+    response = httpx.post(url, json=query, timeout=5)
+    if response.status_code != 200:
+        return False
+    health = ((response.json().get("data") or {}).get("health")) or {}
+    return bool(health) and health.get("status") != "starting"
+
+
 @pytest.mark.slow
 def test_serve_commands_start_answer_and_stop(tmp_path: Path) -> None:
     env = {
@@ -55,7 +63,8 @@ def test_serve_commands_start_answer_and_stop(tmp_path: Path) -> None:
 
         gql_url = f"http://127.0.0.1:{ports['graphql']}/graphql"
         query = {"query": "{ health { status mlAvailable } }"}
-        _wait(lambda: httpx.post(gql_url, json=query, timeout=5).status_code == 200, procs["graphql"], logs["graphql"])
+        # Ready means ready: GraphQL `health` says "starting" until the warm-up has loaded the model.
+        _wait(lambda: _graphql_ready(gql_url, query), procs["graphql"], logs["graphql"])
         assert httpx.post(gql_url, json=query, timeout=30).json()["data"]["health"]["status"] == "ok"
 
         channel = grpc.insecure_channel(f"127.0.0.1:{ports['grpc']}")

@@ -50,6 +50,7 @@ def test_sqlite_history_round_trip(tmp_path: Path) -> None:
 def test_write_failure_is_counted_not_raised(tmp_path: Path) -> None:
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
     store.add_signal(datetime.now(UTC), {"symbol": "BTC/USDT"}, {"incomplete": True})  # NOT NULL columns missing
+    store.flush()  # rows are written behind the caller
     assert store.write_errors == 1
     assert store.count("signals") == 0
 
