@@ -188,8 +188,7 @@ def create_server(
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    _serving_when_ready(svc, health_servicer)
 
     reflection.enable_server_reflection(
         (
@@ -203,6 +202,25 @@ def create_server(
     if bound == 0:
         raise RuntimeError(f"could not bind gRPC server to {host}:{port}")
     return server, bound
+
+
+def _serving_when_ready(svc: CryptoService, servicer: health.HealthServicer) -> None:
+    """grpc.health.v1 says NOT_SERVING until the service is ready (model loaded, default candles cached)."""
+
+    def set_all(status: int) -> None:
+        for name in ("", SERVICE_NAME):
+            servicer.set(name, status)
+
+    if svc.ready:
+        set_all(health_pb2.HealthCheckResponse.SERVING)
+        return
+    set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def flip() -> None:
+        svc.wait_ready()
+        set_all(health_pb2.HealthCheckResponse.SERVING)
+
+    threading.Thread(target=flip, name="grpc-health-ready", daemon=True).start()
 
 
 def serve(service: CryptoService | None = None, host: str = "127.0.0.1", port: int = 50051) -> None:
