@@ -34,7 +34,8 @@ class ComponentSpec:
 
     `build` makes its (not yet started) process; `on_ready` runs once that process is ready
     (databases, buckets, environment for later children). A `job` runs to completion in the
-    background; jobs are not `required` for the stack to count as healthy.
+    background; jobs are not `required` for the stack to count as healthy. A crashed server is
+    restarted (restart.py); `restart_after` names the components whose restart restarts it too.
     """
 
     name: str
@@ -46,6 +47,9 @@ class ComponentSpec:
     required: bool = True
     job: bool = False
     stop_timeout: float = 10.0
+    #: Stopped when one of these crashes and started again once it is back (a consumer whose group
+    #: offsets and positions die with an in-memory broker must not carry them over to the new one).
+    restart_after: tuple[str, ...] = ()
     build: Callable[[], ManagedProcess] | None = field(default=None, compare=False)
     on_ready: Callable[[], None] | None = field(default=None, compare=False)
 

@@ -128,6 +128,39 @@ def on_restarted(component: Component, now: float, seconds: float) -> str:
     return line
 
 
+def hold_dependants(components: dict[str, Component], crashed: Component) -> list[Component]:
+    """Stop the healthy components that restart after `crashed` (they wait for it; no new streak)."""
+    held = []
+    for component in components.values():
+        if crashed.name not in component.spec.restart_after or component.state != ComponentState.HEALTHY:
+            continue
+        component.state = ComponentState.RESTARTING  # first, so that the watch does not see a crash
+        component.restart_due = None
+        component.detail = f"waiting for {crashed.name} to restart"
+        if component.service is not None:
+            with contextlib.suppress(Exception):
+                component.service.stop(timeout=2.0)  # its broker is gone: a clean exit cannot flush
+        component.family = set()
+        component.last_exit = f"stopped with {crashed.name} at {time.strftime('%H:%M:%S')}"
+        note_in_log(component, f"{component.name} stopped: {crashed.name} crashed, restarting after it")
+        held.append(component)
+    return held
+
+
+def release_dependants(components: dict[str, Component], restarted: Component, now: float) -> None:
+    """`restarted` is back (restart them now) or FAILED (so are they)."""
+    for component in components.values():
+        if restarted.name not in component.spec.restart_after or component.state != ComponentState.RESTARTING:
+            continue
+        if component.restart_due is not None:
+            continue
+        if restarted.state == ComponentState.HEALTHY:
+            component.restart_due = now
+        elif restarted.state == ComponentState.FAILED:
+            component.state = ComponentState.FAILED
+            component.detail = f"not restarted: {restarted.name} failed"
+
+
 def restart_is_due(component: Component, now: float) -> bool:
     return (
         component.state == ComponentState.RESTARTING

@@ -23,11 +23,12 @@ from types import FrameType
 from rich.console import Console
 
 from crypto_mlops.config import Settings, StackSettings, get_settings
+from crypto_mlops.stack import restart
 from crypto_mlops.stack.component import Component, ComponentState, split_launchable
 from crypto_mlops.stack.health import HealthKind
 from crypto_mlops.stack.ports import is_port_free
 from crypto_mlops.stack.process import ServiceError, failure_summary
-from crypto_mlops.stack.restart import RestartPolicy, on_crash, on_restarted, reap_job, remember_family, restart_is_due
+from crypto_mlops.stack.restart import RestartPolicy
 from crypto_mlops.stack.shutdown import kill_leftovers, process_family
 from crypto_mlops.stack.statefile import StackState, remove_state, running_supervisor, write_state
 from crypto_mlops.stack.table import started_message, status_table
@@ -137,7 +138,7 @@ class StackSupervisor:
         """Record the outcome of background jobs that have ended."""
         for component in self.components.values():
             with self._lock:
-                ended = reap_job(component)
+                ended = restart.reap_job(component)
             if ended:
                 self.write_state()
 
@@ -150,11 +151,14 @@ class StackSupervisor:
                 continue
             if component.state == ComponentState.HEALTHY:
                 if service.running():
-                    remember_family(component)
+                    restart.remember_family(component)
                     continue
-                self._say(f"✗ {on_crash(component, self.policy, now)}", "red")
+                self._say(f"✗ {restart.on_crash(component, self.policy, now)}", "red")
+                for held in restart.hold_dependants(self.components, component):
+                    self._say(f"… {held.name} {held.detail}", "yellow")
+                restart.release_dependants(self.components, component, now)  # only when it gave up at once
                 self.write_state()
-            elif restart_is_due(component, now) and not self.stop_event.is_set():
+            elif restart.restart_is_due(component, now) and not self.stop_event.is_set():
                 component.restart_due = None  # one attempt at a time
                 threading.Thread(target=self._restart, args=(component,), name=f"restart-{component.name}").start()
 
@@ -163,9 +167,10 @@ class StackSupervisor:
         error = self._launch(component)
         now = time.monotonic()
         if error is None:
-            self._say(f"↻ {on_restarted(component, now, now - t0)}", "yellow")
+            self._say(f"↻ {restart.on_restarted(component, now, now - t0)}", "yellow")
         else:
-            self._say(f"✗ {on_crash(component, self.policy, now, reason=f'restart failed: {error}')}", "red")
+            self._say(f"✗ {restart.on_crash(component, self.policy, now, reason=f'restart failed: {error}')}", "red")
+        restart.release_dependants(self.components, component, now)
         self.write_state()
 
     def watch_once(self) -> None:

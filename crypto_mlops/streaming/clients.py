@@ -63,6 +63,7 @@ class ClientNoise:
         self.up = True
         self.errors = 0  # error events while down (not logged one by one)
         self.reason = ""
+        self.code: int | None = None  # the last error's code (KafkaError._ALL_BROKERS_DOWN, ...)
         self.logger = _LibrdkafkaSink(client)
         self._lock = threading.Lock()
         self._down_since = 0.0
@@ -71,6 +72,7 @@ class ClientNoise:
 
     def on_error(self, err: KafkaError) -> None:
         """confluent-kafka's error_cb."""
+        self.code = err.code()
         if err.code() in _UNREACHABLE or "refused" in err.str().lower():
             self.down(err.str())
         else:

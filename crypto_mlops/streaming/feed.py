@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.streaming.clients import ClientNoise, admin_config, consumer_config
@@ -171,7 +171,10 @@ class KafkaPredictionFeed:
         partitions = self._wait_for_topic(consumer)
         if partitions is None:
             return False
-        consumer.assign([TopicPartition(self.topic, p, self._start_offset(consumer, p)) for p in partitions])
+        starts = {p: self._start_offset(consumer, p) for p in partitions}
+        if any(start == OFFSET_BEGINNING and p in self._positions for p, start in starts.items()):
+            self._set_state("down", "broker restarted: the topic started over")  # said once, then "up"
+        consumer.assign([TopicPartition(self.topic, p, start) for p, start in starts.items()])
         self._unreachable = None
         self.last_error = None
         self._last_message = time.monotonic()
@@ -180,10 +183,12 @@ class KafkaPredictionFeed:
         self.ready.set()
         while not self._stop.is_set():
             msg = consumer.poll(self.poll_timeout_s)
-            if self._unreachable is not None and not self._answers(consumer):
-                self._set_state("down", f"broker unreachable: {self._unreachable}")
+            if self._unreachable is not None:
+                # Start over in any case: a broker that came back may have lost the topic, and the old
+                # consumer would wait at its old offsets for messages that never come.
+                if noise.code == KafkaError._ALL_BROKERS_DOWN or not self._answers(consumer):
+                    self._set_state("down", f"broker unreachable: {self._unreachable}")
                 return True
-            self._unreachable = None
             if msg is None:
                 if self.received and time.monotonic() - self._last_message > self.stale_after_s:
                     self._set_state("stale", f"no prediction for {self.stale_after_s:g} s (is the consumer running?)")
@@ -226,6 +231,8 @@ class KafkaPredictionFeed:
                 if meta is not None and meta.error is None and meta.partitions:
                     return sorted(meta.partitions)
                 self.last_error = f"topic {self.topic} not available yet"
+                if self._positions:  # we were reading it: the broker came back without it (restarted)
+                    self._set_state("down", f"topic {self.topic} gone (broker restarted?); waiting for it")
             except KafkaException as exc:
                 self.last_error = f"broker unreachable: {exc}"
                 self._set_state("down", self.last_error)
