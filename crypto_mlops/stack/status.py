@@ -21,7 +21,10 @@ def default_components(
 ) -> list[ComponentRecord]:
     """What an embedded stack would serve on the configured ports (network-probeable parts only)."""
     ctx = StackContext(settings, stack or StackSettings(), (root or Path.cwd()).absolute())
-    return [Component(spec).record(ctx.logs) for spec in component_specs(ctx) if spec.probeable]
+    records = [Component(spec).record(ctx.logs) for spec in component_specs(ctx) if spec.probeable]
+    for record in records:  # nobody recorded a state: the probe alone decides
+        record.pop("state", None)
+    return records
 
 
 def current_components(home: Path, settings: Settings) -> tuple[StackState | None, list[ComponentRecord]]:

@@ -36,6 +36,7 @@ from crypto_mlops.stack.health import HealthKind, HealthSpec, check
 from crypto_mlops.stack.mlflow_server import MlflowServer
 from crypto_mlops.stack.ports import free_port, is_port_free
 from crypto_mlops.stack.restart import RestartPolicy
+from crypto_mlops.stack.shutdown import process_family
 from crypto_mlops.stack.status import probe
 from crypto_mlops.stack.supervisor import StackSupervisor
 from crypto_mlops.stack.tansu import TansuBroker
@@ -359,7 +360,7 @@ def test_killed_mlflow_parent_leaves_no_orphan_and_health_says_so(tmp_path: Path
         sup.watch_once()  # learns the family
         parent = server.pid
         assert parent is not None
-        family = set(component.family)
+        family = process_family(parent)
         assert len(family) > 1, "mlflow server runs its uvicorn worker as a child"
         os.kill(parent, signal.SIGKILL)
         killed_at = time.monotonic()

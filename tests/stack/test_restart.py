@@ -116,3 +116,11 @@ def test_health_agrees_with_the_recorded_state() -> None:
     assert not out["a"]["ok"] and "failed" in out["a"]["probe"] and "leftover" in out["a"]["probe"]
     assert not out["b"]["ok"] and "not running" in out["b"]["probe"]
     assert out["c"]["ok"]
+
+
+def test_without_a_running_stack_the_probe_alone_decides() -> None:
+    from crypto_mlops.config import Settings
+    from crypto_mlops.stack.status import default_components
+
+    records = default_components(Settings())
+    assert records and all("state" not in r for r in records)
