@@ -28,7 +28,7 @@ def _row(c: ComponentRecord) -> tuple[str, ...]:
         down = state in (ComponentState.FAILED, ComponentState.RESTARTING, ComponentState.STOPPED)
         state = ComponentState.HEALTHY if c["ok"] else state if down else ComponentState.UNHEALTHY
     detail = c["probe"] if "probe" in c else c.get("detail", "")
-    if c.get("restarts") and "restarted" not in str(detail):
+    if c.get("restarts") and "restart" not in str(detail):
         detail = f"{detail}; restarted {c['restarts']}×, last: {c.get('last_exit')}"
     if c.get("job") and not c.get("required"):
         detail = f"(background) {detail}"

@@ -63,7 +63,8 @@ class ClientNoise:
         self.up = True
         self.errors = 0  # error events while down (not logged one by one)
         self.reason = ""
-        self.code: int | None = None  # the last error's code (KafkaError._ALL_BROKERS_DOWN, ...)
+        self.code: int | None = None  # the last error's code
+        self.all_down = False  # librdkafka said every broker is down (not just one dropped connection)
         self.logger = _LibrdkafkaSink(client)
         self._lock = threading.Lock()
         self._down_since = 0.0
@@ -73,6 +74,8 @@ class ClientNoise:
     def on_error(self, err: KafkaError) -> None:
         """confluent-kafka's error_cb."""
         self.code = err.code()
+        if self.code == KafkaError._ALL_BROKERS_DOWN:
+            self.all_down = True  # the owner resets it once it has acted on it
         if err.code() in _UNREACHABLE or "refused" in err.str().lower():
             self.down(err.str())
         else:

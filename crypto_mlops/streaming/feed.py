@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.streaming.clients import ClientNoise, admin_config, consumer_config
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
 SEEN_KEYS = 4096  # message keys remembered to skip re-sent predictions
+FRESH_S = 2.0  # a new consumer's first seconds: errors then are its own failed connects, not an outage
 #: The key that marks a status event among the prediction events (the SSE route relays it as `event: status`).
 STATUS = "status"
 
@@ -181,14 +182,18 @@ class KafkaPredictionFeed:
         self._set_state("up")
         noise.ok()
         self.ready.set()
+        assigned_at = time.monotonic()
         while not self._stop.is_set():
             msg = consumer.poll(self.poll_timeout_s)
             if self._unreachable is not None:
-                # Start over in any case: a broker that came back may have lost the topic, and the old
-                # consumer would wait at its old offsets for messages that never come.
-                if noise.code == KafkaError._ALL_BROKERS_DOWN or not self._answers(consumer):
+                if noise.all_down or not self._answers(consumer):
                     self._set_state("down", f"broker unreachable: {self._unreachable}")
-                return True
+                    return True
+                if time.monotonic() - assigned_at > FRESH_S:
+                    # Start over anyway: a broker that came back at once may have lost the topic, and
+                    # the old consumer would wait at its old offsets for messages that never come.
+                    return True
+                self._unreachable = None  # a connect that failed before this consumer got through
             if msg is None:
                 if self.received and time.monotonic() - self._last_message > self.stale_after_s:
                     self._set_state("stale", f"no prediction for {self.stale_after_s:g} s (is the consumer running?)")
