@@ -105,8 +105,8 @@ class StackSupervisor:
         self.write_state()
 
     def _say(self, line: str, style: str) -> None:
-        self.console.print(f"[{style}]{line}[/]")
-        log.warning("%s", line)
+        self.console.print(f"[{style}]{line}[/]")  # the `stack up` output; the component's log has it too
+        log.debug("%s", line)
 
     def _launchable(self, pending: list[Component]) -> list[Component]:
         ready, blocked = split_launchable(pending, self.components)

@@ -172,11 +172,12 @@ class KafkaPredictionFeed:
         partitions = self._wait_for_topic(consumer)
         if partitions is None:
             return False
+        consumer.poll(0)  # nothing assigned yet: only serves the errors queued while the broker was away
+        self._unreachable, noise.all_down = None, False
         starts = {p: self._start_offset(consumer, p) for p in partitions}
         if any(start == OFFSET_BEGINNING and p in self._positions for p, start in starts.items()):
             self._set_state("down", "broker restarted: the topic started over")  # said once, then "up"
         consumer.assign([TopicPartition(self.topic, p, start) for p, start in starts.items()])
-        self._unreachable = None
         self.last_error = None
         self._last_message = time.monotonic()
         self._set_state("up")
