@@ -3,7 +3,10 @@
 `PredictionFeed` is the plug: anything with a `name` and an async `subscribe()` that yields event
 dicts shaped like a `predictions` topic message (`symbol, timestamp, source, candle_time, price_data,
 heuristic_signal, ml_prediction, anomalies, processing_latency_ms`). The API opens one subscription
-per SSE client and closes it (`aclose()`) when the client goes away.
+per SSE client and closes it (`aclose()`) when the client goes away. A feed whose source can fail
+also yields status events, marked `"event": "status"` (`{"event": "status", "feed": ..., "state":
+"down" | "up" | "stale", "reason": ...}`); the API relays them as `event: status` and does not count
+them as predictions.
 
 `PeriodicPredictionFeed` is the built-in feed: it asks the service itself for a prediction every
 `interval_s` (cached candles, so cheap). The streaming package provides a Kafka-backed feed that reads

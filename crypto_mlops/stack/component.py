@@ -23,7 +23,8 @@ class ComponentState(StrEnum):
     RUNNING = "running"  # a job that was launched and has not ended
     DONE = "done"  # a job that ended with exit code 0
     UNHEALTHY = "unhealthy"  # a probe (stack health) failed
-    FAILED = "failed"  # did not start, crashed, or a job ended with an error
+    RESTARTING = "restarting"  # a server that crashed, waiting for its backoff or starting again
+    FAILED = "failed"  # did not start, crashed past the restart limit, or a job ended with an error
     STOPPED = "stopped"
 
 
@@ -33,7 +34,8 @@ class ComponentSpec:
 
     `build` makes its (not yet started) process; `on_ready` runs once that process is ready
     (databases, buckets, environment for later children). A `job` runs to completion in the
-    background; jobs are not `required` for the stack to count as healthy.
+    background; jobs are not `required` for the stack to count as healthy. A crashed server is
+    restarted (restart.py); `restart_after` names the components whose restart restarts it too.
     """
 
     name: str
@@ -45,6 +47,9 @@ class ComponentSpec:
     required: bool = True
     job: bool = False
     stop_timeout: float = 10.0
+    #: Stopped when one of these crashes and started again once it is back (a consumer whose group
+    #: offsets and positions die with an in-memory broker must not carry them over to the new one).
+    restart_after: tuple[str, ...] = ()
     build: Callable[[], ManagedProcess] | None = field(default=None, compare=False)
     on_ready: Callable[[], None] | None = field(default=None, compare=False)
 
@@ -65,6 +70,16 @@ class Component:
     seconds: float | None = None
     #: The spec's health check; process checks get the pid once the process runs.
     health: HealthSpec | None = None
+    #: Restarts so far, and how the last run ended ("killed by SIGKILL at 10:31:02").
+    restarts: int = 0
+    last_exit: str | None = None
+    #: Crashes since the component last stayed up for the policy's `stable_s` (a crash loop counter).
+    streak: int = 0
+    healthy_since: float | None = None
+    #: Monotonic time at which the next restart may start (None: none scheduled).
+    restart_due: float | None = None
+    #: The process family last seen while it ran: a killed parent's orphans are found through it.
+    family: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.health is None:
@@ -102,5 +117,27 @@ class Component:
             "detail": self.detail,
             "pid": self.pid,
             "seconds": self.seconds,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
             "log": str(logs / f"{self.name}.log"),
         }
+
+
+def split_launchable(
+    pending: list[Component], components: dict[str, Component]
+) -> tuple[list[Component], list[tuple[Component, list[str]]]]:
+    """Take the pending components whose dependencies have settled out of `pending`: (those to start,
+    those not to start with the names of their failed required dependencies)."""
+    ready: list[Component] = []
+    blocked: list[tuple[Component, list[str]]] = []
+    for component in list(pending):
+        deps = [components[d] for d in component.spec.depends_on if d in components]
+        if not all(d.settled for d in deps):
+            continue
+        pending.remove(component)
+        failed = [d.name for d in deps if d.state == ComponentState.FAILED and d.spec.required]
+        if failed:
+            blocked.append((component, failed))
+        else:
+            ready.append(component)
+    return ready, blocked

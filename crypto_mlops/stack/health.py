@@ -14,6 +14,7 @@ they were started:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -159,12 +160,22 @@ def _kafka(bootstrap: str, timeout: float) -> HealthResult:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    # librdkafka logs every failed connect (level 3) to stderr; the result already carries the reason.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 2})
+    # librdkafka reports every failed connect (log lines and error events, several a second); the
+    # result carries the reason in one line instead, so both go to a sink that only keeps the last one.
+    errors: list[str] = []
+    quiet = logging.Logger("crypto_mlops.stack.kafka-probe", logging.CRITICAL + 1)
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "socket.timeout.ms": int(timeout * 1000),
+        "error_cb": lambda err: errors.append(err.str()),
+        "logger": quiet,
+    }
+    admin = AdminClient(conf)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        return HealthResult(False, f"broker not answering: {exc}")
+        last = f" ({errors[-1]})" if errors else ""
+        return HealthResult(False, f"broker not answering: {exc.args[0].str() if exc.args else exc}{last}"[:300])
     return HealthResult(True, f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)")
 
 
@@ -172,6 +183,14 @@ def _tcp(target: str) -> HealthResult:
     host, port = target.rsplit(":", 1)
     ok = port_open(int(port), host)
     return HealthResult(ok, "port open" if ok else "port closed")
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _process(pid: int | None) -> HealthResult:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any, TypedDict
+
+import psutil
 
 STATE_FILE = "state.json"
 
@@ -25,6 +28,8 @@ class ComponentRecord(TypedDict, total=False):
     detail: str
     pid: int | None
     seconds: float | None
+    restarts: int
+    last_exit: str | None
     log: str
     # added by `stack health` when it probes the component now
     ok: bool
@@ -67,3 +72,10 @@ def read_state(home: Path) -> StackState | None:
 def remove_state(home: Path) -> None:
     with contextlib.suppress(OSError):
         state_path(home).unlink()
+
+
+def running_supervisor(home: Path) -> int | None:
+    """The PID of another live `stack up` recorded under `home`, else None."""
+    existing = read_state(home)
+    pid = existing.get("supervisor_pid") if existing else None
+    return pid if pid and pid != os.getpid() and psutil.pid_exists(pid) else None

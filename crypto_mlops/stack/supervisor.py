@@ -4,12 +4,14 @@ What runs, in which order and how each is checked is declared in topology.py; th
 drives it. Every child runs in its own session (process group) with its log under `.stack/logs/`;
 the state (PIDs, URLs, health specs) is kept in `.stack/state.json` (statefile.py) for
 `stack health|logs|down`. Jobs (training) run in the background, shown but not required.
-`watch_once` is the one place that notices a component ending (where a restart policy would go).
+`watch_once` is the one place that notices a component ending; restart.py decides what follows
+(restart with backoff, or FAILED after a crash loop).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -18,18 +20,22 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 
-import psutil
 from rich.console import Console
 
 from crypto_mlops.config import Settings, StackSettings, get_settings
-from crypto_mlops.stack.component import Component, ComponentState
+from crypto_mlops.stack import restart
+from crypto_mlops.stack.component import Component, ComponentState, split_launchable
 from crypto_mlops.stack.health import HealthKind
 from crypto_mlops.stack.ports import is_port_free
-from crypto_mlops.stack.process import ServiceError, failure_summary, last_log_line
+from crypto_mlops.stack.process import ServiceError, failure_summary
+from crypto_mlops.stack.restart import RestartPolicy
 from crypto_mlops.stack.shutdown import kill_leftovers, process_family
-from crypto_mlops.stack.statefile import StackState, read_state, remove_state, write_state
-from crypto_mlops.stack.table import status_table
+from crypto_mlops.stack.statefile import StackState, remove_state, running_supervisor, write_state
+from crypto_mlops.stack.table import started_message, status_table
 from crypto_mlops.stack.topology import StackContext, component_specs, prepare_context
+
+log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 0.5  # how soon a crash is noticed (a poll and a psutil walk per component)
 
 
 class StackSupervisor:
@@ -42,8 +48,10 @@ class StackSupervisor:
         stack_settings: StackSettings | None = None,
         console: Console | None = None,
         root: Path | None = None,
+        policy: RestartPolicy | None = None,
     ) -> None:
         self.full = full
+        self.policy = policy or RestartPolicy.from_env()
         self.settings = settings or get_settings()
         self.stack = stack_settings or StackSettings()
         self.console = console or Console()
@@ -68,7 +76,8 @@ class StackSupervisor:
             if detail is not None:
                 component.detail = detail
 
-    def _start_one(self, component: Component) -> None:
+    def _launch(self, component: Component) -> str | None:
+        """Start one component and wait until it is ready; the failure in one line, None when it started."""
         spec, service = component.spec, component.service
         self._set(component, ComponentState.STARTING)
         t0 = time.monotonic()
@@ -77,33 +86,33 @@ class StackSupervisor:
                 raise ServiceError(f"port {spec.port} is already in use (another stack running? try `stack down`)")
             if service is not None:
                 service.start(timeout=self.stack.start_timeout_s)
-            if spec.on_ready is not None:
+            if spec.on_ready is not None and component.restarts == 0 and component.streak == 0:
                 spec.on_ready()
         except Exception as exc:
-            self._set(component, ComponentState.FAILED, failure_summary(exc))
-        else:
-            with self._lock:
-                component.seconds = None if spec.job else round(time.monotonic() - t0, 1)
-                component.state = ComponentState.RUNNING if spec.job else ComponentState.HEALTHY
-                if component.health is not None and component.health.kind is HealthKind.PROCESS:
-                    component.health = component.health.with_pid(component.pid)
+            return failure_summary(exc)
+        with self._lock:
+            component.seconds = None if spec.job else round(time.monotonic() - t0, 1)
+            component.state = ComponentState.RUNNING if spec.job else ComponentState.HEALTHY
+            component.healthy_since = time.monotonic()
+            if component.health is not None and component.health.kind is HealthKind.PROCESS:
+                component.health = component.health.with_pid(component.pid)
+        return None
+
+    def _start_one(self, component: Component) -> None:
+        error = self._launch(component)
+        if error is not None:
+            self._set(component, ComponentState.FAILED, error)
         self.write_state()
 
+    def _say(self, line: str, style: str) -> None:
+        self.console.print(f"[{style}]{line}[/]")  # the `stack up` output; the component's log has it too
+        log.debug("%s", line)
+
     def _launchable(self, pending: list[Component]) -> list[Component]:
-        """Pending components whose dependencies have settled; those with a failed required
-        dependency are marked failed instead of being returned."""
-        out = []
-        for component in list(pending):
-            deps = [self.components[d] for d in component.spec.depends_on if d in self.components]
-            if not all(d.settled for d in deps):
-                continue
-            pending.remove(component)
-            failed = [d.name for d in deps if d.state == ComponentState.FAILED and d.spec.required]
-            if failed:
-                self._set(component, ComponentState.FAILED, f"not started: {', '.join(failed)} failed")
-            else:
-                out.append(component)
-        return out
+        ready, blocked = split_launchable(pending, self.components)
+        for component, failed in blocked:
+            self._set(component, ComponentState.FAILED, f"not started: {', '.join(failed)} failed")
+        return ready
 
     def start_all(self) -> None:
         """Start components as their dependencies settle (in parallel where possible)."""
@@ -128,27 +137,41 @@ class StackSupervisor:
     def _reap_jobs(self) -> None:
         """Record the outcome of background jobs that have ended."""
         for component in self.components.values():
-            service = component.service
-            if not component.spec.job or component.state != ComponentState.RUNNING or service is None:
-                continue
-            rc = service.returncode()
-            if rc is None:
-                continue
             with self._lock:
-                component.state = ComponentState.DONE if rc == 0 else ComponentState.FAILED
-                component.detail = last_log_line(service.log_path) or f"exit code {rc}"
-                component.seconds = round(service.seconds_since_launch, 1)
-            self.write_state()
+                ended = restart.reap_job(component)
+            if ended:
+                self.write_state()
 
     def _check_servers(self) -> None:
-        """A healthy server whose process ended has failed (it is not restarted)."""
+        """A healthy server whose process ended is restarted with backoff (restart.py), or FAILED."""
+        now = time.monotonic()
         for component in self.components.values():
             service = component.service
-            if component.spec.job or component.state != ComponentState.HEALTHY or service is None or service.running():
+            if component.spec.job or service is None:
                 continue
-            self._set(component, ComponentState.FAILED, f"exited: {last_log_line(service.log_path)}")
-            self.console.print(f"[red]✗ {component.name} stopped unexpectedly[/]: {component.detail}")
-            self.write_state()
+            if component.state == ComponentState.HEALTHY:
+                if service.running():
+                    restart.remember_family(component)
+                    continue
+                self._say(f"✗ {restart.on_crash(component, self.policy, now)}", "red")
+                for held in restart.hold_dependants(self.components, component):
+                    self._say(f"… {held.name} {held.detail}", "yellow")
+                restart.release_dependants(self.components, component, now)  # only when it gave up at once
+                self.write_state()
+            elif restart.restart_is_due(component, now) and not self.stop_event.is_set():
+                component.restart_due = None  # one attempt at a time
+                threading.Thread(target=self._restart, args=(component,), name=f"restart-{component.name}").start()
+
+    def _restart(self, component: Component) -> None:
+        t0 = time.monotonic()
+        error = self._launch(component)
+        now = time.monotonic()
+        if error is None:
+            self._say(f"↻ {restart.on_restarted(component, now, now - t0)}", "yellow")
+        else:
+            self._say(f"✗ {restart.on_crash(component, self.policy, now, reason=f'restart failed: {error}')}", "red")
+        restart.release_dependants(self.components, component, now)
+        self.write_state()
 
     def watch_once(self) -> None:
         self._reap_jobs()
@@ -179,7 +202,7 @@ class StackSupervisor:
         """Stop every child (reverse start order), then make sure none of their descendants survives."""
         family: set[int] = set()
         for component in self.components.values():
-            family |= process_family(component.pid)
+            family |= process_family(component.pid) | component.family
         for component in reversed(self.components.values()):
             if component.service is None:
                 continue
@@ -192,17 +215,12 @@ class StackSupervisor:
         return survivors
 
     # ------------------------------------------------------------------------------------- run
-    def _another_stack(self) -> int | None:
-        existing = read_state(self.home)
-        pid = existing.get("supervisor_pid") if existing else None
-        return pid if pid and pid != os.getpid() and psutil.pid_exists(pid) else None
-
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_event.set()
 
     def run(self) -> int:
         """`stack up`: start, print the table, wait for Ctrl-C / `stack down`, stop everything."""
-        other = self._another_stack()
+        other = running_supervisor(self.home)
         if other is not None:
             self.console.print(
                 f"[red]a stack is already running[/] (supervisor pid {other}); `crypto-mlops stack down` stops it"
@@ -226,17 +244,8 @@ class StackSupervisor:
                 self.healthy_after = round(time.monotonic() - t0, 1)
             self.write_state()
             self.console.print(status_table(self.snapshot()))
-            if self.healthy_after is not None:
-                self.console.print(
-                    f"[bold green]all components healthy after {self.healthy_after} s[/] — "
-                    "Ctrl-C (or `crypto-mlops stack down`) stops everything"
-                )
-            else:
-                self.console.print(
-                    "[bold yellow]some components failed[/] (see the table and `crypto-mlops stack "
-                    "logs NAME`); the others keep running — Ctrl-C stops everything"
-                )
-            while not self.stop_event.wait(2.0):
+            self.console.print(started_message(self.healthy_after))
+            while not self.stop_event.wait(WATCH_INTERVAL_S):
                 self.watch_once()
         finally:
             self.console.print("stopping the stack...")

@@ -18,14 +18,18 @@ _COLOURS: Mapping[str, str] = {
     ComponentState.PENDING: "yellow",
     ComponentState.STOPPED: "dim",
     ComponentState.UNHEALTHY: "red",
+    ComponentState.RESTARTING: "yellow",
 }
 
 
 def _row(c: ComponentRecord) -> tuple[str, ...]:
     state = c.get("state", "")
     if "ok" in c and not c.get("job"):
-        state = ComponentState.HEALTHY if c["ok"] else ComponentState.UNHEALTHY
+        down = state in (ComponentState.FAILED, ComponentState.RESTARTING, ComponentState.STOPPED)
+        state = ComponentState.HEALTHY if c["ok"] else state if down else ComponentState.UNHEALTHY
     detail = c["probe"] if "probe" in c else c.get("detail", "")
+    if c.get("restarts") and "restart" not in str(detail):
+        detail = f"{detail}; restarted {c['restarts']}×, last: {c.get('last_exit')}"
     if c.get("job") and not c.get("required"):
         detail = f"(background) {detail}"
     seconds = c.get("seconds")
@@ -50,3 +54,16 @@ def status_table(state: StackState | None, probe_now: list[ComponentRecord] | No
     for component in components:
         table.add_row(*_row(component))
     return table
+
+
+def started_message(healthy_after: float | None) -> str:
+    """The line `stack up` prints under the table once every component has settled."""
+    if healthy_after is not None:
+        return (
+            f"[bold green]all components healthy after {healthy_after} s[/] — "
+            "Ctrl-C (or `crypto-mlops stack down`) stops everything; crashed servers are restarted"
+        )
+    return (
+        "[bold yellow]some components failed[/] (see the table and `crypto-mlops stack "
+        "logs NAME`); the others keep running — Ctrl-C stops everything"
+    )

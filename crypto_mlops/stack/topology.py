@@ -133,6 +133,7 @@ def _ours(
     url: str | None = None,
     depends_on: tuple[str, ...] = (),
     job: bool = False,
+    restart_after: tuple[str, ...] = (),
 ) -> ComponentSpec:
     """A component that runs one of our own CLI commands: a server with a probe, a worker or a job.
 
@@ -149,7 +150,18 @@ def _ours(
         return ChildProcess(name, cli_command(*args), ctx.env, ctx.log(name), ready=ready)
 
     port = health.port if health is not None else None
-    return ComponentSpec(name, role, url, port, health, depends_on=depends_on, required=not job, job=job, build=build)
+    return ComponentSpec(
+        name,
+        role,
+        url,
+        port,
+        health,
+        depends_on=depends_on,
+        required=not job,
+        job=job,
+        build=build,
+        restart_after=restart_after,
+    )
 
 
 def _storage(ctx: StackContext) -> tuple[PostgresServer, SeaweedS3, list[ComponentSpec]]:
@@ -300,7 +312,11 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
         ("consumer", "stream consumer (predictions, alerts)", ("stream", "consume"), ("broker", "bootstrap")),
     )
     for name, role, args, after in workers:
-        specs.append(_ours(ctx, name, role, args, health=HealthSpec.process(), depends_on=after))
+        # The producer rides out a broker restart in its buffer; the consumer starts over with the
+        # broker (an in-memory broker forgets its group's offsets, the old positions would skip ticks).
+        again = ("broker",) if name == "consumer" else ()
+        process = HealthSpec.process()
+        specs.append(_ours(ctx, name, role, args, health=process, depends_on=after, restart_after=again))
     if pg is not None:
         specs.append(_airflow(ctx, pg))
     if ctx.stack.background_train:

@@ -2,6 +2,12 @@
 
 `TickProducer` wraps a confluent-kafka producer (acks=all, murmur2_random partitioner). Every message
 has a delivery callback; failures are counted and reported, and `close()` flushes what is in flight.
+
+During a broker outage the ticks wait in librdkafka's bounded queue (`queue_max` messages, kept up
+to clients.OUTAGE_BUFFER_MS) and go out, in order, once the broker is back: a short outage loses
+nothing. When that queue is full for longer than `full_wait_s` (a long outage, not a burst) the new
+tick is dropped and counted in `stats.dropped` instead of stalling the source. The client's error
+noise is one log line per broker state change (clients.ClientNoise).
 `run_producer` drives a tick source at a speed factor (event time / wall time) until the source ends,
 `max_messages` is reached or SIGINT/SIGTERM arrives, then flushes and returns a report.
 """
@@ -19,7 +25,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from crypto_mlops.config import Settings, get_settings
-from crypto_mlops.streaming.clients import producer_config
+from crypto_mlops.streaming.clients import ClientNoise, producer_config
 from crypto_mlops.streaming.lifecycle import StopOnSignals
 from crypto_mlops.streaming.schemas import PriceTick
 
@@ -31,16 +37,22 @@ class DeliveryStats:
     sent: int = 0
     delivered: int = 0
     failed: int = 0
+    #: Ticks not even queued: the outage buffer stayed full (see TickProducer).
+    dropped: int = 0
     errors: list[str] = field(default_factory=list)
+    noise: ClientNoise | None = None
 
     def on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self.failed += 1
             if len(self.errors) < 20:
                 self.errors.append(f"{msg.topic()} key={msg.key()!r}: {err}")
-            log.error("delivery failed: %s", err)
+            if self.failed <= 20 or self.failed % 1000 == 0:  # an expired outage buffer fails in bulk
+                log.error("delivery failed (%d so far): %s", self.failed, err)
         else:
             self.delivered += 1
+            if self.noise is not None:
+                self.noise.ok()
 
     @property
     def in_flight(self) -> int:
@@ -50,27 +62,47 @@ class DeliveryStats:
 class TickProducer:
     """Sends ticks; `produce` never blocks for long: a full local queue is drained by polling."""
 
-    def __init__(self, settings: Settings | None = None, topic: str | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        topic: str | None = None,
+        *,
+        queue_max: int = 100_000,
+        full_wait_s: float = 5.0,
+        **overrides: Any,
+    ) -> None:
         self.settings = settings or get_settings()
         self.topic = topic or self.settings.kafka_topic_prices
-        self._producer = Producer(producer_config(self.settings, **overrides))
-        self.stats = DeliveryStats()
+        self.full_wait_s = full_wait_s
+        self.noise = ClientNoise("producer")
+        conf = producer_config(self.settings, **{"queue.buffering.max.messages": queue_max}, **self.noise.config())
+        conf.update(overrides)
+        self._producer = Producer(conf)
+        self.stats = DeliveryStats(noise=self.noise)
 
-    def send(self, tick: PriceTick, stamp: bool = True) -> None:
+    def send(self, tick: PriceTick, stamp: bool = True) -> bool:
+        """Queue one tick; False when it had to be dropped (counted in `stats.dropped`)."""
         if stamp:
             tick = tick.model_copy(update={"produced_at": datetime.now(UTC)})
-        self.send_raw(tick.symbol.encode(), tick.to_bytes())
+        return self.send_raw(tick.symbol.encode(), tick.to_bytes())
 
-    def send_raw(self, key: bytes | None, value: bytes) -> None:
-        """Send bytes as they are (tests use it for malformed input)."""
+    def send_raw(self, key: bytes | None, value: bytes) -> bool:
+        """Send bytes as they are (tests use it for malformed input); False when the tick was dropped."""
+        deadline = time.monotonic() + self.full_wait_s
         while True:
             try:
                 self._producer.produce(self.topic, key=key, value=value, on_delivery=self.stats.on_delivery)
                 break
-            except BufferError:  # local queue full: let deliveries drain
+            except BufferError:  # local queue full: a burst drains in ms, an outage does not
+                if time.monotonic() >= deadline:
+                    self.stats.dropped += 1
+                    if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
+                        log.error("outage buffer full: dropped %d tick(s) so far", self.stats.dropped)
+                    return False
                 self._producer.poll(0.1)
         self.stats.sent += 1
         self._producer.poll(0)
+        return True
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait for every in-flight message; return how many are still undelivered."""
@@ -123,10 +155,11 @@ class ProducerReport:
     seconds: float
     stopped_by: str
     errors: list[str]
+    dropped: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.sent == self.delivered
+        return self.failed == 0 and self.dropped == 0 and self.sent == self.delivered
 
 
 def run_producer(
@@ -173,4 +206,5 @@ def run_producer(
         seconds=round(time.monotonic() - started, 3),
         stopped_by=stopped_by,
         errors=stats.errors,
+        dropped=stats.dropped,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -57,3 +58,34 @@ def test_client_disconnect_closes_the_subscription(service: CryptoService) -> No
             assert feed.closed == 1
     finally:
         service.set_prediction_feed(previous)
+
+
+class OutageFeed:
+    """A feed whose source goes down and comes back between two predictions."""
+
+    name = "outage"
+
+    async def subscribe(self, symbols: Sequence[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+        yield {"symbol": "BTC/USDT", "seq": 0}
+        yield {"event": "status", "feed": "kafka", "state": "down", "reason": "broker unreachable"}
+        yield {"event": "status", "feed": "kafka", "state": "up", "reason": ""}
+        yield {"symbol": "BTC/USDT", "seq": 1}
+        await asyncio.sleep(30)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_status_events_are_relayed_and_not_counted_as_predictions(service: CryptoService) -> None:
+    previous = service.feed
+    service.set_prediction_feed(OutageFeed())
+    try:
+        with UvicornThread(create_app(service, start_service=False)) as server:
+            r = httpx.get(f"{server.url}/v1/stream/predictions", params={"max_events": 2}, timeout=20)
+    finally:
+        service.set_prediction_feed(previous)
+    blocks = [b.split("retry: 3000\n")[-1] for b in r.text.split("\n\n") if "event:" in b]
+    kinds = [b.split("\n")[0] for b in blocks]
+    assert kinds == ["event: hello", "event: prediction", "event: status", "event: status", "event: prediction"]
+    status = json.loads(blocks[2].split("data: ", 1)[1])
+    assert status == {"feed": "kafka", "state": "down", "reason": "broker unreachable"}

@@ -60,3 +60,42 @@ def test_a_slow_subscriber_loses_the_oldest_events(monkeypatch) -> None:  # type
 
     got = asyncio.run(scenario())
     assert got[-1] == 9 and len(got) == 3 and got == sorted(got)
+
+
+def test_status_changes_reach_subscribers_and_late_joiners_hear_of_an_outage() -> None:
+    feed = OfflineFeed(replay_last=5)
+    feed._dispatch(event("BTC/USDT", 1))
+
+    async def scenario() -> tuple[list[dict], list[dict]]:
+        stream = feed.subscribe(["BTC/USDT"])
+        first = [await anext(stream)]  # the backlog
+        feed._set_state("down", "broker unreachable: Connection refused")
+        first.append(await asyncio.wait_for(anext(stream), 2))
+        late = feed.subscribe(["BTC/USDT"])
+        second = [await anext(late), await anext(late)]  # the outage first, then the backlog
+        feed._set_state("up")
+        first.append(await asyncio.wait_for(anext(stream), 2))
+        await stream.aclose()
+        await late.aclose()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first[0]["n"] == 1
+    assert first[1] | {"since": None} == {
+        "event": "status",
+        "feed": "kafka",
+        "state": "down",
+        "reason": "broker unreachable: Connection refused",
+        "since": None,
+    }
+    assert first[2]["event"] == "status" and first[2]["state"] == "up"
+    assert second[0]["state"] == "down" and second[1]["n"] == 1
+    assert feed.outages == 1
+
+
+def test_a_prediction_read_again_is_not_sent_again() -> None:
+    feed = OfflineFeed(replay_last=10)
+    for _ in range(2):  # e.g. re-read after an outage
+        feed._dispatch(event("BTC/USDT", 1), key=b"BTC/USDT@2024-01-01T00:00:00Z")
+    feed._dispatch(event("BTC/USDT", 2), key=b"BTC/USDT@2024-01-01T01:00:00Z")
+    assert [e["n"] for e in feed._recent] == [1, 2] and feed.received == 2

@@ -26,7 +26,11 @@ router = APIRouter(tags=["stream"])
     "/v1/stream/predictions",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "`event: prediction` messages (JSON data)."},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`event: prediction` messages (JSON data); `event: status` when the feed's source "
+            'goes down or comes back (`{"feed": "kafka", "state": "down" | "up" | "stale", "reason": ...}`).',
+        },
         **ERRORS,
     },
 )
@@ -62,6 +66,10 @@ async def _sse(service: CryptoService, symbols: list[str], max_events: int | Non
                 if task.done():
                     break
                 yield ": keep-alive\n\n"
+                continue
+            if event.get("event") == "status":  # the feed's source went down / came back: not a prediction
+                status = {k: v for k, v in event.items() if k != "event"}
+                yield f"event: status\ndata: {json.dumps(status, default=str)}\n\n"
                 continue
             sent += 1
             yield f"event: prediction\ndata: {json.dumps(event, default=str)}\n\n"
