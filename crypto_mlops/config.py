@@ -95,6 +95,12 @@ class StackSettings(BaseSettings):
     airflow_port: int = Field(8080, description="Airflow API/UI port (full mode).")
     s3_access_key: str = Field("stack-admin", description="SeaweedFS access key (full mode, loopback only).")
     s3_secret_key: str = Field("stack-admin-secret", description="SeaweedFS secret key (full mode).")
+    max_restarts: int = Field(5, ge=0, description="Restarts of a crashed component in one streak before it is failed.")
+    restart_backoff_s: float = Field(1.0, gt=0, description="Wait before the first restart; doubles each time.")
+    restart_max_backoff_s: float = Field(30.0, gt=0, description="Longest wait between two restarts.")
+    restart_stable_s: float = Field(
+        60.0, gt=0, description="Up this long, a component's next crash starts a new streak."
+    )
 
 
 class Settings(BaseSettings):

@@ -163,13 +163,15 @@ def produce(
             on_sent=lambda _t: progress.advance(task),
         )
     console.print(
-        f"sent {report.sent}, delivered {report.delivered}, failed {report.failed} "
-        f"in {report.seconds:.1f} s (stopped by {report.stopped_by})"
+        f"sent {report.sent}, delivered {report.delivered}, failed {report.failed}, "
+        f"dropped {report.dropped} (buffer full during an outage) in {report.seconds:.1f} s "
+        f"(stopped by {report.stopped_by})"
     )
     if not report.ok:
         for line in report.errors:
             err_console.print(f"[red]{line}[/]")
-        raise DataUnavailable(f"{report.failed + report.sent - report.delivered} ticks were not delivered")
+        lost = report.failed + report.sent - report.delivered + report.dropped
+        raise DataUnavailable(f"{lost} ticks were not delivered ({report.dropped} dropped with the buffer full)")
 
 
 def _source(

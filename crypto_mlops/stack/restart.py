@@ -7,18 +7,18 @@ parent leaves no uvicorn worker serving its port), then schedules a restart afte
 `max_restarts` times without staying up `stable_s` in between is in a crash loop: it is FAILED and
 left alone. Jobs are never restarted.
 
-The policy's defaults can be changed with STACK_MAX_RESTARTS, STACK_RESTART_BACKOFF_S,
+The policy comes from the stack settings: STACK_MAX_RESTARTS, STACK_RESTART_BACKOFF_S,
 STACK_RESTART_MAX_BACKOFF_S and STACK_RESTART_STABLE_S.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import time
 from dataclasses import dataclass
 
+from crypto_mlops.config import StackSettings
 from crypto_mlops.stack.component import Component, ComponentState
 from crypto_mlops.stack.process import last_log_line
 from crypto_mlops.stack.shutdown import kill_leftovers, process_family
@@ -33,13 +33,12 @@ class RestartPolicy:
     stable_s: float = 60.0
 
     @classmethod
-    def from_env(cls) -> RestartPolicy:
-        env = os.environ
+    def from_settings(cls, stack: StackSettings) -> RestartPolicy:
         return cls(
-            max_restarts=int(env.get("STACK_MAX_RESTARTS", cls.max_restarts)),
-            backoff_s=float(env.get("STACK_RESTART_BACKOFF_S", cls.backoff_s)),
-            max_backoff_s=float(env.get("STACK_RESTART_MAX_BACKOFF_S", cls.max_backoff_s)),
-            stable_s=float(env.get("STACK_RESTART_STABLE_S", cls.stable_s)),
+            max_restarts=stack.max_restarts,
+            backoff_s=stack.restart_backoff_s,
+            max_backoff_s=stack.restart_max_backoff_s,
+            stable_s=stack.restart_stable_s,
         )
 
     def delay(self, streak: int) -> float:

@@ -51,9 +51,9 @@ class StackSupervisor:
         policy: RestartPolicy | None = None,
     ) -> None:
         self.full = full
-        self.policy = policy or RestartPolicy.from_env()
         self.settings = settings or get_settings()
         self.stack = stack_settings or StackSettings()
+        self.policy = policy or RestartPolicy.from_settings(self.stack)
         self.console = console or Console()
         self.context = StackContext(self.settings, self.stack, (root or Path.cwd()).absolute(), full)
         self.home = self.context.home
