@@ -55,10 +55,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _finite(x: float) -> float:
-    return float(x) if math.isfinite(float(x)) else 0.0
-
-
 class ModelPredictor:
     """Wraps a fitted `VolatilityModel` (from the registry, or a baseline refitted per request)."""
 
@@ -109,25 +105,32 @@ class ModelPredictor:
         conf_model = model.confidence or DEFAULT_CONFIDENCE
         confidences = np.clip(conf_model.score(rows, forecasts), 0.0, 1.0)
         model_type = model.name if self.refit_on_frame else self.model_type
+        # Plain arrays and one timestamp string per row: `iterrows` built a Series per row (a third of
+        # a stream batch's model time).
+        momenta = np.nan_to_num(rows["momentum"].to_numpy(float), nan=0.0, posinf=0.0, neginf=0.0).astype(int)
+        current = np.nan_to_num(rows["vol_per_hour"].to_numpy(float), nan=0.0, posinf=0.0, neginf=0.0)
+        origins = [ts.isoformat() for ts in rows.index]
+        now = _now()
         predictions = []
-        for (origin, row), rv, confidence in zip(rows.iterrows(), forecasts, confidences, strict=True):
-            pred_vol = float(rv) / math.sqrt(HORIZON_HOURS)
-            momentum = int(_finite(row["momentum"]))
+        for origin, rv, confidence, momentum, vol_now in zip(
+            origins, forecasts.tolist(), confidences.tolist(), momenta.tolist(), current.tolist(), strict=True
+        ):
+            pred_vol = rv / math.sqrt(HORIZON_HOURS)
             predictions.append(
                 MLPrediction(
-                    predicted_rv_24h=float(rv),
+                    predicted_rv_24h=rv,
                     predicted_volatility=pred_vol,
-                    current_volatility=_finite(row["vol_per_hour"]),
+                    current_volatility=vol_now,
                     volatility_regime=vol_regime(pred_vol),
                     risk_level=risk_level(risk_score(pred_vol, momentum)),
-                    confidence=round(float(confidence), 4),
+                    confidence=round(confidence, 4),
                     model_name=self.model_name,
                     model_version=self.model_version,
                     model_type=model_type,
-                    prediction_timestamp=_now(),
+                    prediction_timestamp=now,
                     source=source,
-                    origin_timestamp=pd.Timestamp(origin).isoformat(),
-                    interval_80=conf_model.interval(float(rv)),
+                    origin_timestamp=origin,
+                    interval_80=conf_model.interval(rv),
                 )
             )
         return predictions
