@@ -28,9 +28,9 @@ import torch
 from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
-from crypto_mlops.models.baselines import HarXModel, har_design
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.catalog import register
+from crypto_mlops.models.har import HarXModel, har_design
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
 
