@@ -133,6 +133,10 @@ def backtest(
     window: Annotated[
         str, typer.Option(help="Walk-forward training window: expanding, or rolling:<span> (e.g. rolling:365d).")
     ] = "expanding",
+    har_window: Annotated[
+        str | None,
+        typer.Option(help="Walk-forward window of the HAR-family models only (e.g. rolling:365d); default --window."),
+    ] = None,
     start: Annotated[
         str | None, typer.Option(help="Walk-forward first origin (UTC date); default: after --train-frac of the rows.")
     ] = None,
@@ -155,6 +159,7 @@ def backtest(
             train_frac,
             refit_every,
             window,
+            har_window,
             start,
             warm_start,
             bilstm_config_from(epochs, tiny, seed),
@@ -204,6 +209,7 @@ def _walk_forward(
     train_frac: float,
     refit_every: str,
     window: str,
+    har_window: str | None,
     start: str | None,
     warm_start: bool,
     bilstm_config: BiLSTMConfig,
@@ -219,6 +225,7 @@ def _walk_forward(
         config = WalkForwardConfig(
             refit_every=parse_span(refit_every),
             window=parse_window(window),
+            har_window=parse_window(har_window) if har_window else None,
             start=pd.Timestamp(start) if start else None,
             train_frac=train_frac,
             warm_start=warm_start,

@@ -23,9 +23,11 @@ from crypto_mlops.features.volatility import bars
 from crypto_mlops.models import quantiles
 from crypto_mlops.models.backtest import WARMUP_HOURS, Prepared, score
 from crypto_mlops.models.base import VolatilityModel
+from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.har import HarModel
 from crypto_mlops.models.mcs import MCS_SIZE, model_confidence_set
 from crypto_mlops.models.metrics import qlike_losses
-from crypto_mlops.models.zoo import MODEL_CLASSES, REFERENCE, make_model
+from crypto_mlops.models.zoo import MODEL_CLASSES, REFERENCE, make_model, model_class
 
 MIN_TRAIN_ORIGINS = 200
 WEEK = pd.Timedelta(days=7)
@@ -35,6 +37,7 @@ WEEK = pd.Timedelta(days=7)
 class WalkForwardConfig:
     refit_every: pd.Timedelta = WEEK
     window: pd.Timedelta | None = None  # None: expanding; else the trailing span of training origins
+    har_window: pd.Timedelta | None = None  # HAR-family models only: this trailing span instead of `window`
     start: pd.Timestamp | None = None  # first forecast origin; None: after `train_frac` of the rows
     train_frac: float = 0.7
     warm_start: bool = True  # learned models fine-tune from their previous fit
@@ -46,6 +49,7 @@ class WalkForwardConfig:
         return {
             "refit_every": span_text(self.refit_every),
             "window": "expanding" if self.window is None else f"rolling:{span_text(self.window)}",
+            "har_window": None if self.har_window is None else f"rolling:{span_text(self.har_window)}",
             "warm_start": self.warm_start,
         }
 
@@ -164,7 +168,12 @@ def _fits(
     f, y = prepared.features, prepared.target
     n, h = len(f), prepared.horizon
     warmup = bars(WARMUP_HOURS, prepared.bar_hours)
-    window = None if config.window is None else bars(config.window.total_seconds() / 3600, prepared.bar_hours)
+    span = (
+        config.har_window
+        if config.har_window is not None and issubclass(model_class(name), HarModel)
+        else config.window
+    )
+    window = None if span is None else bars(span.total_seconds() / 3600, prepared.bar_hours)
     previous: VolatilityModel | None = None
     for p, q in blocks:
         mask = train_mask(n, p, h, warmup, window)
@@ -183,7 +192,7 @@ def run_walk_forward(
     prepared: Prepared,
     config: WalkForwardConfig | None = None,
     models: list[str] | None = None,
-    bilstm_config: object | None = None,
+    bilstm_config: BiLSTMConfig | None = None,
 ) -> WalkForwardResult:
     """Refit every model at each point of the schedule, forecast until the next, score all origins."""
     config = config or WalkForwardConfig()
@@ -193,8 +202,8 @@ def run_walk_forward(
         raise KeyError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CLASSES)}")
     if REFERENCE not in names:
         names = [REFERENCE, *names]
-    if bilstm_config is not None and dataclasses.is_dataclass(bilstm_config) and hasattr(bilstm_config, "progress"):
-        bilstm_config = dataclasses.replace(bilstm_config, progress=False)  # type: ignore[type-var]
+    # One bar for the whole run: the BiLSTM's per-epoch bar would print at every refit.
+    bilstm_config = dataclasses.replace(bilstm_config or BiLSTMConfig(), progress=False)
     f, y = prepared.features, prepared.target
     n, h = len(f), prepared.horizon
     index = pd.DatetimeIndex(f.index)

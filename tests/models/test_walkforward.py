@@ -128,3 +128,12 @@ def test_perturbing_the_future_changes_no_earlier_forecast(market: MarketData) -
     pd.testing.assert_frame_equal(a.loc[common, cols], b.loc[common, cols])
     later = a.index[a.index > cut + pd.Timedelta(days=2)].intersection(b.index)
     assert not np.allclose(a.loc[later, "har_x"], b.loc[later, "har_x"])
+
+
+def test_har_window_rolls_only_the_har_family(prepared: Prepared) -> None:
+    config = WalkForwardConfig(har_window=parse_window("rolling:30d"), progress=False, mcs_reps=50)
+    res = run_walk_forward(prepared, config, ["ewma", "har", "harq", "har_xsq"])
+    sizes = {r.model: r.train_origins for r in res.refits if r.at == res.split["first_refit"]}
+    assert sizes["har"] == sizes["harq"] == sizes["har_xsq"] == 30 * 24
+    assert sizes["ewma"] > 30 * 24  # expanding
+    assert res.split["har_window"] == "rolling:30d"
