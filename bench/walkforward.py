@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--models", default=None, help="comma-separated (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--no-warm-start", action="store_true")
+    ap.add_argument("--predictions-dir", type=Path, default=None, help="write <pair>.csv per-origin forecasts here")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "walkforward.json")
     args = ap.parse_args()
     names = args.models.split(",") if args.models else list(MODEL_CLASSES)
@@ -98,6 +99,10 @@ def main() -> None:
         payload["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         payload["acceptance"] = acceptance(result.table, result.mcs)
         report["pairs"][market.symbol] = payload
+        if args.predictions_dir is not None:
+            args.predictions_dir.mkdir(parents=True, exist_ok=True)
+            out = args.predictions_dir / f"{market.symbol.replace('/', '')}.csv"
+            result.predictions.to_csv(out, float_format="%.8g")
         print(
             f"\n== {market.symbol}: {payload['split']['test_origins']} origins, {payload['split']['refits']} refits, "
             f"{wall:.0f} s wall (load {payload['load_avg_1m']})"
