@@ -229,6 +229,9 @@ class BiLSTMModel(VolatilityModel):
         val_idx = torch.tensor(val_pos)
 
         best: tuple[float, dict[str, torch.Tensor] | None] = (math.inf, None)
+        if warm is not None:  # fine-tuning must beat the weights it starts from, or they are kept
+            start_loss = float(self._loss(torch.tensor(self._predict_rel(a, val_idx, device)), y_t[val_idx]))
+            best = (start_loss, {k: v.detach().clone() for k, v in self.net.state_dict().items()})
         bad_epochs = 0
         self.history = []
         start = time.perf_counter()
