@@ -22,6 +22,7 @@ import pandas as pd
 
 from crypto_mlops.data.sources.csv_source import load_csv
 from crypto_mlops.models.backtest import prepare
+from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.walkforward import WalkForwardConfig, parse_span, parse_window, run_walk_forward
 from crypto_mlops.models.zoo import BASELINES, LEARNED, MODEL_CLASSES
 
@@ -60,6 +61,7 @@ def main() -> None:
     ap.add_argument("--models", default=None, help="comma-separated (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--no-warm-start", action="store_true")
+    ap.add_argument("--finetune-epochs", type=int, default=None, help="BiLSTM fine-tuning epochs per warm refit")
     ap.add_argument("--predictions-dir", type=Path, default=None, help="write <pair>.csv per-origin forecasts here")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "walkforward.json")
     args = ap.parse_args()
@@ -80,6 +82,9 @@ def main() -> None:
             "refit_every": args.refit_every,
             "window": args.window,
             "warm_start": config.warm_start,
+            "finetune_epochs": args.finetune_epochs
+            if args.finetune_epochs is not None
+            else BiLSTMConfig().finetune_epochs,
             "models": names,
             "baselines": [n for n in BASELINES if n in names],
         },
@@ -91,7 +96,8 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
         prepared = prepare(market.frame, market.timeframe)
-        result = run_walk_forward(prepared, config, names)
+        bilstm = BiLSTMConfig() if args.finetune_epochs is None else BiLSTMConfig(finetune_epochs=args.finetune_epochs)
+        result = run_walk_forward(prepared, config, names, bilstm)
         wall = time.perf_counter() - start
         payload = result.to_dict()
         payload["split"].pop("refit_points")

@@ -121,7 +121,7 @@ def backtest(
     ] = None,
     models: Annotated[
         str | None,
-        typer.Option(help="Comma-separated models (default: all): naive,ewma,garch,har,har_calendar,bilstm."),
+        typer.Option(help="Comma-separated models (default: all), e.g. har,har_x,har_xsq,bilstm."),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="BiLSTM max epochs (default from its config).", min=1)] = None,
     tiny: Annotated[bool, typer.Option(help="Tiny BiLSTM (seconds; for smoke tests).")] = False,
