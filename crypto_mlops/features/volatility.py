@@ -17,6 +17,9 @@ VOLATILITY_COLUMNS = [
     "weekend_share_next24",
     "ewma_var",
     "rv6",
+    "rs_pos24",
+    "rs_neg24",
+    "rq24",
 ]
 
 
@@ -65,4 +68,27 @@ def volatility_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataF
     # RiskMetrics recursion per bar: var_t = lambda var_{t-1} + (1 - lambda) r_t^2, started at r_1^2.
     out["ewma_var"] = r2.ewm(alpha=1.0 - EWMA_LAMBDA, adjust=False).mean()
     out["rv6"] = np.sqrt(r2.rolling(n6, min_periods=n6).sum())
+    out = out.join(realized_measures(log_ret, bars(24, bar_hours)))
     return out
+
+
+def realized_measures(log_ret: pd.Series, n: int) -> pd.DataFrame:
+    """Semivariances and quarticity of the last `n` bar returns (same window rules as `rv24`).
+
+    rs_pos/rs_neg: sqrt of the sum of squared positive/negative returns (Barndorff-Nielsen, Kinnebrock
+    & Shephard), so rs_pos² + rs_neg² = rv24². rq24: realized quarticity (m/3) Σ r⁴ with m the returns
+    in the window (Bollerslev, Patton & Quaedvlieg 2016), in squared-variance units.
+    """
+    r2 = log_ret**2
+    min_periods = max(2, n // 3)
+    pos = r2.where(log_ret > 0, 0.0).where(log_ret.notna())
+    neg = r2.where(log_ret < 0, 0.0).where(log_ret.notna())
+    count = log_ret.rolling(n, min_periods=min_periods).count()
+    return pd.DataFrame(
+        {
+            "rs_pos24": np.sqrt(pos.rolling(n, min_periods=min_periods).sum()),
+            "rs_neg24": np.sqrt(neg.rolling(n, min_periods=min_periods).sum()),
+            "rq24": count / 3.0 * (r2**2).rolling(n, min_periods=min_periods).sum(),
+        },
+        index=log_ret.index,
+    )

@@ -81,6 +81,9 @@ class VolatilityModel(ABC):
     @abstractmethod
     def _predict(self, features: pd.DataFrame) -> np.ndarray: ...
 
+    def warm_start(self, previous: VolatilityModel) -> None:  # noqa: B027 - optional hook
+        """Start the next `fit` from `previous` (same class, fitted on an earlier cut); a no-op by default."""
+
     def calibrate(self, features: pd.DataFrame, target: pd.Series, mask: np.ndarray) -> None:
         """Fit the confidence model on out-of-sample errors at the `mask` origins."""
         forecast = self.predict(features, mask).to_numpy()

@@ -1,279 +1,31 @@
-"""Baseline volatility forecasts: naive, EWMA, GARCH(1,1)-t, HAR-RV (log) and calendar-aware HAR.
+"""The baselines, in the order of the backtest table (importing this module registers them all).
 
-Inputs are the shared feature columns (`log_ret`, `rv24`, `rv168`, `rv720`, `ewma_var`,
-`hour_of_week`, `weekend_share_*`); everything fitted (coefficients, GARCH parameters,
-hour-of-week factors) comes from the training rows only.
+- `classic`: naive persistence, RiskMetrics EWMA, GARCH(1,1)-t;
+- `har`: HAR-RV (log), calendar-aware HAR, HAR-X (range, short-horizon and calendar terms);
+- `har_semiq`: SHAR (semivariances), HARQ (realized quarticity), and HAR-XSQ (HAR-X with both).
 """
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, ClassVar
+from crypto_mlops.models.base import fit_rows
+from crypto_mlops.models.classic import EWMAModel, GarchModel, NaiveModel, RuleModel
+from crypto_mlops.models.har import HarCalendarModel, HarModel, HarXModel, har_design, hour_of_week_factors
+from crypto_mlops.models.har_semiq import HarqModel, HarXsqModel, SharModel
 
-import numpy as np
-import pandas as pd
-from scipy.signal import lfilter
-
-from crypto_mlops.models.base import MIN_RV, VolatilityModel, fit_rows, log_var
-from crypto_mlops.models.catalog import register
-
-
-class RuleModel(VolatilityModel):
-    """A fixed rule with nothing to fit: it forecasts from any frame, however short."""
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        pass
-
-
-@register
-class NaiveModel(RuleModel):
-    """Persistence: the next 24 h realize what the last 24 h did."""
-
-    name = "naive"
-    inputs: ClassVar[tuple[str, ...]] = ("rv24",)
-
-    def _predict(self, features: pd.DataFrame) -> np.ndarray:
-        # rv24 covers 24 bars; rescale to the horizon when bars are not hourly.
-        rv: np.ndarray = features["rv24"].to_numpy(float) * np.sqrt(self.horizon / 24.0)
-        return rv
-
-
-@register
-class EWMAModel(RuleModel):
-    """RiskMetrics EWMA variance (lambda 0.94), flat term structure over the horizon."""
-
-    name = "ewma"
-    inputs: ClassVar[tuple[str, ...]] = ("ewma_var",)
-
-    def _predict(self, features: pd.DataFrame) -> np.ndarray:
-        rv: np.ndarray = np.sqrt(self.horizon * features["ewma_var"].to_numpy(float))
-        return rv
-
-
-@register
-class GarchModel(VolatilityModel):
-    """GARCH(1,1) with Student-t innovations, zero mean, fitted once on the training returns.
-
-    Forecasting filters the variance forward with the fixed parameters (no refits), so a whole
-    backtest costs one fit; the 24-bar forecast sums the mean-reverting variance path.
-    """
-
-    name = "garch"
-    inputs: ClassVar[tuple[str, ...]] = ("log_ret",)
-    SCALE = 100.0  # fit on percent returns for numerical stability
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.omega = self.alpha = self.beta = self.nu = 0.0
-        self.var0 = 0.0
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        from arch import arch_model
-
-        r = features["log_ret"].to_numpy(float)
-        sel = train_mask & np.isfinite(r)
-        y = r[sel] * self.SCALE
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = arch_model(y, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(disp="off")
-        p = res.params
-        self.omega, self.alpha, self.beta, self.nu = (
-            float(p["omega"]),
-            float(p["alpha[1]"]),
-            float(p["beta[1]"]),
-            float(p["nu"]),
-        )
-        self.var0 = float(np.var(y))
-
-    def params(self) -> dict[str, Any]:
-        return {"omega": self.omega, "alpha": self.alpha, "beta": self.beta, "nu": self.nu, "var0": self.var0}
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        for k, v in params.items():
-            setattr(self, k, float(v))
-
-    def _predict(self, features: pd.DataFrame) -> np.ndarray:
-        r = np.nan_to_num(features["log_ret"].to_numpy(float)) * self.SCALE
-        # sigma2_{t+1} = omega + alpha r_t^2 + beta sigma2_t, started at the training variance.
-        drive = self.omega + self.alpha * r**2
-        next_var, _ = lfilter([1.0], [1.0, -self.beta], drive, zi=[self.beta * self.var0])
-        phi = self.alpha + self.beta
-        h = self.horizon
-        if phi < 1.0:
-            uncond = self.omega / (1.0 - phi)
-            total = h * uncond + (next_var - uncond) * (1.0 - phi**h) / (1.0 - phi)
-        else:  # integrated: variance path is flat
-            total = h * next_var
-        rv: np.ndarray = np.sqrt(np.maximum(total, 0.0)) / self.SCALE
-        return rv
-
-
-HAR_COLUMNS = ["rv24", "rv168", "rv720"]
-
-
-def har_design(features: pd.DataFrame) -> np.ndarray:
-    """log per-bar variance over the last day, week and month (Corsi's HAR, in logs)."""
-    cols = [log_var(features[c]) - np.log(w) for c, w in zip(HAR_COLUMNS, (24, 168, 720), strict=True)]
-    return np.column_stack(cols)
-
-
-@register
-class HarModel(VolatilityModel):
-    """HAR-RV on log variance: log v_{t+1..t+24} = a + b_d log v_d + b_w log v_w + b_m log v_m.
-
-    The log forecast is turned back into a variance with the lognormal factor exp(s²/2) of the
-    training residuals, so the variance forecast is close to unbiased (what QLIKE rewards).
-    """
-
-    name = "har"
-    inputs: ClassVar[tuple[str, ...]] = ("rv24", "rv168", "rv720")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.coef: list[float] = []
-        self.smear = 1.0
-
-    def design(self, features: pd.DataFrame) -> np.ndarray:
-        return har_design(features)
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        x = self.design(features)
-        y = log_var(target) - np.log(self.horizon)
-        ok = train_mask & np.isfinite(y) & np.isfinite(x).all(axis=1)
-        ok &= (target.to_numpy(float) > MIN_RV) & (features["rv24"].to_numpy(float) > MIN_RV)
-        if ok.sum() < x.shape[1] + 10:
-            raise ValueError(f"{self.name}: too few training rows ({int(ok.sum())})")
-        xa = np.column_stack([np.ones(ok.sum()), x[ok]])
-        coef, *_ = np.linalg.lstsq(xa, y[ok], rcond=None)
-        resid = y[ok] - xa @ coef
-        self.coef = [float(c) for c in coef]
-        # Lognormal back-transform exp(s²/2): E[v] for log v ~ N(m, s²). (The empirical smearing
-        # mean(exp(resid)) is dominated by a few crash days and over-forecasts.)
-        self.smear = float(np.exp(np.var(resid) / 2.0))
-
-    def log_forecast(self, features: pd.DataFrame) -> np.ndarray:
-        """Forecast of log per-bar variance over the horizon (before the smearing factor)."""
-        x = self.design(features)
-        log_v: np.ndarray = self.coef[0] + x @ np.asarray(self.coef[1:])
-        return log_v
-
-    def _predict(self, features: pd.DataFrame) -> np.ndarray:
-        rv: np.ndarray = np.sqrt(self.horizon * self.smear * np.exp(self.log_forecast(features)))
-        return rv
-
-    def params(self) -> dict[str, Any]:
-        return {"coef": self.coef, "smear": self.smear}
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        self.coef = [float(c) for c in params["coef"]]
-        self.smear = float(params["smear"])
-
-
-def hour_of_week_factors(features: pd.DataFrame, mask: np.ndarray, shrink: float = 20.0) -> np.ndarray:
-    """Relative variance of each hour of the week (mean 1), from standardized squared returns.
-
-    r_t^2 is divided by the previous bar's weekly variance level so that calm and wild periods
-    weigh alike, clipped at 50 against crashes, averaged per hour-of-week and shrunk towards 1.
-    """
-    r2 = features["log_ret"].to_numpy(float) ** 2
-    level = features["rv168"].to_numpy(float) ** 2 / 168.0
-    level = np.concatenate([[np.nan], level[:-1]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.clip(r2 / level, 0.0, 50.0)
-    how = features["hour_of_week"].to_numpy(int)
-    ok = mask & np.isfinite(z) & (level > 0)
-    zs = z[ok] / z[ok].mean()
-    sums = np.bincount(how[ok], weights=zs, minlength=168)
-    counts = np.bincount(how[ok], minlength=168)
-    f: np.ndarray = (sums + shrink) / (counts + shrink)
-    return f / float(f.mean())
-
-
-def seasonal_window_means(factors: np.ndarray, hours: int = 24) -> tuple[np.ndarray, np.ndarray]:
-    """For each hour-of-week h: mean factor over the last `hours` (h-hours+1..h) and the next (h+1..h+hours)."""
-    idx = np.arange(168)
-    past = np.array([factors[(h - np.arange(hours)) % 168].mean() for h in idx])
-    nxt = np.array([factors[(h + 1 + np.arange(hours)) % 168].mean() for h in idx])
-    return past, nxt
-
-
-@register
-class HarCalendarModel(HarModel):
-    """HAR-RV (log) plus the calendar: weekend shares of the last/next 24 h and hour-of-week factors.
-
-    Extra regressors: log of the mean hour-of-week variance factor over the last 24 h and the next
-    24 h (factors fitted on the training part), and the weekend shares of both windows.
-    """
-
-    name = "har_calendar"
-    inputs: ClassVar[tuple[str, ...]] = (
-        *HarModel.inputs,
-        "log_ret",
-        "hour_of_week",
-        "weekend_share_past24",
-        "weekend_share_next24",
+BASELINES = [
+    m.name
+    for m in (
+        NaiveModel,
+        EWMAModel,
+        GarchModel,
+        HarModel,
+        HarCalendarModel,
+        HarXModel,
+        SharModel,
+        HarqModel,
+        HarXsqModel,
     )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.factors: list[float] = [1.0] * 168
-
-    def calendar_design(self, features: pd.DataFrame) -> np.ndarray:
-        past, nxt = seasonal_window_means(np.asarray(self.factors))
-        how = features["hour_of_week"].to_numpy(int)
-        return np.column_stack(
-            [
-                np.log(past[how]),
-                np.log(nxt[how]),
-                features["weekend_share_past24"].to_numpy(float),
-                features["weekend_share_next24"].to_numpy(float),
-            ]
-        )
-
-    def design(self, features: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([har_design(features), self.calendar_design(features)])
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        self.factors = [float(f) for f in hour_of_week_factors(features, train_mask)]
-        super()._fit(features, target, train_mask)
-
-    def params(self) -> dict[str, Any]:
-        return {**super().params(), "factors": self.factors}
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        super().set_params(params)
-        self.factors = [float(f) for f in params["factors"]]
-
-
-def range_design(features: pd.DataFrame) -> np.ndarray:
-    """log per-bar variance from ranges (Parkinson, Garman-Klass), the last 6 h, and EWMA."""
-    return np.column_stack(
-        [
-            log_var(features["parkinson24"]) - np.log(24),
-            log_var(features["garman_klass24"]) - np.log(24),
-            log_var(features["rv6"]) - np.log(6),
-            np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)),
-        ]
-    )
-
-
-@register
-class HarXModel(HarCalendarModel):
-    """Calendar HAR plus range-based and short-horizon regressors (HAR-X, linear in logs).
-
-    The strongest linear baseline: it uses the same origin features as the BiLSTM's static branch,
-    so the table shows what the sequence model adds beyond a regression.
-    """
-
-    name = "har_x"
-    inputs: ClassVar[tuple[str, ...]] = (*HarCalendarModel.inputs, "parkinson24", "garman_klass24", "rv6", "ewma_var")
-
-    def design(self, features: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([har_design(features), range_design(features), self.calendar_design(features)])
-
-
-# The baselines, in the order of the backtest table.
-BASELINES = [m.name for m in (NaiveModel, EWMAModel, GarchModel, HarModel, HarCalendarModel, HarXModel)]
+]
 REFERENCE = HarModel.name  # the Diebold-Mariano reference of the backtest table
 
 __all__ = [
@@ -284,7 +36,12 @@ __all__ = [
     "HarCalendarModel",
     "HarModel",
     "HarXModel",
+    "HarXsqModel",
+    "HarqModel",
     "NaiveModel",
     "RuleModel",
+    "SharModel",
     "fit_rows",
+    "har_design",
+    "hour_of_week_factors",
 ]

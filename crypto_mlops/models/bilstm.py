@@ -28,9 +28,9 @@ import torch
 from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
-from crypto_mlops.models.baselines import HarXModel, har_design
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.catalog import register
+from crypto_mlops.models.har import HarXModel, har_design
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
 
@@ -96,6 +96,12 @@ class BiLSTMModel(VolatilityModel):
         self.train_seconds = 0.0
         self.device_used = "cpu"
         self.net: BiLSTMNet | None = None
+        self._warm: BiLSTMModel | None = None
+
+    def warm_start(self, previous: VolatilityModel) -> None:
+        """Fine-tune `previous`'s net (and keep its input scaling) instead of training from scratch."""
+        if isinstance(previous, BiLSTMModel) and previous.net is not None:
+            self._warm = previous
 
     def fit_log(self) -> tuple[list[dict[str, float]], dict[str, float]]:
         return self.history, {"bilstm.correction": self.correction, "bilstm.train_seconds": self.train_seconds}
@@ -197,6 +203,10 @@ class BiLSTMModel(VolatilityModel):
         val_pos = pos[-n_val:]
         # Purge: training targets must end before the first validation origin.
         tr_pos = pos[pos < val_pos[0] - self.horizon][:: cfg.train_stride]
+        warm = self._warm
+        self._warm = None  # keep no reference to the previous fit (a chain of them would pile up)
+        if warm is not None:
+            tr_pos = tr_pos[tr_pos >= val_pos[0] - self.horizon - cfg.finetune_hours]
 
         sample = torch.tensor(tr_pos[:: max(1, len(tr_pos) // 4000)])
         seq = self._sequences(a, sample).reshape(-1, 5)
@@ -206,7 +216,12 @@ class BiLSTMModel(VolatilityModel):
         self.static_mean = st.mean(0).tolist()
         self.static_std = st.std(0).clamp_min(1e-6).tolist()
 
-        self.net = BiLSTMNet(5, a.static.shape[1], cfg.hidden, cfg.layers, cfg.head_hidden, cfg.dropout).to(device)
+        self.net = BiLSTMNet(5, a.static.shape[1], cfg.hidden, cfg.layers, cfg.head_hidden, cfg.dropout)
+        if warm is not None and warm.net is not None:
+            self.seq_mean, self.seq_std = warm.seq_mean, warm.seq_std  # the weights expect the old scaling
+            self.static_mean, self.static_std = warm.static_mean, warm.static_std
+            self.net.load_state_dict(warm.net.state_dict())
+        self.net.to(device)
         opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         y_t = torch.tensor(np.nan_to_num(y_all), dtype=torch.float32)
         gen = torch.Generator().manual_seed(cfg.seed)
@@ -214,10 +229,13 @@ class BiLSTMModel(VolatilityModel):
         val_idx = torch.tensor(val_pos)
 
         best: tuple[float, dict[str, torch.Tensor] | None] = (math.inf, None)
+        if warm is not None:  # fine-tuning must beat the weights it starts from, or they are kept
+            start_loss = float(self._loss(torch.tensor(self._predict_rel(a, val_idx, device)), y_t[val_idx]))
+            best = (start_loss, {k: v.detach().clone() for k, v in self.net.state_dict().items()})
         bad_epochs = 0
         self.history = []
         start = time.perf_counter()
-        epochs = range(1, cfg.epochs + 1)
+        epochs = range(1, (cfg.finetune_epochs if warm is not None else cfg.epochs) + 1)
         bar = None
         if cfg.progress:
             from tqdm.auto import tqdm

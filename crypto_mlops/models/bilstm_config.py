@@ -23,6 +23,9 @@ class BiLSTMConfig:
     train_stride: int = 2  # every other origin: neighbours share 167 of 168 bars
     loss: str = "mse_log"  # or "qlike"
     correction: str = "lognormal"  # or "empirical" (see the module docstring)
+    # walk-forward warm start: fine-tune the previous fit for a few epochs on the latest origins
+    finetune_epochs: int = 2
+    finetune_hours: int = 2160  # training origins before the validation tail used to fine-tune (90 days)
     # run
     seed: int = 42
     device: str = "auto"  # cuda when available

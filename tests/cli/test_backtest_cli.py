@@ -94,3 +94,36 @@ def test_backtest_on_shared_btc_baselines(btc_csv: Path) -> None:
     assert payload["split"]["test_origins"] > 9000
     table = {r["model"]: r for r in payload["table"]}
     assert table["naive"]["qlike"] > table["har"]["qlike"]  # persistence is the weakest
+
+
+def test_walk_forward_json_and_predictions_line_up_with_the_single_split(candles: pd.DataFrame, tmp_path: Path) -> None:
+    csv = _write_date_layout(candles, tmp_path / "wf.csv")
+    single = _backtest(csv)
+    preds = tmp_path / "wf_preds.csv"
+    payload = _backtest(csv, "--walk-forward", "--refit-every", "7d", "--predictions-out", str(preds))
+    assert payload["mode"] == "walk-forward"
+    assert payload["split"]["test_start"] == single["split"]["test_start"]
+    assert payload["split"]["test_origins"] == single["split"]["test_origins"]
+    assert payload["split"]["window"] == "expanding"
+    names = MODELS.split(",")
+    assert [r["model"] for r in payload["table"]] == names
+    assert set(payload["mcs"]["pvalues"]) == set(names)
+    assert set(payload["fit_seconds"]) == set(names)
+    for r in payload["table"]:
+        assert 0 <= r["cov80"] <= 1 and r["pinball"] > 0 and isinstance(r["in_mcs"], bool)
+    out = pd.read_csv(preds)
+    quantile_cols = [f"{n}{s}" for n in names for s in ("_q10", "_q50", "_q90")]
+    assert list(out.columns) == ["timestamp", *names, *quantile_cols]
+    assert len(out) == payload["split"]["test_origins"]
+
+
+def test_walk_forward_table_and_bad_options(candles: pd.DataFrame, tmp_path: Path) -> None:
+    csv = _write_date_layout(candles, tmp_path / "wf2.csv")
+    args = ["backtest", "--data", str(csv), "--models", "naive,har", "--walk-forward"]
+    shown = runner.invoke(app, [*args, "--window", "rolling:30d", "--start", "2024-03-20"])
+    assert shown.exit_code == 0, shown.output
+    assert "MCS" in shown.output and "cov" in shown.output and "rolling:30d" in shown.output
+    bad = runner.invoke(app, [*args, "--window", "sliding"])
+    assert bad.exit_code == 2 and "rolling" in bad.output
+    late = runner.invoke(app, [*args, "--start", "2030-01-01"])
+    assert late.exit_code == 2 and "Traceback" not in late.output

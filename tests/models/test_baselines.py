@@ -17,7 +17,18 @@ def _train_mask(p: Prepared) -> np.ndarray:
 
 
 def test_registry_finds_every_model_by_name() -> None:
-    assert set(MODEL_CLASSES) == {"naive", "ewma", "garch", "har", "har_calendar", "har_x", "bilstm"}
+    assert set(MODEL_CLASSES) == {
+        "naive",
+        "ewma",
+        "garch",
+        "har",
+        "har_calendar",
+        "har_x",
+        "shar",
+        "harq",
+        "har_xsq",
+        "bilstm",
+    }
     for name in MODEL_CLASSES:
         assert make_model(name).name == name
     with pytest.raises(KeyError):

@@ -68,3 +68,24 @@ def test_save_load_round_trip_gives_identical_predictions(prepared: Prepared, tm
     )
     for k, v in model.net.state_dict().items():  # type: ignore[union-attr]
         assert torch.equal(v, loaded.net.state_dict()[k])  # type: ignore[union-attr]
+
+
+def test_warm_start_fine_tunes_the_previous_fit_and_never_ends_worse_on_validation(prepared: Prepared) -> None:
+    first = _fit(prepared)
+    s = chronological_split(len(prepared.features), 0.75, prepared.horizon)
+    cfg = BiLSTMConfig.tiny()
+    cfg.seed, cfg.finetune_epochs = 3, 2
+    warm = BiLSTMModel(cfg)
+    warm.warm_start(first)
+    warm.fit(prepared.features, prepared.target, s.train_mask(), prepared.bar_hours)
+    assert warm.seq_mean == first.seq_mean and warm.static_std == first.static_std  # the weights' scaling
+    assert 1 <= len(warm.history) <= cfg.finetune_epochs
+    assert warm._warm is None  # no chain of previous fits is kept alive
+    # with no fine-tuning epoch the starting weights are kept exactly
+    kept = BiLSTMModel(BiLSTMConfig.tiny())
+    kept.config.finetune_epochs = 0
+    kept.warm_start(first)
+    kept.fit(prepared.features, prepared.target, s.train_mask(), prepared.bar_hours)
+    assert kept.history == [] and kept.net is not None and first.net is not None
+    for k, v in first.net.state_dict().items():
+        assert torch.equal(kept.net.state_dict()[k], v)

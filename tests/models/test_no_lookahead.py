@@ -35,7 +35,9 @@ def test_features_up_to_t_ignore_the_future(market: MarketData) -> None:
     assert not np.allclose(a["log_ret"].iloc[CUT + 2 :], b["log_ret"].iloc[CUT + 2 :])
 
 
-@pytest.mark.parametrize("name", ["naive", "ewma", "garch", "har", "har_calendar", "har_x", "bilstm"])
+@pytest.mark.parametrize(
+    "name", ["naive", "ewma", "garch", "har", "har_calendar", "har_x", "shar", "harq", "har_xsq", "bilstm"]
+)
 def test_model_inputs_and_forecasts_up_to_t_ignore_the_future(market: MarketData, name: str) -> None:
     frame = market.frame
     f = model_features(frame, 1.0)

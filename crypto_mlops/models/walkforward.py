@@ -1,0 +1,320 @@
+"""Walk-forward backtest: refit every model on a schedule and forecast as the pipeline would have.
+
+At each refit point p (a row position), every model is fitted on the frame cut at p, on the origins
+whose 24 h target window closed before p (expanding, or the trailing `window`), and forecasts every
+origin of [p, next refit). The cut frame guarantees that no fit sees a candle at or after p. Learned
+models may warm-start from their previous fit (`VolatilityModel.warm_start`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crypto_mlops.features.volatility import bars
+from crypto_mlops.models import quantiles
+from crypto_mlops.models.backtest import WARMUP_HOURS, Prepared, score
+from crypto_mlops.models.base import VolatilityModel
+from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.har import HarModel
+from crypto_mlops.models.mcs import MCS_SIZE, model_confidence_set
+from crypto_mlops.models.metrics import qlike_losses
+from crypto_mlops.models.zoo import MODEL_CLASSES, REFERENCE, make_model, model_class
+
+MIN_TRAIN_ORIGINS = 200
+WEEK = pd.Timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class WalkForwardConfig:
+    refit_every: pd.Timedelta = WEEK
+    window: pd.Timedelta | None = None  # None: expanding; else the trailing span of training origins
+    har_window: pd.Timedelta | None = None  # HAR-family models only: this trailing span instead of `window`
+    start: pd.Timestamp | None = None  # first forecast origin; None: after `train_frac` of the rows
+    train_frac: float = 0.7
+    warm_start: bool = True  # learned models fine-tune from their previous fit
+    mcs_size: float = MCS_SIZE
+    mcs_reps: int = 1000
+    progress: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "refit_every": span_text(self.refit_every),
+            "window": "expanding" if self.window is None else f"rolling:{span_text(self.window)}",
+            "har_window": None if self.har_window is None else f"rolling:{span_text(self.har_window)}",
+            "warm_start": self.warm_start,
+        }
+
+
+def parse_window(text: str) -> pd.Timedelta | None:
+    """'expanding' -> None; 'rolling:365d' -> 365 days."""
+    if text == "expanding":
+        return None
+    kind, _, span = text.partition(":")
+    if kind != "rolling" or not span:
+        raise ValueError(f"window must be 'expanding' or 'rolling:<span>' (e.g. rolling:365d), got {text!r}")
+    return parse_span(span)
+
+
+def parse_span(text: str) -> pd.Timedelta:
+    span = pd.Timedelta(re.sub(r"(?<=\d)d$", "D", text.strip()))  # '7d' as users write it; pandas wants 'D'
+    if span <= pd.Timedelta(0):
+        raise ValueError(f"span must be positive, got {text!r}")
+    return span
+
+
+def span_text(span: pd.Timedelta) -> str:
+    """7 days -> '7d', 36 hours -> '36h' (as the options are written)."""
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:g}d" if hours % 24 == 0 else f"{hours:g}h"
+
+
+def refit_blocks(index: pd.DatetimeIndex, first: int, end: int, every: pd.Timedelta) -> list[tuple[int, int]]:
+    """[p, q) row blocks from `first` to `end`: a refit at `index[first] + k * every`, k = 0, 1, ..."""
+    if end <= first:
+        return []
+    t0, t_end = index[first], index[end - 1]
+    marks = pd.date_range(t0, t_end, freq=every) if every > pd.Timedelta(0) else pd.DatetimeIndex([t0])
+    starts = sorted({int(p) for p in index.searchsorted(marks) if first <= p < end})
+    return list(zip(starts, [*starts[1:], end], strict=True))
+
+
+@dataclass
+class Refit:
+    """One refit of one model: when, on which origins, and how long it took."""
+
+    model: str
+    at: str  # timestamp of the refit point (first origin forecast)
+    forecast_until: str  # last origin forecast by this fit
+    train_first: str
+    train_last: str  # last training origin; its target window closes before `at`
+    train_origins: int
+    seconds: float
+
+
+@dataclass
+class WalkForwardResult:
+    table: list[dict[str, Any]]
+    predictions: pd.DataFrame  # realized, one RV24 column per model, then `<model>_q10/_q50/_q90`
+    split: dict[str, Any]
+    mcs: dict[str, Any]
+    refits: list[Refit] = field(default_factory=list)
+    fit_seconds: dict[str, float] = field(default_factory=dict)
+
+    def row(self, name: str) -> dict[str, Any]:
+        return next(r for r in self.table if r["model"] == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        per_refit = {
+            m: round(s / max(1, sum(r.model == m for r in self.refits)), 3) for m, s in self.fit_seconds.items()
+        }
+        return {
+            "mode": "walk-forward",
+            "split": self.split,
+            "table": self.table,
+            "mcs": self.mcs,
+            "fit_seconds": self.fit_seconds,
+            "fit_seconds_per_refit": per_refit,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def predictions_csv(self) -> pd.DataFrame:
+        out = self.predictions.drop(columns=["realized"]).copy()
+        out.index = [ts.isoformat() for ts in pd.DatetimeIndex(out.index)]
+        out.index.name = "timestamp"
+        return out
+
+
+def first_origin(prepared: Prepared, config: WalkForwardConfig) -> int:
+    """Row of the first forecast origin: `start`, or the single split's test start (origin for origin)."""
+    n = len(prepared.features)
+    if config.start is None:
+        if not 0.05 <= config.train_frac <= 0.95:
+            raise ValueError(f"train_frac must be in [0.05, 0.95], got {config.train_frac}")
+        return round(n * config.train_frac)
+    start = pd.Timestamp(config.start)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    return int(pd.DatetimeIndex(prepared.features.index).searchsorted(start))
+
+
+def train_mask(n: int, p: int, horizon: int, warmup: int, window: int | None) -> np.ndarray:
+    """Origins usable by a fit at p: past the warm-up, target window closed before p, within the window."""
+    lo = warmup if window is None else max(warmup, p - horizon - window)
+    m = np.zeros(n, dtype=bool)
+    m[lo : max(lo, p - horizon)] = True
+    return m
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="walk-forward", unit="fit", disable=not enabled, leave=False)
+
+
+def _fits(
+    prepared: Prepared, name: str, blocks: list[tuple[int, int]], config: WalkForwardConfig, model_config: object
+) -> Iterator[tuple[int, int, VolatilityModel, np.ndarray, float]]:
+    """Each refit of model `name`: (p, q, fitted model, its training mask, seconds)."""
+    f, y = prepared.features, prepared.target
+    n, h = len(f), prepared.horizon
+    warmup = bars(WARMUP_HOURS, prepared.bar_hours)
+    span = (
+        config.har_window
+        if config.har_window is not None and issubclass(model_class(name), HarModel)
+        else config.window
+    )
+    window = None if span is None else bars(span.total_seconds() / 3600, prepared.bar_hours)
+    previous: VolatilityModel | None = None
+    for p, q in blocks:
+        mask = train_mask(n, p, h, warmup, window)
+        if mask.sum() < MIN_TRAIN_ORIGINS:
+            raise ValueError(f"only {int(mask.sum())} training origins at the refit of {f.index[p]}")
+        start = time.perf_counter()
+        model = make_model(name, bilstm_config=model_config)
+        if config.warm_start and previous is not None:
+            model.warm_start(previous)
+        model.fit(f.iloc[:p], y.iloc[:p], mask[:p], prepared.bar_hours)
+        yield p, q, model, mask, time.perf_counter() - start
+        previous = model
+
+
+def run_walk_forward(
+    prepared: Prepared,
+    config: WalkForwardConfig | None = None,
+    models: list[str] | None = None,
+    bilstm_config: BiLSTMConfig | None = None,
+) -> WalkForwardResult:
+    """Refit every model at each point of the schedule, forecast until the next, score all origins."""
+    config = config or WalkForwardConfig()
+    names = models or list(MODEL_CLASSES)
+    unknown = [n for n in names if n not in MODEL_CLASSES]
+    if unknown:
+        raise KeyError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CLASSES)}")
+    if REFERENCE not in names:
+        names = [REFERENCE, *names]
+    # One bar for the whole run: the BiLSTM's per-epoch bar would print at every refit.
+    bilstm_config = dataclasses.replace(bilstm_config or BiLSTMConfig(), progress=False)
+    f, y = prepared.features, prepared.target
+    n, h = len(f), prepared.horizon
+    index = pd.DatetimeIndex(f.index)
+    first, end = first_origin(prepared, config), n - h
+    blocks = refit_blocks(index, first, end, config.refit_every)
+    if not blocks or end - first < 10:
+        raise ValueError(f"no forecast origins between {index[min(first, n - 1)]} and the last known target")
+
+    realized = y.to_numpy(float)
+    forecasts: dict[str, np.ndarray] = {}
+    bands: dict[str, np.ndarray] = {}
+    refits: list[Refit] = []
+    seconds: dict[str, float] = {}
+    with _bar(len(blocks) * len(names), config.progress) as bar:
+        for name in names:
+            bar.set_description(f"walk-forward {name}")
+            fc = np.full(n, np.nan)
+            seed = np.zeros(0)
+            seconds[name] = 0.0
+            for p, q, model, mask, took in _fits(prepared, name, blocks, config, bilstm_config):
+                block = np.zeros(q, dtype=bool)
+                block[p:q] = True
+                fc[p:q] = model.predict(f.iloc[:q], block).to_numpy()[p:q]
+                if p == first:  # training-tail errors seed the quantiles until out-of-sample ones exist
+                    seed = _training_tail_errors(model, f.iloc[:p], realized[:p], mask[:p])
+                seconds[name] += took
+                used = np.flatnonzero(mask)
+                refits.append(
+                    Refit(
+                        name,
+                        index[p].isoformat(),
+                        index[q - 1].isoformat(),
+                        index[used[0]].isoformat(),
+                        index[used[-1]].isoformat(),
+                        len(used),
+                        round(took, 3),
+                    )
+                )
+                bar.update(1)
+            forecasts[name] = fc
+            bands[name] = quantiles.block_quantiles(realized, fc, blocks, h, seed)
+            seconds[name] = round(seconds[name], 2)
+
+    common = np.zeros(n, dtype=bool)
+    common[first:end] = True
+    common &= np.isfinite(realized)
+    for name in names:
+        common &= np.isfinite(forecasts[name]) & (forecasts[name] > 0) & np.isfinite(bands[name]).all(axis=1)
+    if common.sum() < 10:
+        raise ValueError("fewer than 10 origins where every model has a forecast")
+    table = score(realized[common], {nm: fc[common] for nm, fc in forecasts.items()})
+    mcs = model_confidence_set(
+        {r["model"]: qlike_losses(realized[common], forecasts[r["model"]][common]) for r in table},
+        size=config.mcs_size,
+        block_size=h,
+        reps=config.mcs_reps,
+    )
+    for r in table:
+        band = bands[r["model"]][common]
+        r["cov80"] = quantiles.coverage(realized[common], band[:, 0], band[:, 2])
+        r["pinball"] = quantiles.pinball(realized[common], band)
+        r["mcs_p"] = mcs["pvalues"][r["model"]]
+        r["in_mcs"] = r["model"] in mcs["included"]
+        r["fit_seconds"] = seconds[r["model"]]
+    columns: dict[str, np.ndarray] = {"realized": realized[common]}
+    columns.update({nm: fc[common] for nm, fc in forecasts.items()})
+    for nm, band in bands.items():
+        for j, suffix in enumerate(quantiles.SUFFIXES):
+            columns[nm + suffix] = band[common, j]
+    predictions = pd.DataFrame(columns, index=index[common])
+    predictions.index.name = "timestamp"
+    split = _split_info(prepared, index, first, common, blocks, config)
+    return WalkForwardResult(table, predictions, split, mcs, refits, seconds)
+
+
+def _training_tail_errors(
+    model: VolatilityModel, features: pd.DataFrame, realized: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """Log errors of a fitted model on the last `CAL_ORIGINS` of its training origins."""
+    tail = np.zeros(len(mask), dtype=bool)
+    tail[np.flatnonzero(mask)[-quantiles.CAL_ORIGINS :]] = True
+    fc = model.predict(features, tail).to_numpy()
+    err = quantiles.log_errors(realized, fc)
+    tail_errors: np.ndarray = err[tail & np.isfinite(err)]
+    return tail_errors
+
+
+def _split_info(
+    prepared: Prepared,
+    index: pd.DatetimeIndex,
+    first: int,
+    scored: np.ndarray,
+    blocks: list[tuple[int, int]],
+    config: WalkForwardConfig,
+) -> dict[str, Any]:
+    scored_idx = index[scored]
+    return {
+        "rows": len(index),
+        "filled_bars": prepared.filled,
+        "bar_hours": prepared.bar_hours,
+        "horizon_bars": prepared.horizon,
+        "train_start": index[0].isoformat(),
+        "first_refit": index[first].isoformat(),
+        "refits": len(blocks),
+        "refit_points": [index[p].isoformat() for p, _ in blocks],
+        **config.describe(),
+        "test_start": scored_idx[0].isoformat(),
+        "test_end": scored_idx[-1].isoformat(),
+        "test_origins": int(scored.sum()),
+        "dm_reference": REFERENCE,
+        "dm_hac_lags": 24,
+        "mcs_size": config.mcs_size,
+        "quantile_calibration_origins": quantiles.CAL_ORIGINS,
+    }
