@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crypto_mlops.cli import backtest, data, model, pipeline, serve, signal, stack, stream
+from crypto_mlops.cli import backtest, data, forecasts, model, pipeline, serve, signal, stack, stream
 
 app = typer.Typer(
     name="crypto-mlops",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (data, signal, backtest, model, stream, pipeline, stack, serve):
+for _module in (data, signal, backtest, forecasts, model, stream, pipeline, stack, serve):
     _module.register(app)
 
 
