@@ -1,0 +1,114 @@
+"""The real freqtrade, from the registry, backtesting the example strategy on our exported forecasts.
+
+Three offline backtests over the same candles: sized by the forecast, fixed stakes, and without the
+forecast file. Each trade's stake must equal the one the forecast of its signal candle implies, and
+removing the forecasts must change the run. Skips only where the package registry cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from crypto_mlops.cli.main import app
+from crypto_mlops.data.sources.csv_source import load_csv
+from crypto_mlops.data.sources.synthetic import simulate
+from crypto_mlops.models.export import read_forecasts
+from tests.integration import freqtrade_harness as ft
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SHARED = ft.ROOT.parent / "shared" / "data"
+PAIRS = ["BTC/USDT", "ETH/USDT"]
+TARGET_RV, STAKE_CLIP, STAKE = 0.03, (0.2, 1.5), 1000.0  # as in VolTargetStrategy / config.backtest.json
+
+
+@pytest.fixture(scope="module")
+def python() -> Path:
+    try:
+        return ft.ensure_venv()
+    except ft.RegistryUnreachable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """user_data with the development candles (synthetic where absent) and their forecast export."""
+    root = tmp_path_factory.mktemp("freqtrade")
+    user_data = ft.make_user_data(root)
+    csvs: list[Path] = []
+    if SHARED.is_dir():
+        start, end, timerange = "2021-03-01", "2021-06-09 23:00", "20210301-20210609"
+        for pair in PAIRS:
+            csv = SHARED / f"Binance_{pair.replace('/', '')}_1h.csv"
+            ft.write_candles(load_csv(csv).frame, user_data / "data" / "binance", pair)
+            csvs.append(csv)
+    else:
+        end_ts = pd.Timestamp("2024-06-30 23:00", tz="UTC")
+        start, end, timerange = "2024-04-15", str(end_ts), "20240415-20240630"
+        for seed, pair in enumerate(PAIRS):
+            frame = simulate(n_bars=24 * 200, seed=seed + 5, symbol=pair, end=end_ts).frame
+            ft.write_candles(frame, user_data / "data" / "binance", pair)
+            csv = root / f"{pair.replace('/', '')}.csv"
+            frame.reset_index().to_csv(csv, index=False)
+            csvs.append(csv)
+    out = user_data / "forecasts" / "har_x.feather"
+    args = ["forecasts", "export", *[a for c in csvs for a in ("--data", str(c))], "--from", start, "--to", end]
+    res = CliRunner().invoke(app, [*args, "--model", "har_x", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    yield root, timerange
+
+
+@pytest.fixture(scope="module")
+def runs(python: Path, workdir: tuple[Path, str]) -> dict[str, dict[str, Any]]:
+    root, timerange = workdir
+    forecasts = "user_data/forecasts/har_x.feather"
+    configs = {
+        "forecast": ft.backtest_config(PAIRS, forecasts),
+        "fixed": ft.backtest_config(PAIRS, forecasts, size_by_forecast=False),
+        "removed": ft.backtest_config(PAIRS, "user_data/forecasts/removed.feather"),
+    }
+    return {tag: ft.run_backtest(python, root, cfg, timerange, tag) for tag, cfg in configs.items()}
+
+
+def _trades(block: dict[str, Any]) -> pd.DataFrame:
+    trades = pd.DataFrame(block["trades"])
+    trades["open_date"] = pd.to_datetime(trades["open_date"], utc=True)
+    return trades
+
+
+def test_stakes_follow_the_forecast_of_each_signal_candle(
+    runs: dict[str, dict[str, Any]], workdir: tuple[Path, str]
+) -> None:
+    trades = _trades(runs["forecast"])
+    assert len(trades) >= 10
+    assert trades["stake_amount"].round(0).nunique() >= 5  # sizes vary with the forecast
+    table = read_forecasts(workdir[0] / "user_data" / "forecasts" / "har_x.feather").set_index(["pair", "date"])
+    signal_candle = trades["open_date"] - pd.Timedelta(hours=1)  # entries fill at the open after the signal
+    q90 = table["q90"].reindex(list(zip(trades["pair"], signal_candle, strict=True))).to_numpy()
+    expected = STAKE * np.clip(TARGET_RV / q90, *STAKE_CLIP)
+    np.testing.assert_allclose(trades["stake_amount"], expected, rtol=1e-3)
+
+
+def test_fixed_stakes_take_the_same_trades_at_the_configured_stake(runs: dict[str, dict[str, Any]]) -> None:
+    sized, fixed = _trades(runs["forecast"]), _trades(runs["fixed"])
+    np.testing.assert_allclose(fixed["stake_amount"], STAKE, rtol=1e-3)  # amounts are rounded to the market precision
+    assert list(zip(fixed["pair"], fixed["open_date"], strict=True)) == list(
+        zip(sized["pair"], sized["open_date"], strict=True)
+    )
+
+
+def test_removing_the_forecasts_changes_the_backtest(runs: dict[str, dict[str, Any]]) -> None:
+    sized, removed = _trades(runs["forecast"]), _trades(runs["removed"])
+    np.testing.assert_allclose(removed["stake_amount"], STAKE, rtol=1e-3)  # amounts are rounded to the market precision
+    assert (removed["initial_stop_loss_ratio"] == -0.10).all()  # the strategy's fallback stop
+    assert runs["removed"]["profit_total_abs"] != runs["forecast"]["profit_total_abs"]
+    assert list(zip(removed["pair"], removed["open_date"], strict=True)) != list(
+        zip(sized["pair"], sized["open_date"], strict=True)
+    )
