@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crypto_mlops.api.routes import dashboard, history, models, ops, signals, stream
+from crypto_mlops.api.routes import dashboard, freqtrade, history, models, ops, signals, stream
 
 ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
@@ -13,4 +13,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     history.router,
     models.router,
     stream.router,
+    freqtrade.router,
 )
