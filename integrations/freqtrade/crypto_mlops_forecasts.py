@@ -72,12 +72,13 @@ def ask_api(url: str, pair: str, timeframe: str, api_key: str | None = None, tim
         answer = json.load(response)
     ml = answer["ml_prediction"]
     rv = float(ml["predicted_rv_24h"])
+    band = ml.get("interval_80") or (ml.get("q10", math.nan), ml.get("q90", math.nan))  # when the API reports one
     return {
         "candle_time": answer.get("candle_time"),
         "predicted_rv_24h": rv,
-        "q10": float(ml.get("q10", math.nan)),
+        "q10": float(band[0]),
         "q50": float(ml.get("q50", rv)),
-        "q90": float(ml.get("q90", math.nan)),
+        "q90": float(band[1]),
         "predicted_volatility": float(ml["predicted_volatility"]),
         "volatility_regime": ml["volatility_regime"],
     }

@@ -112,3 +112,30 @@ def test_removing_the_forecasts_changes_the_backtest(runs: dict[str, dict[str, A
     assert list(zip(removed["pair"], removed["open_date"], strict=True)) != list(
         zip(sized["pair"], sized["open_date"], strict=True)
     )
+
+
+def test_remote_pairlist_accepts_our_pairlist_endpoint(python: Path, tmp_path: Path) -> None:
+    """`freqtrade test-pairlist` with RemotePairList pointed at a running API takes our answer as is."""
+    import json
+    import urllib.request
+
+    from crypto_mlops.api.app import create_app
+    from tests.service.fixtures import UvicornThread, make_service
+
+    ft.make_user_data(tmp_path)
+    service = make_service(tmp_path)
+    try:
+        with UvicornThread(create_app(service, start_service=False)) as api:
+            config = ft.backtest_config(PAIRS, None)
+            remote = json.loads((ft.INTEGRATION / "config.remotepairlist.json").read_text())["pairlists"]
+            remote[0]["pairlist_url"] = remote[0]["pairlist_url"].replace("http://127.0.0.1:8800", api.url)
+            config["pairlists"] = remote
+            (tmp_path / "config-pairlist.json").write_text(json.dumps(config))
+            done = ft.freqtrade(python, tmp_path, "test-pairlist", "--config", "config-pairlist.json", "--print-json")
+            with urllib.request.urlopen(remote[0]["pairlist_url"], timeout=30) as response:
+                ours = json.load(response)
+    finally:
+        service.close()
+    whitelist = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ours["pairs"] and whitelist == ours["pairs"]
+    assert "RemotePairList" in done.stdout + done.stderr
