@@ -84,6 +84,13 @@ def ask_api(url: str, pair: str, timeframe: str, api_key: str | None = None, tim
     }
 
 
+def without_forecasts(dataframe: pd.DataFrame) -> pd.DataFrame:
+    """The forecast columns, empty: NaN numbers and a text regime column (None)."""
+    numbers = {c: math.nan for c in FORECAST_COLUMNS if c != "volatility_regime"}
+    regime = pd.Series([None] * len(dataframe), index=dataframe.index, dtype=object)
+    return dataframe.assign(**numbers, volatility_regime=regime)
+
+
 class VolForecastMixin:
     """Adds `predicted_rv_24h`, `q10`, `q50`, `q90`, `predicted_volatility`, `volatility_regime`.
 
@@ -107,7 +114,7 @@ class VolForecastMixin:
         path = settings.get("forecasts")
         if not path or not Path(path).exists():
             logger.warning("crypto_mlops: no forecast export at %r; %s runs without forecasts", path, pair)
-            return dataframe.assign(**{c: math.nan for c in FORECAST_COLUMNS})
+            return without_forecasts(dataframe)
         merged = merge_export(dataframe, read_export(Path(path)), pair)
         missing = int(merged["predicted_rv_24h"].isna().sum())
         if missing:
@@ -115,7 +122,7 @@ class VolForecastMixin:
         return merged
 
     def _add_live_forecast(self, dataframe: pd.DataFrame, pair: str, settings: dict[str, Any]) -> pd.DataFrame:
-        out = dataframe.assign(**{c: math.nan for c in FORECAST_COLUMNS})
+        out = without_forecasts(dataframe)
         url = settings.get("api_url")
         if not url or out.empty:
             return out

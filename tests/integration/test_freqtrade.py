@@ -7,6 +7,7 @@ removing the forecasts must change the run. Skips only where the package registr
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,26 @@ def test_removing_the_forecasts_changes_the_backtest(runs: dict[str, dict[str, A
     )
 
 
+LIVE_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import pandas as pd
+from freqtrade.enums import RunMode
+from crypto_mlops_forecasts import VolForecastMixin
+
+class Strategy(VolForecastMixin):
+    timeframe = "1h"
+    config = {"crypto_mlops": {"api_url": sys.argv[2]}}
+    dp = type("DataProvider", (), {"runmode": RunMode.DRY_RUN})()
+
+candles = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC"), "close": [1.0, 2, 3]})
+out = Strategy().add_forecasts(candles, {"pair": "BTC/USDT"})
+last = out.iloc[-1]
+print(json.dumps({"rv": last["predicted_rv_24h"], "regime": last["volatility_regime"],
+                  "first_is_nan": bool(pd.isna(out.iloc[0]["predicted_rv_24h"]))}))
+"""
+
+
 def test_remote_pairlist_accepts_our_pairlist_endpoint(python: Path, tmp_path: Path) -> None:
     """`freqtrade test-pairlist` with RemotePairList pointed at a running API takes our answer as is."""
     import json
@@ -134,8 +155,17 @@ def test_remote_pairlist_accepts_our_pairlist_endpoint(python: Path, tmp_path: P
             done = ft.freqtrade(python, tmp_path, "test-pairlist", "--config", "config-pairlist.json", "--print-json")
             with urllib.request.urlopen(remote[0]["pairlist_url"], timeout=30) as response:
                 ours = json.load(response)
+            live = subprocess.run(
+                [str(python), "-c", LIVE_SCRIPT, str(ft.INTEGRATION), api.url], capture_output=True, text=True
+            )
+            expected = service.ml_signal("BTC/USDT", "1h", record=False).ml_prediction
     finally:
         service.close()
     whitelist = json.loads(done.stdout.strip().splitlines()[-1])
     assert ours["pairs"] and whitelist == ours["pairs"]
     assert "RemotePairList" in done.stdout + done.stderr
+    # dry/live runs: the mix-in fills the latest candle from POST /v1/crypto/ml-signal
+    assert live.returncode == 0, live.stderr
+    answer = json.loads(live.stdout.strip().splitlines()[-1])
+    assert answer["first_is_nan"] and answer["regime"] == expected.volatility_regime
+    assert answer["rv"] == pytest.approx(expected.predicted_rv_24h)
