@@ -21,7 +21,11 @@ def register(root: typer.Typer) -> None:
 @friendly_errors
 def export(
     data: Annotated[
-        list[Path], typer.Option("--data", help="Candle CSV; repeat for several pairs (one pair per file).")
+        list[Path],
+        typer.Option(
+            "--data",
+            help="Candle CSV, or a freqtrade candle file (BTC_USDT-1h.feather|parquet); repeat for several pairs.",
+        ),
     ],
     start: Annotated[str, typer.Option("--from", help="First candle to export (UTC date or time).")],
     out: Annotated[Path, typer.Option("--out", help="Output file: .feather, .parquet or .csv.")],
@@ -43,7 +47,7 @@ def export(
     import pandas as pd
 
     from crypto_mlops.data.sources.csv_source import load_csv
-    from crypto_mlops.models.export import ExportConfig, export_forecasts, write_forecasts
+    from crypto_mlops.models.export import ExportConfig, export_forecasts, read_freqtrade_candles, write_forecasts
     from crypto_mlops.models.walkforward import parse_span, parse_window
 
     if symbol and len(data) > 1:
@@ -58,12 +62,36 @@ def export(
         )
         tables = []
         for path in data:
-            market = load_csv(path, symbol)
-            console.print(f"exporting {market.symbol} {market.timeframe} ({model}, refit every {refit_every})")
-            tables.append(export_forecasts(market.frame, market.timeframe, config, market.symbol))
+            if path.suffix in (".feather", ".parquet"):
+                frame, pair, timeframe = read_freqtrade_candles(path)
+            else:
+                market = load_csv(path, symbol)
+                frame, pair, timeframe = market.frame, market.symbol, market.timeframe
+            console.print(f"exporting {symbol or pair} {timeframe} ({model}, refit every {refit_every})")
+            tables.append(export_forecasts(frame, timeframe, config, symbol or pair))
         table = pd.concat(tables, ignore_index=True)
         write_forecasts(table, out)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     console.print(f"{len(table)} rows → {out} ({table['date'].min()} → {table['date'].max()})")
     console.print("[dim]Research only — not trading advice.[/]")
+
+
+@forecasts_app.command("candles")
+@friendly_errors
+def candles(
+    data: Annotated[Path, typer.Option("--data", help="Candle CSV (any layout `backtest` reads).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="freqtrade file, e.g. user_data/data/binance/BTC_USDT-1h.feather.")
+    ],
+    symbol: Annotated[str | None, typer.Option(help="Pair of the CSV; default from it.")] = None,
+) -> None:
+    """Convert a candle CSV to freqtrade's data layout (cleaned: deduplicated, bogus opens repaired)."""
+    from crypto_mlops.data.sources.csv_source import load_csv
+    from crypto_mlops.models.export import write_freqtrade_candles
+
+    if out.suffix not in (".feather", ".parquet"):
+        raise InvalidInput(f"--out must end in .feather or .parquet, got {out.name!r}")
+    market = load_csv(data, symbol)
+    write_freqtrade_candles(market.frame, out)
+    console.print(f"{market.symbol}: {len(market.frame)} candles → {out}")

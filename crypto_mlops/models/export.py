@@ -14,12 +14,14 @@ the convention of freqtrade, whose signals on candle t act at the open of t + 1.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from crypto_mlops.data.schema import OHLCV_COLUMNS, canonical_frame
 from crypto_mlops.features.volatility import bars
 from crypto_mlops.models import quantiles
 from crypto_mlops.models.backtest import WARMUP_HOURS, Prepared, prepare
@@ -197,6 +199,29 @@ def write_forecasts(table: pd.DataFrame, out: Path) -> None:
         table.to_csv(out, index=False, float_format="%.8g", date_format="%Y-%m-%dT%H:%M:%S%z")
     else:
         raise ValueError(f"--out must end in {', '.join(FORMATS)}, got {out.name!r}")
+
+
+_FREQTRADE_FILE = re.compile(r"^(?P<base>[A-Z0-9]+)_(?P<quote>[A-Z0-9]+)-(?P<timeframe>\d+[mhdw])$")
+
+
+def read_freqtrade_candles(path: Path) -> tuple[pd.DataFrame, str, str]:
+    """A freqtrade spot candle file (user_data/data/<exchange>/BTC_USDT-1h.feather|parquet): frame, pair, timeframe."""
+    match = _FREQTRADE_FILE.match(path.stem)
+    if match is None:
+        raise ValueError(f"{path.name}: expected freqtrade's spot file name, e.g. BTC_USDT-1h.feather")
+    table = pd.read_feather(path) if path.suffix == ".feather" else pd.read_parquet(path)
+    frame = table.assign(timestamp=pd.to_datetime(table["date"], utc=True)).set_index("timestamp")
+    return canonical_frame(frame[OHLCV_COLUMNS]), f"{match['base']}/{match['quote']}", match["timeframe"]
+
+
+def write_freqtrade_candles(frame: pd.DataFrame, out: Path) -> None:
+    """Canonical candles in freqtrade's layout (`date` UTC + OHLCV), for `freqtrade backtesting`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = frame[OHLCV_COLUMNS].rename_axis("date").reset_index()
+    if out.suffix == ".feather":
+        table.to_feather(out)
+    else:
+        table.to_parquet(out, index=False)
 
 
 def read_forecasts(path: Path) -> pd.DataFrame:

@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 
 from crypto_mlops.cli.main import app
 from crypto_mlops.data.market import MarketData
-from crypto_mlops.models.export import COLUMNS, ExportConfig, export_forecasts, read_forecasts, write_forecasts
+from crypto_mlops.models.export import (
+    COLUMNS,
+    ExportConfig,
+    export_forecasts,
+    read_forecasts,
+    read_freqtrade_candles,
+    write_forecasts,
+)
 
 START = pd.Timestamp("2024-05-20", tz="UTC")
 CUT = 2700  # candles after this row are perturbed (the market has 3000 rows)
@@ -91,3 +98,24 @@ def test_cli_export_writes_one_row_per_candle(market: MarketData, tmp_path: Path
     assert len(table) == 10 * 24 + 13 and set(table["pair"]) == {"ETH/USDT"} and set(table["model_name"]) == {"har"}
     bad = CliRunner().invoke(app, [*args, "--model", "nope", "--out", str(out)])
     assert bad.exit_code == 2 and "unknown model" in bad.output
+
+
+def test_freqtrade_candle_files_round_trip_and_feed_the_export(market: MarketData, tmp_path: Path) -> None:
+    csv = tmp_path / "candles.csv"
+    market.frame.reset_index().to_csv(csv, index=False)
+    ft_file = tmp_path / "binance" / "ETH_USDT-1h.feather"
+    res = CliRunner().invoke(app, ["forecasts", "candles", "--data", str(csv), "--out", str(ft_file)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_feather(ft_file)
+    assert list(table.columns) == ["date", "open", "high", "low", "close", "volume"] and len(table) == len(market.frame)
+    frame, pair, timeframe = read_freqtrade_candles(ft_file)
+    assert (pair, timeframe) == ("ETH/USDT", "1h")
+    pd.testing.assert_frame_equal(frame, market.frame, check_freq=False, check_index_type=False)
+    out = tmp_path / "fc.csv"
+    args = ["forecasts", "export", "--data", str(ft_file), "--from", "2024-06-29", "--model", "har", "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    exported = read_forecasts(out)
+    assert set(exported["pair"]) == {"ETH/USDT"} and len(exported) == 48
+    bad = CliRunner().invoke(app, ["forecasts", "candles", "--data", str(csv), "--out", str(tmp_path / "x.csv")])
+    assert bad.exit_code == 2
