@@ -7,7 +7,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from crypto_mlops.cli import backtest, data, model, pipeline, serve, signal, stack, stream
+from crypto_mlops.cli import backtest, data, forecasts, model, pipeline, serve, signal, stack, stream
 from crypto_mlops.cli.common import refuse_bad_settings
 from crypto_mlops.config import get_settings
 
@@ -31,7 +31,7 @@ def check_settings() -> None:
         raise refuse_bad_settings(exc) from None
 
 
-for _module in (data, signal, backtest, model, stream, pipeline, stack, serve):
+for _module in (data, signal, backtest, forecasts, model, stream, pipeline, stack, serve):
     _module.register(app)
 
 

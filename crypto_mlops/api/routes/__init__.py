@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crypto_mlops.api.routes import dashboard, history, limits, models, ops, signals, stream
+from crypto_mlops.api.routes import dashboard, freqtrade, history, limits, models, ops, signals, stream
 
 ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
@@ -14,4 +14,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     history.router,
     models.router,
     stream.router,
+    freqtrade.router,
 )

@@ -1,0 +1,164 @@
+"""Pair screener: every listed pair's RV24 forecast and heuristic risk, filtered and ranked.
+
+Built for freqtrade's `RemotePairList` (`GET /v1/freqtrade/pairlist`), which reads `pairs` and
+`refresh_period` from the answer and ignores the rest. Pairs come in and go out in freqtrade's
+spelling (`BTC/USDT`, or `BTC/USDT:USDT` for futures); each is forecast from cached candles through
+the facade's own `ml_signal` and `signal`, concurrently. A pair whose data is unavailable is listed
+under `skipped` with the reason instead of failing the whole list.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from crypto_mlops.data.errors import DataUnavailable, InvalidInput
+from crypto_mlops.data.schema import normalize_symbol
+from crypto_mlops.service.limits import check_range
+from crypto_mlops.service.results import MLSignalResult, SignalResult
+
+MAX_PAIRS = 50  # one request forecasts each pair; a whitelist is rarely longer
+MAX_WORKERS = 8
+MIN_REFRESH_S, MAX_REFRESH_S, DEFAULT_REFRESH_S = 60, 86_400, 1800
+SortKey = Literal["rv_asc", "rv_desc", "risk_asc", "risk_desc"]
+SORT_KEYS: tuple[str, ...] = ("rv_asc", "rv_desc", "risk_asc", "risk_desc")
+
+
+class SignalSource(Protocol):
+    """The two facade methods the screener needs (the facade passes itself; no import back)."""
+
+    def ml_signal(
+        self,
+        symbol: str | None,
+        timeframe: str | None = None,
+        limit: int = 200,
+        include_heuristic: bool = True,
+        exchange: str | None = None,
+        adapter: str = "rest",
+        record: bool = True,
+    ) -> MLSignalResult: ...
+
+    def signal(
+        self,
+        symbol: str | None,
+        timeframe: str | None = None,
+        limit: int = 200,
+        horizon_min: int = 60,
+        explain: bool = False,
+        exchange: str | None = None,
+        adapter: str = "rest",
+        record: bool = True,
+    ) -> SignalResult: ...
+
+
+class PairForecast(BaseModel):
+    pair: str = Field(description="As asked (freqtrade spelling).")
+    predicted_rv_24h: float
+    q10: float | None = Field(None, description="10 % quantile of RV24 where the model reports an interval.")
+    q50: float
+    q90: float | None = Field(None, description="90 % quantile of RV24 where the model reports an interval.")
+    predicted_volatility: float = Field(description="Per hour: predicted_rv_24h / sqrt(24).")
+    volatility_regime: str
+    risk_score: float = Field(description="Heuristic risk 0..1 on the same candles.")
+    risk_level: str
+    model_version: str
+    candle_time: str
+
+
+class PairlistResult(BaseModel):
+    pairs: list[str] = Field(description="Kept pairs, best first (what RemotePairList reads).")
+    refresh_period: int = Field(description="Seconds freqtrade should keep this list (RemotePairList).")
+    sort: str
+    forecasts: list[PairForecast] = Field(description="Every kept pair's numbers, in the order of `pairs`.")
+    filtered: list[str] = Field(description="Pairs forecast but removed by min/max_rv_24h or top.")
+    skipped: dict[str, str] = Field(description="Pairs without a forecast, with the reason.")
+
+
+def parse_pairs(symbols: str) -> list[tuple[str, str]]:
+    """'BTC/USDT,ETH/USDT:USDT' -> [(asked, normalized)], duplicates dropped, order kept."""
+    seen: dict[str, str] = {}
+    for raw in (s.strip() for s in symbols.split(",")):
+        if raw and raw not in seen:
+            seen[raw] = normalize_symbol(raw.split(":", 1)[0])  # futures settle suffix is not part of the pair
+    if not seen:
+        raise InvalidInput("symbols must list at least one pair, e.g. BTC/USDT,ETH/USDT")
+    if len(seen) > MAX_PAIRS:
+        raise InvalidInput(f"symbols lists {len(seen)} pairs; at most {MAX_PAIRS}")
+    return list(seen.items())
+
+
+class Screener:
+    def __init__(self, source: SignalSource) -> None:
+        self._source = source
+
+    def forecast(self, asked: str, symbol: str, timeframe: str | None, exchange: str | None) -> PairForecast:
+        ml = self._source.ml_signal(symbol, timeframe, include_heuristic=False, exchange=exchange, record=False)
+        h = self._source.signal(symbol, timeframe, exchange=exchange, record=False)
+        p = ml.ml_prediction
+        band = getattr(p, "interval_80", None)  # forward-compatible: used once the ML signal reports it
+        q10, q90 = (float(band[0]), float(band[1])) if band else (None, None)
+        return PairForecast(
+            pair=asked,
+            predicted_rv_24h=p.predicted_rv_24h,
+            q10=q10,
+            q50=p.predicted_rv_24h,
+            q90=q90,
+            predicted_volatility=p.predicted_volatility,
+            volatility_regime=p.volatility_regime,
+            risk_score=h.risk_score,
+            risk_level=h.risk_level,
+            model_version=p.model_version,
+            candle_time=ml.candle_time,
+        )
+
+    def pairlist(
+        self,
+        symbols: str,
+        sort: str = "rv_asc",
+        min_rv_24h: float | None = None,
+        max_rv_24h: float | None = None,
+        top: int | None = None,
+        refresh_period: int = DEFAULT_REFRESH_S,
+        timeframe: str | None = None,
+        exchange: str | None = None,
+    ) -> PairlistResult:
+        if sort not in SORT_KEYS:
+            raise InvalidInput(f"sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
+        for name, bound in (("min_rv_24h", min_rv_24h), ("max_rv_24h", max_rv_24h)):
+            if bound is not None and not (math.isfinite(bound) and bound >= 0):
+                raise InvalidInput(f"{name} must be a non-negative number, got {bound}")
+        refresh_period = check_range("refresh_period", refresh_period, MIN_REFRESH_S, MAX_REFRESH_S)
+        pairs = parse_pairs(symbols)
+        if top is not None:
+            top = check_range("top", top, 1, MAX_PAIRS)
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(pairs))) as pool:
+            futures = {asked: pool.submit(self.forecast, asked, sym, timeframe, exchange) for asked, sym in pairs}
+        rows: list[PairForecast] = []
+        skipped: dict[str, str] = {}
+        for asked, future in futures.items():
+            try:
+                rows.append(future.result())
+            except DataUnavailable as exc:
+                skipped[asked] = str(exc)
+        if not rows and skipped:
+            raise DataUnavailable(f"no pair could be forecast: {skipped}")
+        key, reverse = sort.split("_")
+        rows.sort(key=lambda r: r.predicted_rv_24h if key == "rv" else r.risk_score, reverse=reverse == "desc")
+        kept = [
+            r
+            for r in rows
+            if (min_rv_24h is None or r.predicted_rv_24h >= min_rv_24h)
+            and (max_rv_24h is None or r.predicted_rv_24h <= max_rv_24h)
+        ][:top]
+        names = {r.pair for r in kept}
+        return PairlistResult(
+            pairs=[r.pair for r in kept],
+            refresh_period=refresh_period,
+            sort=sort,
+            forecasts=kept,
+            filtered=[r.pair for r in rows if r.pair not in names],
+            skipped=skipped,
+        )
