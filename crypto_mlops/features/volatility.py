@@ -68,7 +68,8 @@ def volatility_features(frame: pd.DataFrame, bar_hours: float = 1.0) -> pd.DataF
     # RiskMetrics recursion per bar: var_t = lambda var_{t-1} + (1 - lambda) r_t^2, started at r_1^2.
     out["ewma_var"] = r2.ewm(alpha=1.0 - EWMA_LAMBDA, adjust=False).mean()
     out["rv6"] = np.sqrt(r2.rolling(n6, min_periods=n6).sum())
-    out = out.join(realized_measures(log_ret, bars(24, bar_hours)))
+    # Same window as rv24 (24 bars, whatever the bar length), so rs_pos24² + rs_neg24² = rv24².
+    out = out.join(realized_measures(log_ret, 24))
     return out
 
 
@@ -80,7 +81,7 @@ def realized_measures(log_ret: pd.Series, n: int) -> pd.DataFrame:
     in the window (Bollerslev, Patton & Quaedvlieg 2016), in squared-variance units.
     """
     r2 = log_ret**2
-    min_periods = max(2, n // 3)
+    min_periods = min(n, max(2, n // 3))
     pos = r2.where(log_ret > 0, 0.0).where(log_ret.notna())
     neg = r2.where(log_ret < 0, 0.0).where(log_ret.notna())
     count = log_ret.rolling(n, min_periods=min_periods).count()

@@ -49,3 +49,14 @@ def test_rsi_extremes() -> None:
         {"open": 1.0, "high": 1.0, "low": 1.0, "close": np.linspace(100, 160, 60), "volume": 1.0}, index=index
     )
     assert compute_features(rising)["rsi14"].iloc[-1] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(("timeframe", "bar_hours"), [("1h", 1.0), ("4h", 4.0), ("1d", 24.0), ("1w", 168.0)])
+def test_semivariances_add_up_to_rv24_for_every_bar_length(timeframe: str, bar_hours: float) -> None:
+    from crypto_mlops.data.sources.synthetic import simulate
+    from crypto_mlops.features import model_features
+
+    f = model_features(simulate(300, seed=2, timeframe=timeframe).frame, bar_hours)
+    both = f[["rs_pos24", "rs_neg24", "rv24"]].dropna()
+    assert len(both) > 200
+    np.testing.assert_allclose(both["rs_pos24"] ** 2 + both["rs_neg24"] ** 2, both["rv24"] ** 2, atol=1e-12)
