@@ -2,11 +2,14 @@
 
 The names are the column names of the backtest table and predictions file and the `name` saved
 in a model's state. This module imports only the base class; `crypto_mlops.models.zoo` imports
-every model module, so the catalog is complete once the zoo is imported.
+every model module, so the catalog is complete once the zoo is imported. Models with a heavy module
+(torch) are listed in `LAZY` and imported the first time they are asked for by name, so a process
+that serves a baseline never loads torch.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +21,11 @@ MODEL_CLASSES: dict[str, type[VolatilityModel]] = {}
 
 # name -> why it cannot be built in this install (an optional dependency is missing).
 UNAVAILABLE: dict[str, str] = {}
+
+# name -> (module that registers it, how to install what it needs); imported on first use.
+LAZY: dict[str, tuple[str, str]] = {
+    "bilstm": ("crypto_mlops.models.bilstm", "the BiLSTM needs torch: pip install 'crypto-mlops[train]'"),
+}
 
 M = TypeVar("M", bound=type[VolatilityModel])
 
@@ -36,7 +44,26 @@ def missing_model(name: str, reason: str) -> None:
     UNAVAILABLE[name] = reason
 
 
+def _import_lazy(name: str) -> None:
+    module, install = LAZY[name]
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module or (exc.name or "").startswith("crypto_mlops"):
+            raise
+        missing_model(name, install)
+
+
+def import_all() -> None:
+    """Register every model, the lazy ones too (those whose dependencies are installed)."""
+    for name in LAZY:
+        if name not in MODEL_CLASSES and name not in UNAVAILABLE:
+            _import_lazy(name)
+
+
 def model_class(name: str) -> type[VolatilityModel]:
+    if name not in MODEL_CLASSES and name in LAZY and name not in UNAVAILABLE:
+        _import_lazy(name)
     try:
         return MODEL_CLASSES[name]
     except KeyError:

@@ -18,10 +18,11 @@ from mlflow.models.model import ModelInfo
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from crypto_mlops.features import model_features
+from crypto_mlops.models import baselines  # noqa: F401 - registers the baselines (the BiLSTM loads on demand)
 from crypto_mlops.models.base import VolatilityModel
+from crypto_mlops.models.catalog import load_model
 from crypto_mlops.models.confidence import DEFAULT_CONFIDENCE
 from crypto_mlops.models.frames import clean_frame
-from crypto_mlops.models.zoo import load_model
 
 STATE_ARTIFACT = "model_state"
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy", "pandas", "scipy", "arch", "pydantic"]

@@ -58,3 +58,25 @@ def test_the_api_builds_and_serves_a_baseline_without_torch() -> None:
         "print(p.model_name, p.predicted_rv_24h > 0, 'torch' in sys.modules)\n"
     )
     assert out == "baseline-har True False"
+
+
+def test_loading_a_saved_baseline_through_the_pyfunc_module_does_not_import_torch(tmp_path: Path) -> None:
+    # Torch is installed here: the point is that serving a baseline champion never pays for it.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from crypto_mlops.data.sources.synthetic import simulate\n"
+        "from crypto_mlops.features import model_features\n"
+        "from crypto_mlops.models.catalog import make_model\n"
+        "from crypto_mlops.models.target import realized_vol_target\n"
+        "import crypto_mlops.models.pyfunc as pyfunc\n"
+        "f = model_features(simulate(n_bars=2000, seed=3).frame)\n"
+        "y = realized_vol_target(f['log_ret'], 24)\n"
+        "m = make_model('har_x').fit(f, y, y.notna().to_numpy())\n"
+        f"m.save(Path({str(tmp_path)!r}))\n"
+        f"loaded = pyfunc.load_model(Path({str(tmp_path)!r}))\n"
+        "print(loaded.name, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "har_x False"
