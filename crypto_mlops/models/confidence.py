@@ -76,6 +76,11 @@ class ConfidenceModel:
         q = self.log_error_quantiles
         return float(forecast * np.exp(q[lo])), float(forecast * np.exp(q[hi]))
 
+    def quantiles(self, forecast: float) -> tuple[float, float, float]:
+        """10/50/90 % quantiles of RV24 given a forecast (validation log-error quantiles applied to it)."""
+        q = self.log_error_quantiles
+        return tuple(float(forecast * np.exp(q[k])) for k in ("q10", "q50", "q90"))  # type: ignore[return-value]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "centers": self.centers,

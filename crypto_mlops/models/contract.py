@@ -41,6 +41,9 @@ class MLPrediction(BaseModel):
     interval_80: tuple[float, float] | None = Field(
         None, description="Empirical 80 % interval of RV24 from validation log errors."
     )
+    rv_24h_q10: float | None = Field(None, description="10 % quantile of RV24 (from out-of-sample log errors).")
+    rv_24h_q50: float | None = Field(None, description="Median of RV24 (the point forecast is the QLIKE-optimal mean).")
+    rv_24h_q90: float | None = Field(None, description="90 % quantile of RV24: with q10, the calibrated 80 % band.")
 
 
 class Predictor(Protocol):

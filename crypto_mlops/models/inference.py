@@ -116,6 +116,7 @@ class ModelPredictor:
             origins, forecasts.tolist(), confidences.tolist(), momenta.tolist(), current.tolist(), strict=True
         ):
             pred_vol = rv / math.sqrt(HORIZON_HOURS)
+            q10, q50, q90 = conf_model.quantiles(rv)
             predictions.append(
                 MLPrediction(
                     predicted_rv_24h=rv,
@@ -130,7 +131,10 @@ class ModelPredictor:
                     prediction_timestamp=now,
                     source=source,
                     origin_timestamp=origin,
-                    interval_80=conf_model.interval(rv),
+                    interval_80=(q10, q90),
+                    rv_24h_q10=q10,
+                    rv_24h_q50=q50,
+                    rv_24h_q90=q90,
                 )
             )
         return predictions

@@ -105,6 +105,9 @@ class MLPredictionOut(BaseModel):
     model_type: str
     prediction_timestamp: str
     source: str
+    rv_24h_q10: float | None = Field(None, description="10 % quantile of the next 24 h's RV (calibrated).")
+    rv_24h_q50: float | None = Field(None, description="Median of the next 24 h's RV.")
+    rv_24h_q90: float | None = Field(None, description="90 % quantile of the next 24 h's RV: with q10, an 80 % band.")
 
 
 class MLVsHeuristic(BaseModel):

@@ -98,14 +98,12 @@ class Screener:
         ml = self._source.ml_signal(symbol, timeframe, include_heuristic=False, exchange=exchange, record=False)
         h = self._source.signal(symbol, timeframe, exchange=exchange, record=False)
         p = ml.ml_prediction
-        band = getattr(p, "interval_80", None)  # forward-compatible: used once the ML signal reports it
-        q10, q90 = (float(band[0]), float(band[1])) if band else (None, None)
         return PairForecast(
             pair=asked,
             predicted_rv_24h=p.predicted_rv_24h,
-            q10=q10,
-            q50=p.predicted_rv_24h,
-            q90=q90,
+            q10=p.rv_24h_q10,
+            q50=p.rv_24h_q50 if p.rv_24h_q50 is not None else p.predicted_rv_24h,
+            q90=p.rv_24h_q90,
             predicted_volatility=p.predicted_volatility,
             volatility_regime=p.volatility_regime,
             risk_score=h.risk_score,

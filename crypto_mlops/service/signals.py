@@ -183,6 +183,9 @@ def _predict_now(m: Market, predictor: Predictor) -> MLPredictionOut:
         model_type=str(p.model_type),
         prediction_timestamp=iso_z(pd.Timestamp(p.prediction_timestamp)) or m.candle_time,
         source=str(p.source or m.data.source),
+        rv_24h_q10=p.rv_24h_q10,
+        rv_24h_q50=p.rv_24h_q50,
+        rv_24h_q90=p.rv_24h_q90,
     )
 
 

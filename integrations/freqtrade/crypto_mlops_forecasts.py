@@ -72,13 +72,17 @@ def ask_api(url: str, pair: str, timeframe: str, api_key: str | None = None, tim
         answer = json.load(response)
     ml = answer["ml_prediction"]
     rv = float(ml["predicted_rv_24h"])
-    band = ml.get("interval_80") or (ml.get("q10", math.nan), ml.get("q90", math.nan))  # when the API reports one
+
+    def quantile(key: str, default: float) -> float:
+        value = ml.get(key)
+        return default if value is None else float(value)
+
     return {
         "candle_time": answer.get("candle_time"),
         "predicted_rv_24h": rv,
-        "q10": float(band[0]),
-        "q50": float(ml.get("q50", rv)),
-        "q90": float(band[1]),
+        "q10": quantile("rv_24h_q10", math.nan),
+        "q50": quantile("rv_24h_q50", rv),
+        "q90": quantile("rv_24h_q90", math.nan),
         "predicted_volatility": float(ml["predicted_volatility"]),
         "volatility_regime": ml["volatility_regime"],
     }

@@ -36,7 +36,8 @@ def test_answer_is_what_remote_pairlist_reads_ranked_by_forecast(client: TestCli
     rv = [f["predicted_rv_24h"] for f in body["forecasts"]]
     assert rv == sorted(rv) and [f["pair"] for f in body["forecasts"]] == body["pairs"]
     first = body["forecasts"][0]
-    assert first["q50"] == first["predicted_rv_24h"] > 0
+    # The live answer carries the calibrated band: q10 < median < q90, and the point forecast lies inside.
+    assert 0 < first["q10"] < first["q50"] < first["q90"] and first["q10"] < first["predicted_rv_24h"] < first["q90"]
     assert first["volatility_regime"] in {"calm", "normal", "turbulent"} and 0 <= first["risk_score"] <= 1
     desc = _get(client, sort="rv_desc", refresh_period=600)
     assert desc["pairs"] == body["pairs"][::-1] and desc["refresh_period"] == 600
@@ -85,7 +86,9 @@ class _Source:
             predicted_volatility=rv / 24**0.5,
             volatility_regime="normal",
             model_version="1",
-            interval_80=(rv * 0.7, rv * 1.4),
+            rv_24h_q10=rv * 0.7,
+            rv_24h_q50=rv * 0.95,
+            rv_24h_q90=rv * 1.4,
         )
         return SimpleNamespace(ml_prediction=p, candle_time="2024-01-01T00:00:00Z")
 

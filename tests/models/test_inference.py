@@ -99,3 +99,14 @@ def test_predict_rows_refuses_gaps_among_the_last_candles(market: MarketData) ->
     frame = market.frame.drop(index=market.frame.index[-3])
     with pytest.raises(InvalidInput, match="gaps"):
         baseline_predictor("har").predict_rows(frame, "synthetic", n=4)
+
+
+def test_answers_carry_ordered_quantiles_that_bracket_the_forecast(market: MarketData) -> None:
+    rows = baseline_predictor("har").predict_rows(market.frame, "synthetic", n=24)
+    for p in rows:
+        assert p.rv_24h_q10 is not None and p.rv_24h_q50 is not None and p.rv_24h_q90 is not None
+        assert 0 < p.rv_24h_q10 < p.rv_24h_q50 < p.rv_24h_q90
+        assert p.rv_24h_q10 < p.predicted_rv_24h < p.rv_24h_q90
+        assert p.interval_80 == (p.rv_24h_q10, p.rv_24h_q90)
+    # Quantiles scale with the forecast: they are not a constant band.
+    assert len({round(p.rv_24h_q90 or 0, 8) for p in rows}) > 1
