@@ -9,6 +9,7 @@ from pydantic.json_schema import JsonDict
 
 from crypto_mlops.data.schema import KNOWN_QUOTES
 from crypto_mlops.service import MAX_HORIZON_MIN, MAX_LIMIT, MIN_LIMIT
+from crypto_mlops.service.cache import CacheStats
 
 Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]
 
@@ -69,19 +70,6 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
-class CacheMetrics(BaseModel):
-    """The candle cache against its bounds (OHLCV_CACHE_MAX_ENTRIES, OHLCV_CACHE_MAX_MB)."""
-
-    entries: int
-    bytes: int
-    max_entries: int
-    max_bytes: int
-    hits: int
-    misses: int
-    evictions: int
-    refresh_errors: int
-
-
 class RateLimitStatus(BaseModel):
     per_min: float = Field(description="RATE_LIMIT_PER_MIN (0 = off).")
     burst: int = Field(description="RATE_LIMIT_BURST.")
@@ -91,6 +79,6 @@ class RateLimitStatus(BaseModel):
 class LimitsStatus(BaseModel):
     """The serving limits in force and how close the process is to them (JSON side of the metrics)."""
 
-    ohlcv_cache: CacheMetrics
+    ohlcv_cache: CacheStats
     rate_limit: RateLimitStatus
     max_body_bytes: int

@@ -19,6 +19,8 @@ from crypto_mlops.cli.common import console, friendly_errors
 from crypto_mlops.data.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from crypto_mlops.data.market import MarketData
+    from crypto_mlops.models.backtest import ForecastTable
     from crypto_mlops.models.bilstm_config import BiLSTMConfig
 
 progress_console = Console(stderr=True)
@@ -181,12 +183,7 @@ def backtest(
             )
         except (ValueError, KeyError) as exc:
             raise InvalidInput(str(exc).strip("'\"")) from None
-    if predictions_out is not None:
-        predictions_out.parent.mkdir(parents=True, exist_ok=True)
-        result.predictions_csv().to_csv(predictions_out, float_format="%.8g")
-    payload = {"data": str(data), "symbol": market.symbol, "train_frac": train_frac, **result.to_dict()}
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2))
+    if _write_outputs(result, market, data, train_frac, predictions_out, as_json):
         return
     s = result.split
     console.print(results_table(result.table, f"{market.symbol} {market.timeframe}: out-of-sample RV24 forecasts"))
@@ -238,12 +235,7 @@ def _walk_forward(
         result = run_walk_forward(prepared, config, names, bilstm_config)
     except (ValueError, KeyError) as exc:
         raise InvalidInput(str(exc).strip("'\"")) from None
-    if predictions_out is not None:
-        predictions_out.parent.mkdir(parents=True, exist_ok=True)
-        result.predictions_csv().to_csv(predictions_out, float_format="%.8g")
-    payload = {"data": str(data), "symbol": market.symbol, "train_frac": train_frac, **result.to_dict()}
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2))
+    if _write_outputs(result, market, data, train_frac, predictions_out, as_json):
         return
     s = result.split
     title = f"{market.symbol} {market.timeframe}: walk-forward RV24 ({s['window']}, refit every {s['refit_every']})"
@@ -256,3 +248,21 @@ def _walk_forward(
     if predictions_out is not None:
         console.print(f"forecasts written to {predictions_out}")
     console.print("[dim]Research only — not trading advice.[/]")
+
+
+def _write_outputs(
+    result: ForecastTable,
+    market: MarketData,
+    data: Path,
+    train_frac: float,
+    predictions_out: Path | None,
+    as_json: bool,
+) -> bool:
+    """The predictions file when asked, and the JSON answer; True when JSON was printed (nothing else to show)."""
+    if predictions_out is not None:
+        predictions_out.parent.mkdir(parents=True, exist_ok=True)
+        result.predictions_csv().to_csv(predictions_out, float_format="%.8g")
+    if as_json:
+        payload = {"data": str(data), "symbol": market.symbol, "train_frac": train_frac, **result.to_dict()}
+        typer.echo(json.dumps(payload, indent=2))
+    return as_json

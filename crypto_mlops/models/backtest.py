@@ -38,6 +38,15 @@ class Prepared:
         return horizon_bars(self.bar_hours)
 
 
+def contenders(models: list[str] | None) -> list[str]:
+    """The models to score (default: every one), the DM reference among them; KeyError names unknown ones."""
+    names = models or list(MODEL_CLASSES)
+    unknown = [n for n in names if n not in MODEL_CLASSES]
+    if unknown:
+        raise KeyError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CLASSES)}")
+    return names if REFERENCE in names else [REFERENCE, *names]
+
+
 def prepare(frame: pd.DataFrame, timeframe: str = "1h") -> Prepared:
     """Regularize the grid (gaps filled flat), compute features and the RV24 target."""
     bar_hours = timeframe_hours(timeframe)
@@ -47,8 +56,26 @@ def prepare(frame: pd.DataFrame, timeframe: str = "1h") -> Prepared:
     return Prepared(regular, features, target, bar_hours, len(filled))
 
 
+class ForecastTable:
+    """What a backtest result of either mode exports: its JSON and its predictions file."""
+
+    predictions: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def predictions_csv(self) -> pd.DataFrame:
+        out = self.predictions.drop(columns=["realized"]).copy()
+        out.index = [ts.isoformat() for ts in pd.DatetimeIndex(out.index)]
+        out.index.name = "timestamp"
+        return out
+
+
 @dataclass
-class BacktestResult:
+class BacktestResult(ForecastTable):
     table: list[dict[str, Any]]
     predictions: pd.DataFrame  # index timestamp; columns realized + one per model (RV24 decimal)
     split: dict[str, Any]
@@ -64,15 +91,6 @@ class BacktestResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"split": self.split, "table": self.table, "fit_seconds": self.fit_seconds}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def predictions_csv(self) -> pd.DataFrame:
-        out = self.predictions.drop(columns=["realized"]).copy()
-        out.index = [ts.isoformat() for ts in pd.DatetimeIndex(out.index)]
-        out.index.name = "timestamp"
-        return out
 
 
 def score(
@@ -110,12 +128,7 @@ def run_backtest(
     on_model: Callable[[str], None] | None = None,
 ) -> BacktestResult:
     """Fit `models` (default: all) on the first `train_frac`, forecast every later origin, score them."""
-    names = models or list(MODEL_CLASSES)
-    unknown = [n for n in names if n not in MODEL_CLASSES]
-    if unknown:
-        raise KeyError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CLASSES)}")
-    if REFERENCE not in names:
-        names = [REFERENCE, *names]
+    names = contenders(models)
     f, y = prepared.features, prepared.target
     split = chronological_split(len(f), train_frac, prepared.horizon)
     train_mask = split.train_mask() & (np.arange(len(f)) >= bars(WARMUP_HOURS, prepared.bar_hours))

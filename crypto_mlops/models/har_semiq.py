@@ -41,8 +41,9 @@ def relative_noise(features: pd.DataFrame) -> np.ndarray:
     return np.where(rv2 > 0, np.minimum(k, NOISE_CAP), np.nan)
 
 
-class _QuarticityTerm:
-    """Mixin state: the training mean of k, so the interaction leaves the daily coefficient at mean noise."""
+class _QuarticityTerm(HarModel):
+    """The quarticity interaction's state: the training mean of k, so the interaction leaves the daily
+    coefficient at mean noise (fitted, saved and restored with the model)."""
 
     noise_mean: float = 1.0
 
@@ -54,6 +55,17 @@ class _QuarticityTerm:
     def quarticity_design(self, features: pd.DataFrame, log_daily: np.ndarray) -> np.ndarray:
         term: np.ndarray = log_daily * (np.nan_to_num(relative_noise(features), nan=self.noise_mean) - self.noise_mean)
         return term
+
+    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
+        self.fit_noise_mean(features, train_mask)
+        super()._fit(features, target, train_mask)
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "noise_mean": self.noise_mean}
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params(params)
+        self.noise_mean = float(params["noise_mean"])
 
 
 @register
@@ -68,7 +80,7 @@ class SharModel(HarModel):
 
 
 @register
-class HarqModel(_QuarticityTerm, HarModel):
+class HarqModel(_QuarticityTerm):
     """Log HAR whose daily coefficient shrinks when the day's RV is noisy (high quarticity)."""
 
     name = "harq"
@@ -77,17 +89,6 @@ class HarqModel(_QuarticityTerm, HarModel):
     def design(self, features: pd.DataFrame) -> np.ndarray:
         har = har_design(features)
         return np.column_stack([har, self.quarticity_design(features, har[:, 0])])
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        self.fit_noise_mean(features, train_mask)
-        super()._fit(features, target, train_mask)
-
-    def params(self) -> dict[str, Any]:
-        return {**super().params(), "noise_mean": self.noise_mean}
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        super().set_params(params)
-        self.noise_mean = float(params["noise_mean"])
 
 
 @register
@@ -108,14 +109,3 @@ class HarXsqModel(_QuarticityTerm, HarXModel):
                 self.calendar_design(features),
             ]
         )
-
-    def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
-        self.fit_noise_mean(features, train_mask)
-        super()._fit(features, target, train_mask)
-
-    def params(self) -> dict[str, Any]:
-        return {**super().params(), "noise_mean": self.noise_mean}
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        super().set_params(params)
-        self.noise_mean = float(params["noise_mean"])

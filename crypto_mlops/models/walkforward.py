@@ -9,7 +9,6 @@ models may warm-start from their previous fit (`VolatilityModel.warm_start`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -21,13 +20,13 @@ import pandas as pd
 
 from crypto_mlops.features.volatility import bars
 from crypto_mlops.models import quantiles
-from crypto_mlops.models.backtest import WARMUP_HOURS, Prepared, score
+from crypto_mlops.models.backtest import WARMUP_HOURS, ForecastTable, Prepared, contenders, score
 from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.har import HarModel
 from crypto_mlops.models.mcs import MCS_SIZE, model_confidence_set
 from crypto_mlops.models.metrics import qlike_losses
-from crypto_mlops.models.zoo import MODEL_CLASSES, REFERENCE, make_model, model_class
+from crypto_mlops.models.zoo import REFERENCE, make_model, model_class
 
 MIN_TRAIN_ORIGINS = 200
 WEEK = pd.Timedelta(days=7)
@@ -101,7 +100,7 @@ class Refit:
 
 
 @dataclass
-class WalkForwardResult:
+class WalkForwardResult(ForecastTable):
     table: list[dict[str, Any]]
     predictions: pd.DataFrame  # realized, one RV24 column per model, then `<model>_q10/_q50/_q90`
     split: dict[str, Any]
@@ -124,15 +123,6 @@ class WalkForwardResult:
             "fit_seconds": self.fit_seconds,
             "fit_seconds_per_refit": per_refit,
         }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def predictions_csv(self) -> pd.DataFrame:
-        out = self.predictions.drop(columns=["realized"]).copy()
-        out.index = [ts.isoformat() for ts in pd.DatetimeIndex(out.index)]
-        out.index.name = "timestamp"
-        return out
 
 
 def first_origin(prepared: Prepared, config: WalkForwardConfig) -> int:
@@ -196,12 +186,7 @@ def run_walk_forward(
 ) -> WalkForwardResult:
     """Refit every model at each point of the schedule, forecast until the next, score all origins."""
     config = config or WalkForwardConfig()
-    names = models or list(MODEL_CLASSES)
-    unknown = [n for n in names if n not in MODEL_CLASSES]
-    if unknown:
-        raise KeyError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CLASSES)}")
-    if REFERENCE not in names:
-        names = [REFERENCE, *names]
+    names = contenders(models)
     # One bar for the whole run: the BiLSTM's per-epoch bar would print at every refit.
     bilstm_config = dataclasses.replace(bilstm_config or BiLSTMConfig(), progress=False)
     f, y = prepared.features, prepared.target

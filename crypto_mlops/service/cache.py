@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from pydantic import BaseModel
+
 from crypto_mlops.data.errors import DataUnavailable
 from crypto_mlops.data.market import MarketData
 
@@ -52,8 +54,9 @@ class Cached:
     age_s: float
 
 
-@dataclass(frozen=True)
-class CacheStats:
+class CacheStats(BaseModel, frozen=True):
+    """The candle cache against its bounds (OHLCV_CACHE_MAX_ENTRIES, OHLCV_CACHE_MAX_MB)."""
+
     entries: int
     bytes: int
     max_entries: int

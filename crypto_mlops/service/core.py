@@ -38,7 +38,7 @@ from crypto_mlops.service.results import (
     iso_z,
     utc_now,
 )
-from crypto_mlops.service.screener import DEFAULT_REFRESH_S, PairlistResult, Screener
+from crypto_mlops.service.screener import Screener
 from crypto_mlops.service.signals import Signals
 from crypto_mlops.service.telemetry import Telemetry
 
@@ -207,18 +207,13 @@ class CryptoService:
         """Heuristic and ML on the same candles (fetched once); not stored, like the seed."""
         return self.signals.compare(self.market(symbol, timeframe, limit, exchange), exchange)
 
-    def pairlist(
-        self,
-        symbols: str,
-        sort: str = "rv_asc",
-        min_rv_24h: float | None = None,
-        max_rv_24h: float | None = None,
-        top: int | None = None,
-        refresh_period: int = DEFAULT_REFRESH_S,
-        timeframe: str | None = None,
-    ) -> PairlistResult:
-        """Pairs filtered and ranked by their RV24 forecast, in freqtrade RemotePairList's shape."""
-        return Screener(self).pairlist(symbols, sort, min_rv_24h, max_rv_24h, top, refresh_period, timeframe)
+    @property
+    def screener(self) -> Screener:
+        """Many pairs at once, ranked by forecast (freqtrade's pairlist): each through this facade, unrecorded."""
+        return Screener(
+            lambda s, tf, ex: self.ml_signal(s, tf, include_heuristic=False, exchange=ex, record=False),
+            lambda s, tf, ex: self.signal(s, tf, exchange=ex, record=False),
+        )
 
     # -- model --------------------------------------------------------------------------------
     def model_info(self) -> ModelInfo:

@@ -10,8 +10,9 @@ under `skipped` with the reason instead of failing the whole list.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -27,31 +28,10 @@ SortKey = Literal["rv_asc", "rv_desc", "risk_asc", "risk_desc"]
 SORT_KEYS: tuple[str, ...] = ("rv_asc", "rv_desc", "risk_asc", "risk_desc")
 
 
-class SignalSource(Protocol):
-    """The two facade methods the screener needs (the facade passes itself; no import back)."""
-
-    def ml_signal(
-        self,
-        symbol: str | None,
-        timeframe: str | None = None,
-        limit: int = 200,
-        include_heuristic: bool = True,
-        exchange: str | None = None,
-        adapter: str = "rest",
-        record: bool = True,
-    ) -> MLSignalResult: ...
-
-    def signal(
-        self,
-        symbol: str | None,
-        timeframe: str | None = None,
-        limit: int = 200,
-        horizon_min: int = 60,
-        explain: bool = False,
-        exchange: str | None = None,
-        adapter: str = "rest",
-        record: bool = True,
-    ) -> SignalResult: ...
+# How the screener reaches the service for one pair, unrecorded: (symbol, timeframe, exchange) -> result.
+# The facade passes two small closures over its own methods, so this module never imports it back.
+MLCall = Callable[[str, str | None, str | None], MLSignalResult]
+HeuristicCall = Callable[[str, str | None, str | None], SignalResult]
 
 
 class PairForecast(BaseModel):
@@ -91,12 +71,13 @@ def parse_pairs(symbols: str) -> list[tuple[str, str]]:
 
 
 class Screener:
-    def __init__(self, source: SignalSource) -> None:
-        self._source = source
+    def __init__(self, ml: MLCall, heuristic: HeuristicCall) -> None:
+        self._ml = ml
+        self._heuristic = heuristic
 
     def forecast(self, asked: str, symbol: str, timeframe: str | None, exchange: str | None) -> PairForecast:
-        ml = self._source.ml_signal(symbol, timeframe, include_heuristic=False, exchange=exchange, record=False)
-        h = self._source.signal(symbol, timeframe, exchange=exchange, record=False)
+        ml = self._ml(symbol, timeframe, exchange)
+        h = self._heuristic(symbol, timeframe, exchange)
         p = ml.ml_prediction
         return PairForecast(
             pair=asked,

@@ -96,12 +96,17 @@ class _Source:
         return SimpleNamespace(risk_score=0.5, risk_level="medium")
 
 
+def _screener() -> Screener:
+    source = _Source()
+    return Screener(lambda s, tf, ex: source.ml_signal(s, tf, ex), lambda s, tf, ex: source.signal(s, tf, ex))
+
+
 def test_an_unavailable_pair_is_skipped_with_its_reason_and_intervals_become_quantiles() -> None:
-    result = Screener(_Source()).pairlist("BTC/USDT,ETH/USDT,SOL/USDT")  # type: ignore[arg-type]
+    result = _screener().pairlist("BTC/USDT,ETH/USDT,SOL/USDT")
     assert result.pairs == ["SOL/USDT", "BTC/USDT"] and result.skipped == {"ETH/USDT": "exchange down"}
     assert result.forecasts[0].q10 == pytest.approx(0.014) and result.forecasts[0].q90 == pytest.approx(0.028)
     with pytest.raises(DataUnavailable):
-        Screener(_Source()).pairlist("ETH/USDT")  # type: ignore[arg-type]
+        _screener().pairlist("ETH/USDT")
 
 
 def test_parse_pairs_limits() -> None:

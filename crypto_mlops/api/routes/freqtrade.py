@@ -50,4 +50,4 @@ def pairlist(
     ] = DEFAULT_REFRESH_S,
     timeframe: Timeframe | None = None,
 ) -> PairlistResult:
-    return service.pairlist(symbols, sort, min_rv_24h, max_rv_24h, top, refresh_period, timeframe)
+    return service.screener.pairlist(symbols, sort, min_rv_24h, max_rv_24h, top, refresh_period, timeframe)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Request
 
 from crypto_mlops.api.deps import ServiceDep
-from crypto_mlops.api.schemas import CacheMetrics, LimitsStatus, RateLimitStatus
+from crypto_mlops.api.schemas import LimitsStatus, RateLimitStatus
 from crypto_mlops.service.ratelimit import RateLimiter
 
 router = APIRouter(tags=["ops"])
@@ -18,7 +16,7 @@ async def limits(service: ServiceDep, request: Request) -> LimitsStatus:
     limiter: RateLimiter = request.app.state.rate_limiter
     settings = service.settings
     return LimitsStatus(
-        ohlcv_cache=CacheMetrics(**asdict(service.cache.stats())),
+        ohlcv_cache=service.cache.stats(),
         rate_limit=RateLimitStatus(
             per_min=settings.rate_limit_per_min, burst=settings.rate_limit_burst, refused=limiter.refused
         ),

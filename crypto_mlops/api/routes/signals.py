@@ -29,6 +29,14 @@ class ResultJSON(JSONResponse):
 
 router = APIRouter(prefix="/v1/crypto", responses=ERRORS)
 
+# The model routes: encoded once, charged to the caller's rate budget (429 documented).
+HEAVY_ML: dict[str, Any] = {
+    "response_class": ResultJSON,
+    "tags": ["ml"],
+    "dependencies": [Depends(heavy_call)],
+    "responses": HEAVY_ERRORS,
+}
+
 
 @router.get("/ohlcv", response_model=OHLCVResult, tags=["crypto"])
 def ohlcv(service: ServiceDep, q: MarketDep) -> OHLCVResult:
@@ -41,26 +49,12 @@ def signal(service: ServiceDep, body: SignalRequest | None = None) -> ResultJSON
     return ResultJSON(service.signal(req.symbol, req.timeframe, req.limit, req.horizon_min, req.explain, req.exchange))
 
 
-@router.post(
-    "/ml-signal",
-    response_model=MLSignalResult,
-    response_class=ResultJSON,
-    tags=["ml"],
-    dependencies=[Depends(heavy_call)],
-    responses=HEAVY_ERRORS,
-)
+@router.post("/ml-signal", response_model=MLSignalResult, **HEAVY_ML)
 def ml_signal(service: ServiceDep, body: MLSignalRequest | None = None) -> ResultJSON:
     req = body or MLSignalRequest()
     return ResultJSON(service.ml_signal(req.symbol, req.timeframe, req.limit, req.include_heuristic, req.exchange))
 
 
-@router.get(
-    "/signals/compare",
-    response_model=CompareResult,
-    response_class=ResultJSON,
-    tags=["ml"],
-    dependencies=[Depends(heavy_call)],
-    responses=HEAVY_ERRORS,
-)
+@router.get("/signals/compare", response_model=CompareResult, **HEAVY_ML)
 def compare(service: ServiceDep, q: MarketDep) -> ResultJSON:
     return ResultJSON(service.compare(q.symbol, q.timeframe, q.limit, q.exchange))
