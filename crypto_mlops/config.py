@@ -137,6 +137,11 @@ class Settings(BaseSettings):
 
     # --- market data ---------------------------------------------------------------------
     default_symbol: str = Field("BTC/USDT", alias="DEFAULT_SYMBOL", description="Pair used when none is given.")
+    pairs: str = Field(
+        "BTC/USDT,ETH/USDT,SOL/USDT",
+        alias="PAIRS",
+        description="Comma-separated pairs the system follows: what the screener shows when none are asked for.",
+    )
     default_timeframe: str = Field(
         "1h", alias="DEFAULT_TIMEFRAME", description="Candle timeframe used when none is given."
     )

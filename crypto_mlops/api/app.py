@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from crypto_mlops import __version__
 from crypto_mlops.api.errors import invalid_input, invalid_request, unavailable
-from crypto_mlops.api.middleware import BodySizeLimit, RequestMetrics
+from crypto_mlops.api.middleware import BodySizeLimit, RequestMetrics, SingleValuedQuery
 from crypto_mlops.api.routes import ROUTERS
 from crypto_mlops.api.routes.dashboard import STATIC_DIR
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
@@ -50,6 +50,7 @@ def create_app(
     app.state.service = svc
     # One per-client budget for the heavy REST routes and GraphQL (api.deps.heavy_call).
     app.state.rate_limiter = rate_limiter_for(svc)
+    app.add_middleware(SingleValuedQuery)
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_body_bytes)
     app.exception_handler(InvalidInput)(invalid_input)

@@ -10,6 +10,7 @@ from pydantic.json_schema import JsonDict
 from crypto_mlops.data.schema import KNOWN_QUOTES
 from crypto_mlops.service import MAX_HORIZON_MIN, MAX_LIMIT, MIN_LIMIT
 from crypto_mlops.service.cache import CacheStats
+from crypto_mlops.service.screener import MAX_PAIRS
 
 Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]
 
@@ -25,6 +26,10 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}([/\-_][A-Za-z0-9]{2,10}|" + "|".join(_any_
 # the service and gets its 400 with the reason, as before; the schema still documents the accepted set.
 SYMBOL_SHAPE = r"^[A-Za-z0-9]{2,15}([/\-_]?[A-Za-z0-9]{2,10})?$"
 SYMBOL_SCHEMA: JsonDict = {"pattern": SYMBOL_PATTERN}
+# A list of pairs as the screener and the pairlist accept it: up to MAX_PAIRS pairs (each as in SYMBOL_PATTERN,
+# with an optional futures settle suffix such as `:USDT`), comma-separated. Adapters check only its length.
+_PAIR = SYMBOL_PATTERN.removeprefix("^").removesuffix("$") + "(:[A-Za-z0-9]{2,10})?"
+PAIRS_PATTERN = f"^{_PAIR}(,{_PAIR}){{0,{MAX_PAIRS - 1}}}$"
 EXCHANGE_PATTERN = r"^[A-Za-z0-9_]{2,32}$"
 
 SYMBOL_DOC = (

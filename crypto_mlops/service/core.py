@@ -213,6 +213,7 @@ class CryptoService:
         return Screener(
             lambda s, tf, ex: self.ml_signal(s, tf, include_heuristic=False, exchange=ex, record=False),
             lambda s, tf, ex: self.signal(s, tf, exchange=ex, record=False),
+            default_pairs=self.settings.pairs,
         )
 
     # -- model --------------------------------------------------------------------------------

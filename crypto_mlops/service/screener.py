@@ -44,8 +44,21 @@ class PairForecast(BaseModel):
     volatility_regime: str
     risk_score: float = Field(description="Heuristic risk 0..1 on the same candles.")
     risk_level: str
+    model_name: str = Field(description="The model that produced this pair's forecast.")
+    model_type: str
     model_version: str
     candle_time: str
+
+
+SCREEN_SORTS: tuple[str, ...] = ("predicted_rv_24h", "-predicted_rv_24h", "risk_score", "-risk_score", "pair")
+
+
+class ScreenerResult(BaseModel):
+    """Every listed pair's forecast, quantiles, regime and heuristic risk, in one answer."""
+
+    sort: str = Field(description=f"One of {', '.join(SCREEN_SORTS)} ('-': descending).")
+    forecasts: list[PairForecast]
+    skipped: dict[str, str] = Field(default_factory=dict, description="Pairs that could not be forecast, and why.")
 
 
 class PairlistResult(BaseModel):
@@ -71,9 +84,10 @@ def parse_pairs(symbols: str) -> list[tuple[str, str]]:
 
 
 class Screener:
-    def __init__(self, ml: MLCall, heuristic: HeuristicCall) -> None:
+    def __init__(self, ml: MLCall, heuristic: HeuristicCall, default_pairs: str = "BTC/USDT") -> None:
         self._ml = ml
         self._heuristic = heuristic
+        self.default_pairs = default_pairs
 
     def forecast(self, asked: str, symbol: str, timeframe: str | None, exchange: str | None) -> PairForecast:
         ml = self._ml(symbol, timeframe, exchange)
@@ -89,9 +103,44 @@ class Screener:
             volatility_regime=p.volatility_regime,
             risk_score=h.risk_score,
             risk_level=h.risk_level,
+            model_name=p.model_name,
+            model_type=p.model_type,
             model_version=p.model_version,
             candle_time=ml.candle_time,
         )
+
+    def forecast_all(
+        self, symbols: str, timeframe: str | None, exchange: str | None
+    ) -> tuple[list[PairForecast], dict[str, str]]:
+        """Each listed pair's forecast, computed concurrently; pairs whose data is down are skipped with why."""
+        pairs = parse_pairs(symbols)
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(pairs))) as pool:
+            futures = {asked: pool.submit(self.forecast, asked, sym, timeframe, exchange) for asked, sym in pairs}
+        rows: list[PairForecast] = []
+        skipped: dict[str, str] = {}
+        for asked, future in futures.items():
+            try:
+                rows.append(future.result())
+            except DataUnavailable as exc:
+                skipped[asked] = str(exc)
+        if not rows and skipped:
+            raise DataUnavailable(f"no pair could be forecast: {skipped}")
+        return rows, skipped
+
+    def screen(
+        self,
+        symbols: str | None = None,
+        sort: str = "predicted_rv_24h",
+        timeframe: str | None = None,
+        exchange: str | None = None,
+    ) -> ScreenerResult:
+        """The screener: every listed pair (default: the PAIRS setting) side by side, sorted by `sort`."""
+        if sort not in SCREEN_SORTS:
+            raise InvalidInput(f"sort must be one of {', '.join(SCREEN_SORTS)}, got {sort!r}")
+        rows, skipped = self.forecast_all(self.default_pairs if symbols is None else symbols, timeframe, exchange)
+        field = sort.lstrip("-")
+        rows.sort(key=lambda r: getattr(r, field), reverse=sort.startswith("-"))
+        return ScreenerResult(sort=sort, forecasts=rows, skipped=skipped)
 
     def pairlist(
         self,
@@ -110,20 +159,9 @@ class Screener:
             if bound is not None and not (math.isfinite(bound) and bound >= 0):
                 raise InvalidInput(f"{name} must be a non-negative number, got {bound}")
         refresh_period = check_range("refresh_period", refresh_period, MIN_REFRESH_S, MAX_REFRESH_S)
-        pairs = parse_pairs(symbols)
         if top is not None:
             top = check_range("top", top, 1, MAX_PAIRS)
-        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(pairs))) as pool:
-            futures = {asked: pool.submit(self.forecast, asked, sym, timeframe, exchange) for asked, sym in pairs}
-        rows: list[PairForecast] = []
-        skipped: dict[str, str] = {}
-        for asked, future in futures.items():
-            try:
-                rows.append(future.result())
-            except DataUnavailable as exc:
-                skipped[asked] = str(exc)
-        if not rows and skipped:
-            raise DataUnavailable(f"no pair could be forecast: {skipped}")
+        rows, skipped = self.forecast_all(symbols, timeframe, exchange)
         key, reverse = sort.split("_")
         rows.sort(key=lambda r: r.predicted_rv_24h if key == "rv" else r.risk_score, reverse=reverse == "desc")
         kept = [

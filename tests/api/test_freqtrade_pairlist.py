@@ -85,6 +85,8 @@ class _Source:
             predicted_rv_24h=rv,
             predicted_volatility=rv / 24**0.5,
             volatility_regime="normal",
+            model_name="crypto-predictor",
+            model_type="har_x",
             model_version="1",
             rv_24h_q10=rv * 0.7,
             rv_24h_q50=rv * 0.95,

@@ -111,3 +111,11 @@ def test_limits_are_reported_as_json_and_prometheus(client: TestClient) -> None:
     assert cache["max_entries"] == 256 and body["max_body_bytes"] == 16384
     text = client.get("/metrics/prometheus").text
     assert "crypto_ohlcv_cache_entries " in text and "crypto_ohlcv_cache_evictions_total" in text
+
+
+def test_a_query_parameter_given_twice_is_refused(tmp_path: Path) -> None:
+    svc = make_service(tmp_path, settings={"rate_limit_per_min": 0})
+    with TestClient(create_app(svc, start_service=False)) as client:
+        r = client.get("/v1/dashboard/chart", params=[("points", "5"), ("points", "x")])
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "points"]
+        assert client.get("/v1/dashboard/chart", params={"points": "5"}).status_code == 200

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crypto_mlops.api.routes import dashboard, freqtrade, history, limits, models, ops, signals, stream
+from crypto_mlops.api.routes import dashboard, freqtrade, history, limits, models, ops, screener, signals, stream
 
 ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
     ops.router,
     limits.router,
     signals.router,
+    screener.router,
     history.router,
     models.router,
     stream.router,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from crypto_mlops.api.deps import ERRORS, ServiceDep
-from crypto_mlops.api.schemas import SYMBOL_PATTERN, Timeframe
+from crypto_mlops.api.schemas import PAIRS_PATTERN, Timeframe
 from crypto_mlops.service.screener import (
     DEFAULT_REFRESH_S,
     MAX_PAIRS,
@@ -16,11 +16,6 @@ from crypto_mlops.service.screener import (
     SORT_KEYS,
     PairlistResult,
 )
-
-# What the service accepts, stated in the schema: up to MAX_PAIRS pairs (each as in SYMBOL_PATTERN, with an
-# optional futures settle suffix such as `:USDT`), comma-separated. The adapter itself checks only length.
-_PAIR = SYMBOL_PATTERN.removeprefix("^").removesuffix("$") + "(:[A-Za-z0-9]{2,10})?"
-PAIRS_PATTERN = f"^{_PAIR}(,{_PAIR}){{0,{MAX_PAIRS - 1}}}$"
 
 router = APIRouter(prefix="/v1/freqtrade", tags=["freqtrade"], responses=ERRORS)
 
