@@ -7,7 +7,15 @@ from strawberry.types import Info
 
 from crypto_mlops.gql.calls import resolve
 from crypto_mlops.gql.inputs import MLSignalInput, OHLCVInput, SignalInput
-from crypto_mlops.gql.types import HealthStatus, MLSignal, ModelInfo, OHLCVResponse, Signal, SignalComparison
+from crypto_mlops.gql.types import (
+    HealthStatus,
+    MLSignal,
+    ModelInfo,
+    OHLCVResponse,
+    ScreenerResult,
+    Signal,
+    SignalComparison,
+)
 
 ADAPTER = "graphql"  # how the service counts and records our signals
 
@@ -31,6 +39,12 @@ class Query:
     async def compare_signals(self, info: Info, input: OHLCVInput | None = None) -> SignalComparison:
         req = input or OHLCVInput()
         return await resolve(info, SignalComparison, lambda s: s.compare(**req.args()))
+
+    @strawberry.field(description="Every listed pair (default: the PAIRS setting) with its forecast, side by side.")
+    async def screener(
+        self, info: Info, symbols: str | None = None, sort: str = "predicted_rv_24h", timeframe: str | None = None
+    ) -> ScreenerResult:
+        return await resolve(info, ScreenerResult, lambda s: s.screener.screen(symbols, sort, timeframe))
 
 
 @strawberry.type

@@ -147,3 +147,14 @@ class HealthStatus:
 class ModelInfo:
     metrics: JSON
     backtest: JSON | None
+
+
+# -- many pairs -------------------------------------------------------------------------------------
+@from_model(results.PairForecast)
+class PairForecast:
+    pass
+
+
+@from_model(results.ScreenerResult)
+class ScreenerResult:
+    skipped: JSON

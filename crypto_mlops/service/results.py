@@ -235,3 +235,37 @@ class ChartSeries(DataOrigin):
     volatility: list[VolatilityPoint]
     model_version: str
     model_type: str
+
+
+# -- many pairs (screener, freqtrade pairlist) ---------------------------------------------------
+class PairForecast(BaseModel):
+    pair: str = Field(description="As asked (freqtrade spelling).")
+    predicted_rv_24h: float
+    q10: float | None = Field(None, description="10 % quantile of RV24 where the model reports an interval.")
+    q50: float
+    q90: float | None = Field(None, description="90 % quantile of RV24 where the model reports an interval.")
+    predicted_volatility: float = Field(description="Per hour: predicted_rv_24h / sqrt(24).")
+    volatility_regime: str
+    risk_score: float = Field(description="Heuristic risk 0..1 on the same candles.")
+    risk_level: str
+    model_name: str = Field(description="The model that produced this pair's forecast.")
+    model_type: str
+    model_version: str
+    candle_time: str
+
+
+class ScreenerResult(BaseModel):
+    """Every listed pair's forecast, quantiles, regime and heuristic risk, in one answer."""
+
+    sort: str = Field(description="Row order: predicted_rv_24h, risk_score or pair ('-': descending).")
+    forecasts: list[PairForecast]
+    skipped: dict[str, str] = Field(default_factory=dict, description="Pairs that could not be forecast, and why.")
+
+
+class PairlistResult(BaseModel):
+    pairs: list[str] = Field(description="Kept pairs, best first (what RemotePairList reads).")
+    refresh_period: int = Field(description="Seconds freqtrade should keep this list (RemotePairList).")
+    sort: str
+    forecasts: list[PairForecast] = Field(description="Every kept pair's numbers, in the order of `pairs`.")
+    filtered: list[str] = Field(description="Pairs forecast but removed by min/max_rv_24h or top.")
+    skipped: dict[str, str] = Field(description="Pairs without a forecast, with the reason.")

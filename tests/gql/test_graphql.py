@@ -143,3 +143,20 @@ def test_standalone_app_serves_the_same_schema(standalone: TestClient) -> None:
     assert root["graphql_endpoint"] == "/graphql"
     s = gql(standalone, SEED_EXAMPLE)["data"]["generateSignal"]
     assert s["symbol"] == "BTC/USDT" and s["explanation"]["featuresTail"]
+
+
+def test_screener_query_matches_rest(api: TestClient) -> None:
+    query = """{ screener(symbols: "BTC/USDT,ETH/USDT", sort: "-predicted_rv_24h") {
+        sort skipped forecasts { pair predictedRv24h q10 q50 q90 volatilityRegime riskScore modelName modelVersion }
+    } }"""
+    body = gql(api, query)
+    assert "errors" not in body, body
+    got = body["data"]["screener"]
+    rv = [f["predictedRv24h"] for f in got["forecasts"]]
+    assert got["sort"] == "-predicted_rv_24h" and rv == sorted(rv, reverse=True) and got["skipped"] == {}
+    rest = api.get("/v1/crypto/screener", params={"symbols": "BTC/USDT,ETH/USDT", "sort": "-predicted_rv_24h"}).json()
+    assert [f["pair"] for f in got["forecasts"]] == [f["pair"] for f in rest["forecasts"]]
+    assert [f["predictedRv24h"] for f in got["forecasts"]] == [f["predicted_rv_24h"] for f in rest["forecasts"]]
+    assert all(f["modelName"] and f["q10"] < f["q90"] for f in got["forecasts"])
+    bad = gql(api, '{ screener(sort: "volume") { sort } }')
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

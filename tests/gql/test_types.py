@@ -17,13 +17,15 @@ from crypto_mlops.gql import types as gql_types
 from crypto_mlops.gql.schema import schema
 from crypto_mlops.service import CryptoService, results
 
-# Served by REST only (reload is an admin action; metrics and chart feed the dashboard); DataOrigin is a base.
+# Served by REST only (reload is an admin action; metrics and chart feed the dashboard; the pairlist is
+# freqtrade's); DataOrigin is a base.
 REST_ONLY = {
     results.DataOrigin,
     results.ReloadResult,
     results.MetricsResult,
     results.ChartSeries,
     results.VolatilityPoint,
+    results.PairlistResult,  # freqtrade's RemotePairList reads it over REST
 }
 
 

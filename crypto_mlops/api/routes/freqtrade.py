@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 
 from crypto_mlops.api.deps import ERRORS, ServiceDep
 from crypto_mlops.api.schemas import PAIRS_PATTERN, Timeframe
+from crypto_mlops.service.results import PairlistResult
 from crypto_mlops.service.screener import (
     DEFAULT_REFRESH_S,
     MAX_PAIRS,
     MAX_REFRESH_S,
     MIN_REFRESH_S,
     SORT_KEYS,
-    PairlistResult,
 )
 
 router = APIRouter(prefix="/v1/freqtrade", tags=["freqtrade"], responses=ERRORS)

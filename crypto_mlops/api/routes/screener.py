@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query
 
 from crypto_mlops.api.deps import ERRORS, HEAVY_ERRORS, ServiceDep, heavy_call
 from crypto_mlops.api.schemas import PAIRS_PATTERN, Timeframe
-from crypto_mlops.service.screener import SCREEN_SORTS, ScreenerResult
+from crypto_mlops.service.results import ScreenerResult
+from crypto_mlops.service.screener import SCREEN_SORTS
 
 router = APIRouter(prefix="/v1/crypto", tags=["ml"], responses=ERRORS)
 
