@@ -71,15 +71,15 @@ class ConfidenceModel:
         out = np.interp(z, self.centers, self.rates)
         return np.where(np.isfinite(z), out, self.overall)
 
-    def interval(self, forecast: float, lo: str = "q10", hi: str = "q90") -> tuple[float, float]:
-        """Empirical 80 % interval of RV24 around a forecast (from validation log errors)."""
-        q = self.log_error_quantiles
-        return float(forecast * np.exp(q[lo])), float(forecast * np.exp(q[hi]))
-
     def quantiles(self, forecast: float) -> tuple[float, float, float]:
-        """10/50/90 % quantiles of RV24 given a forecast (validation log-error quantiles applied to it)."""
+        """10/50/90 % quantiles of RV24 given a forecast (validation log-error quantiles applied to it);
+        q10..q90 is the empirical 80 % interval."""
         q = self.log_error_quantiles
-        return tuple(float(forecast * np.exp(q[k])) for k in ("q10", "q50", "q90"))  # type: ignore[return-value]
+        return (
+            float(forecast * np.exp(q["q10"])),
+            float(forecast * np.exp(q["q50"])),
+            float(forecast * np.exp(q["q90"])),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
