@@ -43,7 +43,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _modules() -> dict[str, Path]:
+def package_modules() -> dict[str, Path]:
     return {
         _module_name(p): p for p in sorted(ROOT.rglob("*.py")) if GENERATED not in p.parents and p.parent != GENERATED
     }
@@ -58,12 +58,12 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
-def _imports(module: str, path: Path, known: set[str]) -> Iterator[str]:
-    """Package modules imported anywhere in `path` (top level, functions, TYPE_CHECKING blocks excluded)."""
+def _imports(module: str, path: Path, known: set[str], type_checking: bool) -> Iterator[str]:
+    """Package modules imported anywhere in `path` (top level, functions; TYPE_CHECKING blocks when asked)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     skip: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if not type_checking and isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             skip.update(id(n) for n in ast.walk(node))
     for node in ast.walk(tree):
         if id(node) in skip:
@@ -83,13 +83,14 @@ def _imports(module: str, path: Path, known: set[str]) -> Iterator[str]:
                 yield name
 
 
-def _graph() -> dict[str, set[str]]:
-    mods = _modules()
+def module_graph(type_checking: bool = False) -> dict[str, set[str]]:
+    """Module -> the package modules it imports (`type_checking`: count imports made for annotations too)."""
+    mods = package_modules()
     known = set(mods)
-    return {m: set(_imports(m, p, known)) for m, p in mods.items()}
+    return {m: set(_imports(m, p, known, type_checking)) for m, p in mods.items()}
 
 
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan), i.e. the import cycles."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -129,29 +130,29 @@ def _room(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def _edges_into_packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+def edges_into_packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     # A package's __init__ re-exports its modules; importing `pkg` is not a dependency of `pkg.mod`.
     return {m: {t for t in targets if not m.startswith(t + ".")} for m, targets in graph.items()}
 
 
 def test_the_checker_sees_the_package() -> None:
-    graph = _graph()
+    graph = module_graph()
     assert len(graph) > 50
     assert any(graph.values()), "no package import found at all: the resolver is broken"
 
 
 def test_checker_finds_a_cycle() -> None:
-    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
 def test_no_import_cycles() -> None:
-    cycles = _cycles(_edges_into_packages(_graph()))
+    cycles = import_cycles(edges_into_packages(module_graph()))
     assert not cycles, "import cycles (lazy imports included):\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
 @pytest.mark.parametrize("room", sorted(ALLOWED))
 def test_layers(room: str) -> None:
-    graph = _graph()
+    graph = module_graph()
     bad = sorted(
         f"{m} imports {t}"
         for m, targets in graph.items()
@@ -163,5 +164,5 @@ def test_layers(room: str) -> None:
 
 
 def test_every_room_has_a_rule() -> None:
-    rooms = {_room(m) for m in _graph()} - {""}
+    rooms = {_room(m) for m in module_graph()} - {""}
     assert rooms <= set(ALLOWED), f"rooms without a layer rule: {sorted(rooms - set(ALLOWED))}"

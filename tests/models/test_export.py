@@ -19,6 +19,7 @@ from crypto_mlops.models.export import (
     read_freqtrade_candles,
     write_forecasts,
 )
+from tests.perturb import perturbed_after
 
 START = pd.Timestamp("2024-05-20", tz="UTC")
 CUT = 2700  # candles after this row are perturbed (the market has 3000 rows)
@@ -34,14 +35,7 @@ def full(market: MarketData) -> pd.DataFrame:
 
 
 def _perturbed(frame: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    out = frame.copy()
-    n = len(out) - CUT - 1
-    shock = np.exp(rng.normal(0, 0.05, n))
-    for col in ("open", "high", "low", "close"):
-        out.iloc[CUT + 1 :, out.columns.get_loc(col)] *= shock
-    out.iloc[CUT + 1 :, out.columns.get_loc("volume")] *= rng.uniform(0.1, 10, n)
-    return out
+    return perturbed_after(frame, CUT, seed)
 
 
 def test_every_candle_of_the_range_has_a_forecast_with_its_fit(market: MarketData, full: pd.DataFrame) -> None:

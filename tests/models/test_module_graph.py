@@ -5,65 +5,25 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.test_architecture import import_cycles, module_graph, package_modules
+
 PACKAGE = Path(__file__).resolve().parents[2] / "crypto_mlops"
 OWN = ("crypto_mlops.models", "crypto_mlops.pipeline", "crypto_mlops.features")
 # Modules outside those packages whose model use is checked too.
 ALSO = ("crypto_mlops.service.model_holder", "crypto_mlops.streaming.processor")
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _modules() -> dict[str, Path]:
-    return {
-        _module_name(p): p for p in PACKAGE.rglob("*.py") if "generated" not in p.parts and "__pycache__" not in p.parts
-    }
-
-
-def _imports(path: Path, known: dict[str, Path]) -> set[str]:
-    """Every crypto_mlops module `path` imports, at the top, inside functions or under TYPE_CHECKING."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name in known}
-
-
-def _graph() -> dict[str, set[str]]:
-    known = _modules()
-    return {name: _imports(path, known) - {name} for name, path in known.items()}
-
-
-def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
-    """A path start -> ... -> start, if any."""
-    stack = [(start, [start])]
-    seen: set[str] = set()
-    while stack:
-        node, path = stack.pop()
-        for nxt in graph.get(node, ()):
-            if nxt == start:
-                return [*path, start]
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, [*path, nxt]))
-    return None
-
-
 def test_no_import_cycle_touches_the_model_packages() -> None:
-    graph = _graph()
-    ours = [m for m in graph if m.startswith(OWN) or m in ALSO]
+    # Imports made only for annotations count here too: the model packages stay acyclic even for mypy.
+    graph = module_graph(type_checking=True)
+    ours = {m for m in graph if m.startswith(OWN) or m in ALSO}
     assert len(ours) > 20
-    cycles = {m: c for m in ours if (c := _cycle_through(graph, m)) is not None}
-    assert not cycles, "\n".join(" -> ".join(c) for c in cycles.values())
+    cycles = [c for c in import_cycles(graph) if ours & set(c)]
+    assert not cycles, "\n".join(" <-> ".join(c) for c in cycles)
 
 
 def test_base_class_names_no_model_and_inference_loads_no_torch_or_mlflow() -> None:
-    graph = _graph()
+    graph = module_graph(type_checking=True)
     assert graph["crypto_mlops.models.base"] <= {"crypto_mlops.models.confidence", "crypto_mlops.models.target"}
     heavy = {"crypto_mlops.models.bilstm", "crypto_mlops.models.zoo", "crypto_mlops.models.pyfunc"}
     top_level = _top_level_imports(PACKAGE / "models" / "inference.py")
@@ -83,7 +43,7 @@ def _top_level_imports(path: Path) -> set[str]:
 def _calls(name: str) -> set[str]:
     """Modules of the package that call a function or method called `name`."""
     out = set()
-    for module, path in _modules().items():
+    for module, path in package_modules().items():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 func = node.func

@@ -11,19 +11,13 @@ from crypto_mlops.features import model_features
 from crypto_mlops.models.bilstm import BiLSTMConfig
 from crypto_mlops.models.target import realized_vol_target
 from crypto_mlops.models.zoo import make_model
+from tests.perturb import perturbed_after
 
 CUT = 2200  # rows <= CUT keep their candles
 
 
 def _perturbed(frame: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    out = frame.copy()
-    n = len(out) - CUT - 1
-    shock = np.exp(rng.normal(0, 0.05, n))
-    for col in ("open", "high", "low", "close"):
-        out.iloc[CUT + 1 :, out.columns.get_loc(col)] *= shock
-    out.iloc[CUT + 1 :, out.columns.get_loc("volume")] *= rng.uniform(0.1, 10, n)
-    return out
+    return perturbed_after(frame, CUT, seed)
 
 
 def test_features_up_to_t_ignore_the_future(market: MarketData) -> None:

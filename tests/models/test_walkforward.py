@@ -18,6 +18,7 @@ from crypto_mlops.models.walkforward import (
     refit_blocks,
     run_walk_forward,
 )
+from tests.perturb import perturbed_after
 
 FAST = ["naive", "ewma", "har", "har_calendar", "har_x"]
 CUT = 2200  # candles after this row are perturbed
@@ -103,14 +104,7 @@ def test_quantile_columns_and_coverage(result: WalkForwardResult) -> None:
 
 
 def _perturbed(frame: pd.DataFrame) -> pd.DataFrame:
-    rng = np.random.default_rng(3)
-    out = frame.copy()
-    n = len(out) - CUT - 1
-    shock = np.exp(rng.normal(0, 0.05, n))
-    for col in ("open", "high", "low", "close"):
-        out.iloc[CUT + 1 :, out.columns.get_loc(col)] *= shock
-    out.iloc[CUT + 1 :, out.columns.get_loc("volume")] *= rng.uniform(0.1, 10, n)
-    return out
+    return perturbed_after(frame, CUT, 3)
 
 
 def test_perturbing_the_future_changes_no_earlier_forecast(market: MarketData) -> None:
