@@ -19,6 +19,7 @@ from crypto_mlops.service.cache import CacheKey
 from crypto_mlops.service.dashboard import Dashboard
 from crypto_mlops.service.events import Events, PredictionEvent, PriceUpdate
 from crypto_mlops.service.feed import PeriodicPredictionFeed, PredictionFeed
+from crypto_mlops.service.forecast_history import ForecastHistory
 from crypto_mlops.service.heap import freeze_heap
 from crypto_mlops.service.history import HistoryStore
 from crypto_mlops.service.limits import DEFAULT_CHART_POINTS, MAX_CHART_POINTS, MAX_HORIZON_MIN, check_range
@@ -74,6 +75,7 @@ class CryptoService:
         self.signals = Signals(self._settings, self.markets, self.models)
         self.dashboard = Dashboard(self.models)
         self.events = Events(self._settings, self.markets, self.signals)
+        self.forecast_history = ForecastHistory(self.markets, lambda _pair: str(self.models.get().model_type))
         self.models.subscribe(self._report_model)
         self.models.subscribe(self.dashboard.forget_forecasts)
         self.feed: PredictionFeed = PeriodicPredictionFeed(

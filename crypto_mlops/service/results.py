@@ -269,3 +269,43 @@ class PairlistResult(BaseModel):
     forecasts: list[PairForecast] = Field(description="Every kept pair's numbers, in the order of `pairs`.")
     filtered: list[str] = Field(description="Pairs forecast but removed by min/max_rv_24h or top.")
     skipped: dict[str, str] = Field(description="Pairs without a forecast, with the reason.")
+
+
+class PairsResult(BaseModel):
+    """The pairs the system follows (PAIRS): the dashboard's selector and the screener's default list."""
+
+    pairs: list[str] = Field(description="Normalized pairs (BASE/QUOTE), in the order of the PAIRS setting.")
+    default_symbol: str = Field(description="The pair used when none is given (DEFAULT_SYMBOL).")
+
+
+# -- forecast history of a live pair -----------------------------------------------------------------
+class ForecastRow(BaseModel):
+    """One candle's forecast as the system would have made it then (walk-forward refit, no look-ahead)."""
+
+    date: str = Field(description="Open time (UTC) of the candle the forecast was made with.")
+    predicted_rv_24h: float | None
+    q10: float | None = Field(description="10 % quantile of RV24, from errors known before the refit.")
+    q50: float | None
+    q90: float | None = Field(description="90 % quantile of RV24: with q10, an 80 % band.")
+    predicted_volatility: float | None = Field(description="Per hour: predicted_rv_24h / sqrt(24).")
+    volatility_regime: str | None
+    model_name: str
+    model_version: str = Field(description="The refit that made this row: <model>@<first candle it forecast>.")
+    fitted_until: str = Field(description="Last candle the refit's training could see (UTC).")
+
+
+class ForecastHistoryResult(DataOrigin):
+    """One page of a pair's point-in-time forecast history, oldest first."""
+
+    symbol: str
+    timeframe: str
+    model_name: str = Field(description="Catalog model refitted walk-forward to produce the rows.")
+    method: str = Field(description="How the rows were made.")
+    start: str | None = Field(description="`from` as understood (UTC), or null when not given.")
+    end: str | None = Field(description="`to` as understood (UTC), or null when not given.")
+    limit: int
+    count: int = Field(description="Rows on this page.")
+    forecasts: list[ForecastRow]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    available_from: str | None = Field(description="First candle with a forecast in the cached history.")
+    available_to: str | None = Field(description="Last candle with a forecast in the cached history.")

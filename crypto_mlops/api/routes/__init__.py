@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crypto_mlops.api.routes import dashboard, freqtrade, history, limits, models, ops, screener, signals, stream
+from crypto_mlops.api.routes import (
+    dashboard,
+    forecasts,
+    freqtrade,
+    history,
+    limits,
+    models,
+    ops,
+    screener,
+    signals,
+    stream,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
@@ -12,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     limits.router,
     signals.router,
     screener.router,
+    forecasts.router,
     history.router,
     models.router,
     stream.router,
