@@ -121,6 +121,16 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
     def HealthCheck(self, request: Any, context: grpc.ServicerContext) -> Message:
         return _respond(context, pb2.HealthCheckResponse, self.service.health)
 
+    def Screener(self, request: Any, context: grpc.ServicerContext) -> Message:
+        symbols = ",".join(request.symbols) or None  # no symbols: the PAIRS setting
+        return _respond(
+            context,
+            pb2.ScreenerResponse,
+            lambda: self.service.screener.screen(
+                symbols, request.sort or "predicted_rv_24h", request.timeframe or None, request.exchange or None
+            ),
+        )
+
     def StreamPrices(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         interval_ms = request.update_interval_ms or DEFAULT_INTERVAL_MS
         if interval_ms < MIN_INTERVAL_MS:

@@ -26,6 +26,7 @@ def test_stubs_expose_the_seed_service_and_messages() -> None:
         "CompareSignals",
         "HealthCheck",
         "StreamPrices",
+        "Screener",  # added after the seed
     }
     fields = {f.name: f.number for f in pb2.MLPrediction.DESCRIPTOR.fields}
     seed = [

@@ -68,6 +68,27 @@ def test_health_check(stub: Any) -> None:
     assert r.status == "ok" and r.version and r.timestamp.endswith("Z")
 
 
+def test_screener_defaults_to_the_followed_pairs(stub: Any, service: CryptoService) -> None:
+    r = stub.Screener(pb2.ScreenerRequest(), timeout=60)
+    rest = service.screener.screen()
+    assert r.sort == "predicted_rv_24h" and [f.pair for f in r.forecasts] == [f.pair for f in rest.forecasts]
+    assert sorted(f.pair for f in r.forecasts) == sorted(service.settings.pairs.split(","))
+    assert len({f.predicted_rv_24h for f in r.forecasts}) == len(r.forecasts)  # each pair its own number
+    for got, want in zip(r.forecasts, rest.forecasts, strict=True):
+        assert got.predicted_rv_24h == pytest.approx(want.predicted_rv_24h) and got.model_name == want.model_name
+        assert got.HasField("q10") and got.q10 < got.q50 < got.q90 and got.candle_time == want.candle_time
+        assert got.volatility_regime in {"calm", "normal", "turbulent"} and 0 <= got.risk_score <= 1
+    assert dict(r.skipped) == {}
+
+
+def test_screener_with_symbols_and_sort(stub: Any) -> None:
+    r = stub.Screener(pb2.ScreenerRequest(symbols=["ETH/USDT", "BTCUSDT"], sort="-risk_score"), timeout=60)
+    assert [f.pair for f in r.forecasts] == sorted(
+        (f.pair for f in r.forecasts), key=lambda p: -next(x.risk_score for x in r.forecasts if x.pair == p)
+    )
+    assert {f.pair for f in r.forecasts} == {"ETH/USDT", "BTCUSDT"}  # pairs come back as asked
+
+
 @pytest.mark.parametrize(
     ("call", "request_", "needle"),
     [
@@ -77,6 +98,9 @@ def test_health_check(stub: Any) -> None:
         ("GenerateSignal", pb2.SignalRequest(horizon_min=-1), "horizon_min"),
         ("GenerateMLPrediction", pb2.MLPredictionRequest(symbol="NOPE"), "invalid symbol"),
         ("CompareSignals", pb2.CompareSignalsRequest(limit=99999), "limit must be between"),
+        ("Screener", pb2.ScreenerRequest(symbols=["BTC/USDT", "NOPE"]), "invalid symbol"),
+        ("Screener", pb2.ScreenerRequest(sort="volume"), "sort must be one of"),
+        ("Screener", pb2.ScreenerRequest(timeframe="2y"), "invalid timeframe"),
     ],
 )
 def test_invalid_arguments(stub: Any, call: str, request_: Any, needle: str) -> None:

@@ -42,6 +42,7 @@ def served(service: CryptoService) -> list[tuple[BaseModel, type[Message]]]:
         (service.ml_signal("BTCUSDT", include_heuristic=True, record=False), pb2.MLPredictionResponse),
         (service.compare("BTCUSDT"), pb2.CompareSignalsResponse),
         (service.health(), pb2.HealthCheckResponse),
+        (service.screener.screen(), pb2.ScreenerResponse),
     ]
 
 
@@ -50,7 +51,9 @@ def _read_back(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in message.DESCRIPTOR.fields:
         value = getattr(message, field.name)
-        if field.message_type is None:
+        if _is_map(field):
+            out[field.name] = dict(value)
+        elif field.message_type is None:
             out[field.name] = list(value) if field.is_repeated else value
         elif field.is_repeated:
             out[field.name] = [_read_back(item) for item in value]
@@ -64,7 +67,9 @@ def _expected(result: BaseModel, message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in message.DESCRIPTOR.fields:
         value = _value(result, field.name)
-        if field.message_type is not None:
+        if _is_map(field):
+            out[field.name] = dict(value or {})
+        elif field.message_type is not None:
             child = getattr(message, field.name)
             if field.is_repeated:
                 out[field.name] = [_expected(item, sub) for item, sub in zip(value, child, strict=True)]
@@ -75,6 +80,11 @@ def _expected(result: BaseModel, message: Message) -> dict[str, Any]:
         else:
             out[field.name] = value
     return out
+
+
+def _is_map(field: Any) -> bool:
+    """A proto `map<...>` field (a dict on the result side: the screener's `skipped`)."""
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
 def _value(result: BaseModel, proto_name: str) -> Any:
@@ -115,7 +125,7 @@ def test_result_fields_missing_from_the_proto_are_the_listed_ones(
             field = proto_fields.get(names.get(name, name))
             if field is None:
                 missing.setdefault(type(result), set()).add(name)
-            elif field.message_type is not None:
+            elif field.message_type is not None and not _is_map(field):
                 for child in _models(result, field.name):
                     walk(child, field.message_type)
 
@@ -138,3 +148,24 @@ def test_none_leaves_the_proto3_default() -> None:
     )
     message = to_message(health, pb2.HealthCheckResponse)
     assert message.model_version == "" and message.status == "ok"
+
+
+def test_screener_unknown_band_stays_unset_and_skipped_pairs_fill_the_map() -> None:
+    row = results.PairForecast(
+        pair="BTC/USDT",
+        predicted_rv_24h=0.03,
+        q50=0.03,
+        predicted_volatility=0.006,
+        volatility_regime="normal",
+        risk_score=0.4,
+        risk_level="medium",
+        model_name="har",
+        model_type="har",
+        model_version="baseline",
+        candle_time="2024-01-01T00:00:00Z",
+    )
+    screen = results.ScreenerResult(sort="pair", forecasts=[row], skipped={"SOL/USDT": "source down"})
+    message = to_message(screen, pb2.ScreenerResponse)
+    forecast = message.forecasts[0]
+    assert not forecast.HasField("q10") and not forecast.HasField("q90") and forecast.q50 == 0.03
+    assert dict(message.skipped) == {"SOL/USDT": "source down"} and forecast.model_name == "har"
