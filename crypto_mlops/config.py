@@ -140,7 +140,8 @@ class Settings(BaseSettings):
     pairs: str = Field(
         "BTC/USDT,ETH/USDT,SOL/USDT",
         alias="PAIRS",
-        description="Comma-separated pairs the system follows: what the screener shows when none are asked for.",
+        description="Comma-separated pairs the system follows: the screener's and the dashboard selector's list, "
+        "the SSE feed's default, and what `stream produce` sends when --symbols is not given.",
     )
     default_timeframe: str = Field(
         "1h", alias="DEFAULT_TIMEFRAME", description="Candle timeframe used when none is given."
@@ -345,6 +346,10 @@ class Settings(BaseSettings):
     @property
     def s3_enabled(self) -> bool:
         return bool(self.s3_endpoint_url)
+
+    def pair_list(self) -> list[str]:
+        """PAIRS as a list, as written (the service normalizes each); [DEFAULT_SYMBOL] when empty."""
+        return [p.strip() for p in self.pairs.split(",") if p.strip()] or [self.default_symbol]
 
 
 def weak_secrets(secrets: dict[str, str | None]) -> list[str]:

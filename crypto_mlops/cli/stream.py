@@ -106,7 +106,9 @@ def topics(
 @friendly_errors
 def produce(
     mode: Annotated[Mode, typer.Option("--mode", help="live (exchange), simulate, replay (CSV).")] = Mode.simulate,
-    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated pairs.")] = "BTC/USDT,ETH/USDT",
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Comma-separated pairs (default: the PAIRS setting).")
+    ] = None,
     data: Annotated[list[Path] | None, typer.Option("--data", help="CSV file(s) to replay (repeatable).")] = None,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Pair of a single replayed CSV.")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Replay from this UTC date.")] = None,
@@ -176,7 +178,7 @@ def produce(
 
 def _source(
     mode: Mode,
-    symbols: str,
+    symbols: str | None,
     data: list[Path] | None,
     symbol: str | None,
     start: str | None,
@@ -194,7 +196,7 @@ def _source(
         if not data:
             raise InvalidInput("--mode replay needs --data FILE.csv (e.g. ../shared/data/Binance_BTCUSDT_1h.csv)")
         return sources.replay_ticks(data, symbol=symbol, start=start), f"replay of {', '.join(map(str, data))}"
-    pairs = _symbols(symbols)
+    pairs = _symbols(symbols if symbols is not None else ",".join(settings.pair_list()))
     seed = settings.synthetic_seed if seed is None else seed
     if mode is Mode.simulate:
         tf = timeframe or "1h"
@@ -257,7 +259,8 @@ def consume(
     )
     err_console.print(
         f"consuming {settings.kafka_topic_prices} as group {group or settings.kafka_consumer_group} "
-        f"on {settings.kafka_bootstrap_servers}; Ctrl-C stops cleanly"
+        f"on {settings.kafka_bootstrap_servers}: every pair on the topic (`stream produce` sends PAIRS = "
+        f"{','.join(settings.pair_list())} by default); Ctrl-C stops cleanly"
     )
     try:
         report = consumer.run(max_messages=max_messages, idle_exit_s=idle_exit_s)

@@ -79,7 +79,7 @@ class CryptoService:
         self.models.subscribe(self._report_model)
         self.models.subscribe(self.dashboard.forget_forecasts)
         self.feed: PredictionFeed = PeriodicPredictionFeed(
-            self.prediction_event, [self._settings.default_symbol], interval_s=5.0
+            self.prediction_event, self._settings.pair_list(), interval_s=5.0
         )
         self._started = False
         self._stop = threading.Event()
@@ -216,6 +216,7 @@ class CryptoService:
             lambda s, tf, ex: self.ml_signal(s, tf, include_heuristic=False, exchange=ex, record=False),
             lambda s, tf, ex: self.signal(s, tf, exchange=ex, record=False),
             default_pairs=self.settings.pairs,
+            default_symbol=self.settings.default_symbol,
         )
 
     # -- model --------------------------------------------------------------------------------

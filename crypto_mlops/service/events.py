@@ -121,9 +121,9 @@ class Events:
         return event
 
     def sse_symbols(self, symbols: str | None) -> list[str]:
-        """The pairs an SSE client asks for (comma-separated), normalized; default: DEFAULT_SYMBOL."""
+        """The pairs an SSE client asks for (comma-separated), normalized; default: the PAIRS setting."""
         if not symbols:
-            return [self.settings.default_symbol]
+            return [normalize_symbol(s) for s in self.settings.pair_list()][:MAX_SSE_SYMBOLS]
         parts = [s for s in symbols.split(",") if s.strip()]
         if len(parts) > MAX_SSE_SYMBOLS:
             raise InvalidInput(f"at most {MAX_SSE_SYMBOLS} symbols per stream")

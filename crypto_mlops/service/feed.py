@@ -73,9 +73,7 @@ def select_feed(
 ) -> PredictionFeed:
     """The Kafka-backed feed when asked for (or, with `auto`, when the broker answers); else periodic."""
     mode = mode or settings.prediction_feed
-    periodic = PeriodicPredictionFeed(
-        make_event, [settings.default_symbol], interval_s=settings.prediction_feed_interval_s
-    )
+    periodic = PeriodicPredictionFeed(make_event, settings.pair_list(), interval_s=settings.prediction_feed_interval_s)
     if mode == "periodic":
         return periodic
     try:

@@ -17,7 +17,14 @@ from typing import Literal
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.data.schema import normalize_symbol
 from crypto_mlops.service.limits import check_range
-from crypto_mlops.service.results import MLSignalResult, PairForecast, PairlistResult, ScreenerResult, SignalResult
+from crypto_mlops.service.results import (
+    MLSignalResult,
+    PairForecast,
+    PairlistResult,
+    PairsResult,
+    ScreenerResult,
+    SignalResult,
+)
 
 MAX_PAIRS = 50  # one request forecasts each pair; a whitelist is rarely longer
 MAX_WORKERS = 8
@@ -49,10 +56,25 @@ def parse_pairs(symbols: str) -> list[tuple[str, str]]:
 
 
 class Screener:
-    def __init__(self, ml: MLCall, heuristic: HeuristicCall, default_pairs: str = "BTC/USDT") -> None:
+    def __init__(
+        self,
+        ml: MLCall,
+        heuristic: HeuristicCall,
+        default_pairs: str = "BTC/USDT",
+        default_symbol: str = "BTC/USDT",
+    ) -> None:
         self._ml = ml
         self._heuristic = heuristic
         self.default_pairs = default_pairs
+        self.default_symbol = default_symbol
+
+    def pairs(self) -> PairsResult:
+        """The followed pairs (PAIRS), normalized: the dashboard's selector, the SSE feed's default."""
+        followed = parse_pairs(self.default_pairs or self.default_symbol)
+        return PairsResult(
+            pairs=list(dict.fromkeys(symbol for _, symbol in followed)),
+            default_symbol=normalize_symbol(self.default_symbol),
+        )
 
     def forecast(self, asked: str, symbol: str, timeframe: str | None, exchange: str | None) -> PairForecast:
         ml = self._ml(symbol, timeframe, exchange)
@@ -102,7 +124,9 @@ class Screener:
         """The screener: every listed pair (default: the PAIRS setting) side by side, sorted by `sort`."""
         if sort not in SCREEN_SORTS:
             raise InvalidInput(f"sort must be one of {', '.join(SCREEN_SORTS)}, got {sort!r}")
-        rows, skipped = self.forecast_all(self.default_pairs if symbols is None else symbols, timeframe, exchange)
+        rows, skipped = self.forecast_all(
+            (self.default_pairs or self.default_symbol) if symbols is None else symbols, timeframe, exchange
+        )
         field = sort.lstrip("-")
         rows.sort(key=lambda r: getattr(r, field), reverse=sort.startswith("-"))
         return ScreenerResult(sort=sort, forecasts=rows, skipped=skipped)

@@ -23,7 +23,7 @@ from crypto_mlops.streaming.ticks import bars_per_day, ticks_from_candles
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT")
+DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")  # the PAIRS default; the CLI passes PAIRS itself
 
 
 def merge_by_event_time(streams: Sequence[Iterable[PriceTick]]) -> Iterator[PriceTick]:

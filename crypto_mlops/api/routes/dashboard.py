@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from crypto_mlops.api.deps import HEAVY_ERRORS, MarketDep, ServiceDep, heavy_call
 from crypto_mlops.service import DEFAULT_CHART_POINTS, MAX_CHART_POINTS
-from crypto_mlops.service.results import ChartSeries
+from crypto_mlops.service.results import ChartSeries, PairsResult
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
@@ -57,6 +57,12 @@ def favicon() -> FileResponse:
 )
 def chart(service: ServiceDep, q: MarketDep, points: PointsDep) -> ChartSeries:
     return service.chart(q.symbol, q.timeframe, q.limit, points, q.exchange)
+
+
+@router.get("/v1/dashboard/pairs", response_model=PairsResult, tags=["dashboard"])
+def pairs(service: ServiceDep) -> PairsResult:
+    """The pairs the system follows (PAIRS): the dashboard's selector and screener table."""
+    return service.screener.pairs()
 
 
 def _plotly_path() -> Path:

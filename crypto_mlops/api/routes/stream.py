@@ -16,7 +16,7 @@ from crypto_mlops.service import CryptoService
 
 SSE_KEEPALIVE_S = 15.0
 
-Symbols = Annotated[str | None, Query(max_length=300, description="Comma-separated pairs; default: DEFAULT_SYMBOL.")]
+Symbols = Annotated[str | None, Query(max_length=300, description="Comma-separated pairs; default: the PAIRS setting.")]
 MaxEvents = Annotated[int | None, Query(ge=1, le=100000, description="End the stream after this many events.")]
 
 router = APIRouter(tags=["stream"])
