@@ -1,7 +1,8 @@
 """End to end: the dashboard in headless Chromium (Debian package + Playwright, no `playwright install`).
 
 A real uvicorn server on a free port serves the app; the page must draw its charts with data, fill
-the signal and model panels, receive a live SSE event and show the disclaimer. A screenshot is saved
+the signal and model panels, list every followed pair (PAIRS) in the screener table and the pair
+selector, receive a live SSE event and show the disclaimer. A screenshot is saved
 under the test's tmp dir (and to $E2E_SCREENSHOT_DIR when set).
 """
 
@@ -27,6 +28,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+SCREENER_ROWS = """
+[...document.querySelectorAll('#screener-table tbody tr[data-pair]')]
+  .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))
+"""
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"
@@ -62,6 +68,24 @@ def test_dashboard_renders_charts_with_data(service: CryptoService, tmp_path: Pa
             assert "har" in page.locator("#model-info").inner_text().lower()
             assert page.locator("#disclaimer").is_visible()
             assert "Research only" in page.locator("#disclaimer").inner_text()
+
+            # Screener table: one row per followed pair (PAIRS), each with its own numbers and model.
+            page.wait_for_function("document.body.dataset.screener === 'yes'", timeout=90_000)
+            followed = service.screener.pairs().pairs
+            assert followed == ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+            rows = page.evaluate(SCREENER_ROWS)
+            assert sorted(r[0] for r in rows) == followed
+            assert len({r[1] for r in rows}) == len(rows)  # predicted RV24 differs per pair
+            for pair, rv, q10, q50, q90, regime, risk, model, candle in rows:
+                assert all(v.endswith("%") for v in (rv, q10, q50, q90)), pair
+                assert regime in {"calm", "normal", "turbulent"} and risk.split()[1] in {"low", "medium", "high"}
+                assert "har" in model and candle.endswith("Z")  # the model that produced this pair's row
+            # The pair selector lists PAIRS; a click on a screener row charts that pair.
+            assert page.eval_on_selector_all("#symbol option", "os => os.map(o => o.value)") == followed
+            page.click("#screener-table tr[data-pair='ETH/USDT']")
+            page.wait_for_function("document.getElementById('candles').data[0].name === 'ETH/USDT'", timeout=60_000)
+            assert page.locator("#screener-table tr.selected").get_attribute("data-pair") == "ETH/USDT"
+            page.wait_for_function("document.body.dataset.ready === 'yes'", timeout=60_000)
 
             # Recording a signal shows it in the history table.
             page.click("#btn-signal")

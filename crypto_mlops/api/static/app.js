@@ -9,11 +9,13 @@ const LAYOUT = {
   yaxis: { gridcolor: "#222b40" }, legend: { orientation: "h", y: 1.08 },
 };
 const CONFIG = { displaylogo: false, responsive: true };
-const state = { live: [], source: null };
+const PAIR_COLORS = ["#8b5cf6", "#22c55e", "#f59e0b", "#3b82f6", "#ef4444", "#14b8a6", "#e879f9", "#a3e635"];
+const SCREENER_REFRESH_MS = 60_000;
+const state = { live: [], source: null, pairs: [] };
 
 const $ = (id) => document.getElementById(id);
 const params = () => ({
-  symbol: $("symbol").value.trim() || "BTCUSDT",
+  symbol: $("symbol").value || "BTC/USDT",
   timeframe: $("timeframe").value,
   limit: Number($("limit").value) || 200,
 });
@@ -186,6 +188,48 @@ function renderHistory(signals, preds) {
   }).join("") || `<tr><td colspan="6" class="meta">no ML prediction recorded yet</td></tr>`;
 }
 
+// The pair selector lists the pairs the system follows (PAIRS), from the API.
+async function loadPairs() {
+  const { pairs, default_symbol: first } = await api("/v1/dashboard/pairs");
+  state.pairs = pairs;
+  const select = $("symbol");
+  select.innerHTML = pairs.map((p) => `<option value="${esc(p)}">${esc(p)}</option>`).join("");
+  select.value = pairs.includes(first) ? first : pairs[0];
+}
+
+function markSelected() {
+  for (const tr of $("screener-table").querySelectorAll("tbody tr[data-pair]")) {
+    tr.classList.toggle("selected", tr.dataset.pair === $("symbol").value);
+  }
+}
+
+function renderScreener(result) {
+  const rows = result.forecasts.map((f) => `
+    <tr data-pair="${esc(f.pair)}">
+      <td><strong>${esc(f.pair)}</strong></td><td class="num">${pct(f.predicted_rv_24h)}</td>
+      <td class="num">${pct(f.q10)}</td><td class="num">${pct(f.q50)}</td><td class="num">${pct(f.q90)}</td>
+      <td>${tag(f.volatility_regime)}</td><td class="num">${fmt(f.risk_score, 2)} ${tag(f.risk_level)}</td>
+      <td>${esc(f.model_name)} · ${esc(f.model_type)} v${esc(f.model_version)}</td><td>${esc(f.candle_time)}</td>
+    </tr>`);
+  const skipped = Object.entries(result.skipped || {}).map(([pair, why]) =>
+    `<tr class="skipped"><td>${esc(pair)}</td><td colspan="8" class="meta">no forecast: ${esc(why)}</td></tr>`);
+  $("screener-table").querySelector("tbody").innerHTML = rows.concat(skipped).join("") ||
+    `<tr><td colspan="9" class="meta">no pair to show</td></tr>`;
+  markSelected();
+  $("screener-meta").textContent = `${result.forecasts.length} pairs · updated ${new Date().toISOString().slice(11, 19)} UTC`;
+}
+
+async function refreshScreener() {
+  try {
+    const query = { timeframe: $("timeframe").value, ...(state.pairs.length ? { symbols: state.pairs.join(",") } : {}) };
+    renderScreener(await api(`/v1/crypto/screener?${qs(query)}`));
+    document.body.dataset.screener = "yes";
+  } catch (err) {
+    $("screener-meta").textContent = String(err.message || err);
+    document.body.dataset.screener = "error";
+  }
+}
+
 async function refreshHistory() {
   const [signals, preds] = await Promise.all([api("/v1/crypto/signals/tail?n=10"), api("/v1/crypto/ml-predictions/tail?n=10")]);
   renderHistory(signals, preds);
@@ -225,12 +269,20 @@ async function record(kind) {
   } catch (err) { showError(err); }
 }
 
+// One color per pair: ML predicted vol/h solid, heuristic vol/h dotted (the feed sends every followed pair).
 function drawLive() {
-  const ev = state.live;
-  Plotly.react("livechart", [
-    { type: "scatter", mode: "lines+markers", name: "ML predicted vol/h", x: ev.map((e) => e.timestamp), y: ev.map((e) => e.ml_prediction.predicted_volatility ?? null), line: { color: "#8b5cf6" } },
-    { type: "scatter", mode: "lines+markers", name: "heuristic vol/h", x: ev.map((e) => e.timestamp), y: ev.map((e) => e.heuristic_signal.vol), line: { color: "#22c55e" } },
-  ], { ...LAYOUT, yaxis: { ...LAYOUT.yaxis, tickformat: ".2%" } }, CONFIG);
+  const symbols = [...new Set(state.pairs.concat(state.live.map((e) => e.symbol)))];
+  const traces = symbols.flatMap((symbol, i) => {
+    const ev = state.live.filter((e) => e.symbol === symbol);
+    if (!ev.length) return [];
+    const color = PAIR_COLORS[i % PAIR_COLORS.length];
+    const x = ev.map((e) => e.timestamp);
+    return [
+      { type: "scatter", mode: "lines+markers", name: `${symbol} ML vol/h`, x, y: ev.map((e) => e.ml_prediction.predicted_volatility ?? null), line: { color } },
+      { type: "scatter", mode: "lines", name: `${symbol} heuristic`, x, y: ev.map((e) => e.heuristic_signal.vol), line: { color, dash: "dot", width: 1 } },
+    ];
+  });
+  Plotly.react("livechart", traces, { ...LAYOUT, yaxis: { ...LAYOUT.yaxis, tickformat: ".2%" } }, CONFIG);
 }
 
 function connectLive() {
@@ -241,7 +293,7 @@ function connectLive() {
     if (ev.error || !ev.heuristic_signal || !ev.price_data) return;
     ev.ml_prediction = ev.ml_prediction && !ev.ml_prediction.error ? ev.ml_prediction : {};
     state.live.push(ev);
-    if (state.live.length > 120) state.live.shift();
+    if (state.live.length > 360) state.live.shift();
     const li = document.createElement("li");
     li.textContent = `${ev.timestamp} ${ev.symbol} price ${fmt(ev.price_data.price, 2)} · risk ${fmt(ev.heuristic_signal.risk_score, 2)} ${ev.heuristic_signal.vol_regime} · ML RV24 ${pct(ev.ml_prediction.predicted_rv_24h)} · ${ev.feed || ""}`;
     $("live-events").prepend(li);
@@ -251,8 +303,20 @@ function connectLive() {
   source.onerror = () => pill("live-state", "reconnecting…", "warn");
 }
 
-$("controls").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
+$("controls").addEventListener("submit", (e) => { e.preventDefault(); refresh(); refreshScreener(); });
+$("symbol").addEventListener("change", () => { markSelected(); refresh(); });
+$("screener-table").addEventListener("click", (e) => {
+  const row = e.target.closest("tr[data-pair]");
+  if (!row || !state.pairs.includes(row.dataset.pair)) return;
+  $("symbol").value = row.dataset.pair;
+  markSelected();
+  refresh();
+});
 $("btn-signal").addEventListener("click", () => record("heuristic"));
 $("btn-ml").addEventListener("click", () => record("ml"));
-refresh();
-connectLive();
+loadPairs().catch(showError).finally(() => {
+  refresh();
+  refreshScreener();
+  setInterval(refreshScreener, SCREENER_REFRESH_MS);
+  connectLive();
+});
