@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
 from crypto_mlops.gql.calls import resolve
 from crypto_mlops.gql.inputs import MLSignalInput, OHLCVInput, SignalInput
 from crypto_mlops.gql.types import (
+    ForecastHistory,
     HealthStatus,
     MLSignal,
     ModelInfo,
     OHLCVResponse,
+    Pairs,
     ScreenerResult,
     Signal,
     SignalComparison,
 )
+from crypto_mlops.service.forecast_history import DEFAULT_PAGE
 
 ADAPTER = "graphql"  # how the service counts and records our signals
 
@@ -45,6 +50,29 @@ class Query:
         self, info: Info, symbols: str | None = None, sort: str = "predicted_rv_24h", timeframe: str | None = None
     ) -> ScreenerResult:
         return await resolve(info, ScreenerResult, lambda s: s.screener.screen(symbols, sort, timeframe))
+
+    @strawberry.field(description="The pairs the system follows (PAIRS), normalized.")
+    async def pairs(self, info: Info) -> Pairs:
+        return await resolve(info, Pairs, lambda s: s.screener.pairs())
+
+    @strawberry.field(
+        description="A pair's point-in-time RV24 forecast for every cached candle from `from` to `to`, oldest "
+        "first, `limit` per page; pass `nextCursor` as `cursor` for the next page. No look-ahead."
+    )
+    async def forecasts(
+        self,
+        info: Info,
+        symbol: str | None = None,
+        start: Annotated[str | None, strawberry.argument(name="from")] = None,
+        to: str | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+        model: str | None = None,
+        timeframe: str | None = None,
+    ) -> ForecastHistory:
+        return await resolve(
+            info, ForecastHistory, lambda s: s.forecast_history.page(symbol, start, to, limit, cursor, model, timeframe)
+        )
 
 
 @strawberry.type

@@ -158,3 +158,19 @@ class PairForecast:
 @from_model(results.ScreenerResult)
 class ScreenerResult:
     skipped: JSON
+
+
+@from_model(results.PairsResult)
+class Pairs:
+    pass
+
+
+# -- forecast history of a live pair ----------------------------------------------------------------
+@from_model(results.ForecastRow)
+class ForecastRow:
+    pass
+
+
+@from_model(results.ForecastHistoryResult)
+class ForecastHistory:
+    pass

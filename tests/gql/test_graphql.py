@@ -160,3 +160,40 @@ def test_screener_query_matches_rest(api: TestClient) -> None:
     assert all(f["modelName"] and f["q10"] < f["q90"] for f in got["forecasts"])
     bad = gql(api, '{ screener(sort: "volume") { sort } }')
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_pairs_query_lists_the_followed_pairs(api: TestClient) -> None:
+    body = gql(api, "{ pairs { pairs defaultSymbol } }")
+    assert "errors" not in body, body
+    rest = api.get("/v1/dashboard/pairs").json()
+    assert body["data"]["pairs"] == {"pairs": rest["pairs"], "defaultSymbol": rest["default_symbol"]}
+
+
+def test_forecasts_query_pages_like_rest(api: TestClient) -> None:
+    rows = "forecasts { date predictedRv24h q10 q90 volatilityRegime modelVersion }"
+    fields = f"count nextCursor modelName availableFrom {rows}"
+    first = gql(api, f'{{ forecasts(symbol: "BTC/USDT", limit: 3) {{ {fields} }} }}')
+    assert "errors" not in first, first
+    page = first["data"]["forecasts"]
+    rest = api.get("/v1/crypto/forecasts", params={"symbol": "BTC/USDT", "limit": 3}).json()
+    assert page["count"] == 3 and page["nextCursor"] == rest["next_cursor"] and page["modelName"] == rest["model_name"]
+    assert [r["date"] for r in page["forecasts"]] == [r["date"] for r in rest["forecasts"]]
+    assert [r["predictedRv24h"] for r in page["forecasts"]] == [r["predicted_rv_24h"] for r in rest["forecasts"]]
+    cursor = page["nextCursor"]
+    second = gql(api, f'{{ forecasts(symbol: "BTC/USDT", limit: 2, cursor: "{cursor}") {{ {fields} }} }}')
+    assert second["data"]["forecasts"]["forecasts"][0]["date"] == cursor
+    window = gql(api, f'{{ forecasts(from: "{cursor}", to: "{cursor}") {{ {fields} }} }}')["data"]["forecasts"]
+    assert [r["date"] for r in window["forecasts"]] == [cursor] and window["nextCursor"] is None
+
+
+def test_forecasts_query_refuses_bad_input(api: TestClient) -> None:
+    for args, needle in [
+        ('from: "2026-02-01", to: "2026-01-01"', "is after to"),
+        ('from: "soon"', "from must be an ISO-8601"),
+        ('symbol: "NOPE"', "symbol"),
+        ("limit: 0", "limit must be between 1 and 1000"),
+        ('model: "bilstm"', "model must be one of"),
+    ]:
+        body = gql(api, f"{{ forecasts({args}) {{ count }} }}")
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", (args, body)
+        assert needle.lower() in body["errors"][0]["message"].lower(), (args, body)
