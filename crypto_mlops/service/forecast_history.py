@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
@@ -28,33 +29,49 @@ HORIZON_HOURS = 24
 MEMO_SIZE = 32
 WEEK = pd.Timedelta(days=7)
 GRID_ORIGIN = pd.Timestamp("1970-01-05", tz="UTC")  # a Monday: refits at Monday 00:00 UTC + k weeks
+EARLIEST, LATEST = pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
+# Models cheap enough to refit walk-forward on a request: the catalog's baselines and linear models (no torch).
+REFITTABLE_MODELS = ("naive", "ewma", "garch", "har", "har_calendar", "har_x", "shar", "harq", "har_xsq")
+# Candles with enough cached history (1500 bars) for the first refit, whose models see hours-scale features.
+TIMEFRAMES = ("1h", "2h", "4h", "6h", "8h", "12h")
 METHOD = "walk-forward refit every 7 days (expanding window) over the cached candles; no look-ahead"
 
 # The model the system serves for a pair (its type name): the default model of the history.
 ServedModel = Callable[[str], str]
 
 
-def refittable_models() -> list[str]:
-    """Catalog models cheap enough to refit walk-forward on a request (not the lazily loaded, torch ones)."""
-    # Imported here: the model zoo and the walk-forward engine are heavy, and only this endpoint needs them.
-    from crypto_mlops.models.catalog import LAZY
-    from crypto_mlops.models.zoo import MODEL_CLASSES
+def check_model(name: str) -> str:
+    """`name` when it is a model this endpoint refits, else InvalidInput listing them."""
+    from crypto_mlops.models.zoo import MODEL_CLASSES  # heavy: imported by the first history request only
 
-    return [name for name in MODEL_CLASSES if name not in LAZY]
+    if name not in REFITTABLE_MODELS or name not in MODEL_CLASSES:
+        raise InvalidInput(f"model must be one of {', '.join(REFITTABLE_MODELS)}, got {name!r}")
+    return name
+
+
+def check_timeframe(timeframe: str) -> str:
+    if timeframe not in TIMEFRAMES:
+        raise InvalidInput(
+            f"timeframe must be one of {', '.join(TIMEFRAMES)} for a forecast history, got {timeframe!r}: the "
+            "models forecast the next 24 h from hourly-scale features, and shorter candles leave the cache "
+            "too little history for the first refit"
+        )
+    return timeframe
 
 
 def parse_time(name: str, value: str | None) -> pd.Timestamp | None:
-    """A UTC timestamp from ISO text (`2026-01-31`, `2026-01-31T12:00:00Z`); naive means UTC."""
+    """A UTC timestamp from ISO-8601 text (`2026-01-31`, `2026-01-31T12:00:00Z`, any offset); naive means UTC."""
     if value is None or value == "":
         return None
     try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError, OverflowError) as exc:
+        parsed = datetime.fromisoformat(value)
+    except (ValueError, TypeError) as exc:
         raise InvalidInput(
             f"{name} must be an ISO-8601 date or time (e.g. 2026-01-31T12:00:00Z), got {value!r}"
         ) from exc
-    if ts is pd.NaT:
-        raise InvalidInput(f"{name} must be an ISO-8601 date or time, got {value!r}")
+    if not EARLIEST.year <= parsed.year < LATEST.year:  # far outside any candle: clamped, so nothing overflows
+        return EARLIEST if parsed.year < EARLIEST.year else LATEST
+    ts = pd.Timestamp(parsed)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -126,16 +143,13 @@ class ForecastHistory:
 
     def model_for(self, symbol: str, model: str | None) -> str:
         """The asked model (refittable catalog name), else the served model's type when refittable, else har_x."""
-        allowed = refittable_models()
         if model:
-            if model not in allowed:
-                raise InvalidInput(f"model must be one of {', '.join(allowed)}, got {model!r}")
-            return model
+            return check_model(model)
         try:
             served = self.served_model(symbol)
         except Exception:  # no model loadable right now: the history does not need it, only its name
             served = FALLBACK_MODEL
-        return served if served in allowed else FALLBACK_MODEL
+        return served if served in REFITTABLE_MODELS else FALLBACK_MODEL
 
     def page(
         self,
@@ -154,7 +168,8 @@ class ForecastHistory:
         if lo is not None and hi is not None and lo > hi:
             raise InvalidInput(f"from ({iso_z(lo)}) is after to ({iso_z(hi)})")
         after = parse_time("cursor", cursor)
-        m = self.markets.market(symbol, timeframe, MIN_LIMIT, exchange)
+        tf = check_timeframe(timeframe or self.markets.settings.default_timeframe)
+        m = self.markets.market(symbol, tf, MIN_LIMIT, exchange)
         name = self.model_for(m.key.symbol, model)
         table = self._tables.get_or_compute((m.key, m.fetch_id, name), lambda: self._compute(m, name))
 

@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 
 from crypto_mlops.api.app import create_app
 from crypto_mlops.config import Settings
+from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.service import CacheKey, CryptoService
+from crypto_mlops.service.forecast_history import REFITTABLE_MODELS
 from crypto_mlops.service.market import default_market_loader
 from tests.perturb import perturbed_after
 from tests.service.fixtures import make_service
@@ -73,9 +75,9 @@ def test_from_to_bound_the_rows(client: TestClient) -> None:
     assert body["forecasts"][0]["date"] == lo and body["count"] == 20 and body["next_cursor"] is not None
     rest = client.get("/v1/crypto/forecasts", params={"from": lo, "to": hi, "cursor": body["next_cursor"]}).json()
     assert rest["forecasts"][-1]["date"] == hi and rest["count"] == 11 and rest["next_cursor"] is None
-    day = client.get("/v1/crypto/forecasts", params={"from": lo[:10], "to": lo[:10]}).json()
-    assert all(row["date"].startswith(lo[:10]) for row in day["forecasts"])
-    before = client.get("/v1/crypto/forecasts", params={"to": "2001-01-01"}).json()
+    day = client.get("/v1/crypto/forecasts", params={"from": lo[:10] + "T00:00:00Z", "to": lo[:10] + "T23:59:59Z"})
+    assert day.json()["count"] >= 1 and all(row["date"].startswith(lo[:10]) for row in day.json()["forecasts"])
+    before = client.get("/v1/crypto/forecasts", params={"to": "2001-01-01T00:00:00Z"}).json()
     assert before["count"] == 0 and before["next_cursor"] is None and before["available_from"] == full["available_from"]
 
 
@@ -87,19 +89,24 @@ def test_model_can_be_chosen(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "needle"),
     [
-        ({"from": "yesterday-ish"}, 400, "from must be an ISO-8601"),
-        ({"to": "2026-13-45"}, 400, "to must be an ISO-8601"),
-        ({"from": "2026-02-01", "to": "2026-01-01"}, 400, "is after to"),
-        ({"cursor": "nope"}, 400, "cursor must be"),
+        ({"from": "yesterday-ish"}, 422, "from"),
+        ({"to": "2026-01-31"}, 422, "to"),  # REST takes RFC 3339 date-times (GraphQL also takes dates)
+        ({"to": "2026-02-30T00:00:00Z"}, 400, "to must be an ISO-8601"),
+        (
+            {"from": "2026-02-01T00:00:00+01:00", "to": "2026-01-01T00:00:00Z"},
+            400,
+            "from (2026-01-31T23:00:00Z) is after to",
+        ),
+        ({"cursor": "nope"}, 422, "cursor"),
         ({"symbol": "NOPE"}, 400, "symbol"),
         ({"symbol": "BTC/USDT/X"}, 422, "symbol"),
         ({"limit": 0}, 422, "limit"),
         ({"limit": 1001}, 422, "limit"),
         ({"model": "nope"}, 400, "model must be one of"),
         ({"model": "bilstm"}, 400, "model must be one of"),
-        ({"model": "Bad Model"}, 422, "model"),
-        ({"timeframe": "1m"}, 400, "not enough cached 1m candles"),
-        ({"from": "x" * 41}, 422, "from"),
+        ({"timeframe": "1m"}, 400, "timeframe must be one of 1h"),
+        ({"timeframe": "1d"}, 400, "timeframe must be one of 1h"),
+        ({"timeframe": "2y"}, 400, "timeframe must be one of 1h"),
     ],
 )
 def test_bad_requests_say_why(client: TestClient, params: dict[str, str | int], status: int, needle: str) -> None:
@@ -108,11 +115,30 @@ def test_bad_requests_say_why(client: TestClient, params: dict[str, str | int], 
     assert needle.lower() in r.text.lower()
 
 
-def test_the_service_checks_the_page_size_too(service: CryptoService) -> None:
-    from crypto_mlops.data.errors import InvalidInput
-
+def test_the_service_checks_what_other_adapters_pass(service: CryptoService) -> None:
     with pytest.raises(InvalidInput, match="limit must be between 1 and 1000"):
         service.forecast_history.page("BTC/USDT", limit=5000)
+    with pytest.raises(InvalidInput, match="to must be an ISO-8601"):
+        service.forecast_history.page("BTC/USDT", end="2026-02-30")
+    with pytest.raises(InvalidInput, match="cursor must be an ISO-8601"):
+        service.forecast_history.page("BTC/USDT", cursor="next")
+
+
+def test_far_dates_and_offsets_are_understood(client: TestClient) -> None:
+    full = client.get("/v1/crypto/forecasts", params={"limit": 1000}).json()
+    wide = {"from": "0001-01-01T00:00:00+05:00", "to": "9999-12-31T23:59:59-05:00", "limit": 1000}
+    assert client.get("/v1/crypto/forecasts", params=wide).json()["forecasts"] == full["forecasts"]
+    second = full["forecasts"][1]["date"]
+    shifted = pd.Timestamp(second).tz_convert("Europe/Paris").isoformat()  # the same instant, another offset
+    body = client.get("/v1/crypto/forecasts", params={"from": shifted, "limit": 1}).json()
+    assert body["forecasts"][0]["date"] == second and body["start"] == second
+
+
+def test_every_refittable_model_is_in_the_catalog() -> None:
+    from crypto_mlops.models.catalog import LAZY
+    from crypto_mlops.models.zoo import BASELINES, LEARNED
+
+    assert set(REFITTABLE_MODELS) == {name for name in [*BASELINES, *LEARNED] if name not in LAZY}
 
 
 def _loader(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[CacheKey, int, Settings], MarketData]:
