@@ -53,8 +53,8 @@ def check_timeframe(timeframe: str) -> str:
     if timeframe not in TIMEFRAMES:
         raise InvalidInput(
             f"timeframe must be one of {', '.join(TIMEFRAMES)} for a forecast history, got {timeframe!r}: the "
-            "models forecast the next 24 h from hourly-scale features, and shorter candles leave the cache "
-            "too little history for the first refit"
+            "models forecast the next 24 h from hours-scale features (daily candles cannot feed them), and "
+            "shorter candles leave the cache too little history for the first refit"
         )
     return timeframe
 
@@ -107,8 +107,8 @@ def compute_history(frame: pd.DataFrame, timeframe: str, bar_hours: float, model
     if len(frame) == 0 or start > frame.index[-1]:
         span_days = (start - pd.Timestamp(frame.index[0])).total_seconds() / 86_400 if len(frame) else 0
         raise InvalidInput(
-            f"not enough cached {timeframe} candles of {pair} for a point-in-time forecast: the first refit needs "
-            f"{span_days:.0f} days of history before it (a longer timeframe, e.g. 1h, has it)"
+            f"not enough cached {timeframe} candles of {pair} for a point-in-time forecast: {len(frame)} candles, "
+            f"and the first refit needs {span_days:.0f} days of history before it"
         )
     try:
         table = export_forecasts(frame, timeframe, ExportConfig(start=start, model=model, refit_every=WEEK), pair)

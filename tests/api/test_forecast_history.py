@@ -168,3 +168,14 @@ def test_forecast_at_an_origin_ignores_candles_after_it(tmp_path: Path, back: in
     finally:
         plain.close()
         shocked.close()
+
+
+def test_a_young_pair_says_how_much_history_is_missing(tmp_path: Path) -> None:
+    svc = make_service(tmp_path, market_loader=_loader(lambda f: f.iloc[-300:]))  # e.g. listed 12 days ago
+    try:
+        with TestClient(create_app(svc, start_service=False)) as c:
+            r = c.get("/v1/crypto/forecasts", params={"symbol": "SOL/USDT"})
+        assert r.status_code == 400
+        assert "not enough cached 1h candles of SOL/USDT for a point-in-time forecast: 300 candles" in r.text
+    finally:
+        svc.close()
