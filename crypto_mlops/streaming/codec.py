@@ -75,7 +75,7 @@ class Tick(msgspec.Struct, kw_only=True):
         return f"{self.symbol}@{utc_iso(self.timestamp)}"
 
 
-_TICKS = msgspec.json.Decoder(Tick)
+_TICKS = msgspec.json.Decoder(Tick, strict=False)  # lax like pydantic: "101.5" is a price, "cheap" is not
 _ENCODER = msgspec.json.Encoder()
 
 
