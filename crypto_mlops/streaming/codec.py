@@ -28,7 +28,7 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-class TickCandle(msgspec.Struct, kw_only=True):
+class TickCandle(msgspec.Struct, kw_only=True, gc=False):
     open_time: datetime
     open: Positive
     high: Positive
@@ -42,7 +42,7 @@ class TickCandle(msgspec.Struct, kw_only=True):
             raise ValueError("candle high below low")
 
 
-class Tick(msgspec.Struct, kw_only=True):
+class Tick(msgspec.Struct, kw_only=True, gc=False):
     """A `crypto-prices` value (`schemas.PriceTick`), as the consumer reads it."""
 
     schema_version: int = SCHEMA_VERSION
@@ -93,7 +93,7 @@ def encode(message: msgspec.Struct) -> bytes:
     return _ENCODER.encode(message)
 
 
-class Anomaly(msgspec.Struct, kw_only=True):
+class Anomaly(msgspec.Struct, kw_only=True, gc=False):
     type: str
     symbol: str
     value: float | str
@@ -102,7 +102,7 @@ class Anomaly(msgspec.Struct, kw_only=True):
     message: str
 
 
-class PriceData(msgspec.Struct, kw_only=True):
+class PriceData(msgspec.Struct, kw_only=True, gc=False):
     price: float
     volume_24h: float
     change_24h: float
@@ -113,7 +113,7 @@ class PriceData(msgspec.Struct, kw_only=True):
     source: str
 
 
-class Heuristic(msgspec.Struct, kw_only=True):
+class Heuristic(msgspec.Struct, kw_only=True, gc=False):
     """The heuristic signal of SPEC §4 for the tick's window (`schemas.HeuristicFields`)."""
 
     method: str = "heuristic_realtime"
@@ -127,7 +127,7 @@ class Heuristic(msgspec.Struct, kw_only=True):
     error: str | None = None
 
 
-class Prediction(msgspec.Struct, kw_only=True):
+class Prediction(msgspec.Struct, kw_only=True, gc=False):
     """A `predictions` value (`schemas.PredictionMessage`). Key: `event_key`."""
 
     schema_version: int = SCHEMA_VERSION
@@ -147,7 +147,7 @@ class Prediction(msgspec.Struct, kw_only=True):
     broker_latency_ms: float | None = None
 
 
-class Alert(msgspec.Struct, kw_only=True):
+class Alert(msgspec.Struct, kw_only=True, gc=False):
     """An `alerts` value (`schemas.AlertMessage`). Key: `alert_id`."""
 
     schema_version: int = SCHEMA_VERSION

@@ -84,6 +84,16 @@ def _rows_of(items: list[Incoming]) -> Rows:
     return Rows(times, ohlcv)
 
 
+def _iso_times(stamps: list[datetime]) -> list[str]:
+    """`utc_iso` of each event time; whole seconds (the usual case) are formatted by numpy in one call."""
+    ns = np.fromiter((epoch_ns(t) for t in stamps), dtype=np.int64, count=len(stamps))
+    if len(ns) and not np.any(ns % 1_000_000_000):
+        return [
+            f"{text}Z" for text in np.datetime_as_string(ns.view("datetime64[ns]").astype("datetime64[s]")).tolist()
+        ]
+    return [utc_iso(t) for t in stamps]
+
+
 def _since_ms(epoch_ms: int | None, now_ms: float) -> float | None:
     """Milliseconds from `epoch_ms` to `now_ms` (never negative: clocks of producer and consumer differ)."""
     if epoch_ms is None:
@@ -231,21 +241,28 @@ class StreamProcessor:
                 ml = self._ml(item.tick, frame[0] if frame else None, pos, predictor)
             mls.append(ml)
         ticks = [i.tick for i in fresh]
+        stamps = [t.timestamp for t in ticks]
+        no_model = [None] * len(ticks)
         evaluations = self.alerts.evaluate_batch(
             symbol,
             RuleBatch(
-                event_time=[t.timestamp for t in ticks],
+                event_time=stamps,
                 change_24h=[t.change_24h for t in ticks],
                 vol_regime=[h.vol_regime for h in heuristics],
                 rsi14=[h.rsi14 for h in heuristics],
-                predicted_volatility=[_finite((m or {}).get("predicted_volatility")) for m in mls],
-                current_volatility=[_finite((m or {}).get("current_volatility")) for m in mls],
+                predicted_volatility=[_finite(m.get("predicted_volatility")) if m else None for m in mls]
+                if any(mls)
+                else no_model,
+                current_volatility=[_finite(m.get("current_volatility")) if m else None for m in mls]
+                if any(mls)
+                else no_model,
             ),
         )
+        times = _iso_times(stamps)
         now, done, now_ms = datetime.now(UTC), time.perf_counter(), time.time() * 1000.0
         cooldown_s = self.alerts.thresholds.cooldown / timedelta(seconds=1)
-        for item, tick, heuristic, ml, evaluation, bars in zip(
-            fresh, ticks, heuristics, mls, evaluations, n_bars, strict=True
+        for item, tick, heuristic, ml, evaluation, bars, iso in zip(
+            fresh, ticks, heuristics, mls, evaluations, n_bars, times, strict=True
         ):
             if not item.emit:
                 continue
@@ -253,7 +270,7 @@ class StreamProcessor:
                 for rule, anomaly in evaluation.alerts:
                     out.alerts.append(
                         Alert(
-                            alert_id=f"{tick.symbol}@{rule}@{utc_iso(tick.timestamp)}",
+                            alert_id=f"{tick.symbol}@{rule}@{iso}",
                             rule=rule,
                             symbol=tick.symbol,
                             timestamp=tick.timestamp,
@@ -265,7 +282,7 @@ class StreamProcessor:
                 Prediction(
                     symbol=tick.symbol,
                     timestamp=tick.timestamp,
-                    event_key=tick.event_key,
+                    event_key=f"{tick.symbol}@{iso}",  # tick.event_key, its time formatted per run
                     source=tick.source,
                     candle_time=tick.candle.open_time if tick.candle else None,
                     price_data=PriceData(
