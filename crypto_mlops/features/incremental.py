@@ -8,7 +8,7 @@ computes the same columns, with the same definitions (pandas' rolling windows an
 Rolling columns of a row only read the last 720 candles, and the exponential recursions (RSI, ATR, EWMA
 variance) forget 0.94^720 < 1e-19 of what lies further back, so with `LOOKBACK` candles before the new
 ones the rows equal those `compute_features` gives over any longer frame ending at the same candles.
-`tests/features/test_incremental.py` checks every column against `compute_features`.
+`tests/streaming/test_incremental_features.py` checks every column against `compute_features`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from crypto_mlops.features.volatility import EWMA_LAMBDA, bars, hour_of_week, we
 
 #: Candles before the new ones that make their rows equal to those of a longer frame.
 LOOKBACK = 720
+#: Windows up to this many rows are summed row by row (a running sum would lose digits to cancellation).
+SHORT_WINDOW = 64
 #: `compute_features`' columns, in its order (a test keeps the two lists in step).
 FEATURE_COLUMNS = (
     "close",
@@ -77,8 +79,14 @@ class RollingTail:
             valid = np.concatenate([np.zeros(pad, dtype=bool), valid])
         return sliding_window_view(values, w), sliding_window_view(valid, w)
 
-    def _sums(self, x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """(sum, count) of the valid values of each window, from running sums over the tail only."""
+    def _sums(self, x: np.ndarray, w: int, running: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(sum, count) of the valid values of each window. Short windows of small values (squared returns)
+        are summed directly; others as differences of running sums over the tail: for long windows the
+        rounding is then negligible, and means of windows that cover the same rows are the same number
+        (SMA12 and SMA48 tie at the start, as in pandas)."""
+        if w <= SHORT_WINDOW and not running:
+            values, valid_windows = self.windows(x, w)
+            return values.sum(axis=1), valid_windows.sum(axis=1)
         valid = ~np.isnan(x)
         sums = np.concatenate([[0.0], np.cumsum(np.where(valid, x, 0.0))])
         counts = np.concatenate([[0], np.cumsum(valid)])
@@ -97,7 +105,7 @@ class RollingTail:
         return counts
 
     def mean(self, x: np.ndarray, w: int, min_periods: int) -> np.ndarray:
-        sums, counts = self._sums(x, w)
+        sums, counts = self._sums(x, w, running=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             out: np.ndarray = sums / counts
         out[counts < min_periods] = np.nan

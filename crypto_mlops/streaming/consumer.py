@@ -44,7 +44,10 @@ from crypto_mlops.streaming.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 500  # one feature computation per symbol per batch: larger batches amortize it
+# A backlog is taken in batches of up to this many messages: one model call (one fit of a refitted
+# baseline) per symbol per batch, one flush and one commit per batch. A quiet stream is not held back
+# by it (`_next_batch` takes what has arrived).
+DEFAULT_BATCH = 2000
 DELIVERY_ATTEMPTS = 3
 
 
