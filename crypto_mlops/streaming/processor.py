@@ -242,7 +242,7 @@ class StreamProcessor:
             mls.append(ml)
         ticks = [i.tick for i in fresh]
         stamps = [t.timestamp for t in ticks]
-        no_model = [None] * len(ticks)
+        no_model: list[float | None] = [None] * len(ticks)
         evaluations = self.alerts.evaluate_batch(
             symbol,
             RuleBatch(
