@@ -15,14 +15,11 @@ feeds them with `emit=False`, so windows and alert cooldowns are rebuilt without
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_INVALID,
@@ -38,8 +35,10 @@ from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import DataUnavailable
 from crypto_mlops.streaming.clients import consumer_config, producer_config
 from crypto_mlops.streaming.codec import Tick, decode_tick, encode
+from crypto_mlops.streaming.dead_letters import dead_letter_for
 from crypto_mlops.streaming.lifecycle import StopOnSignals
 from crypto_mlops.streaming.processor import BatchInterrupted, Incoming, StreamProcessor
+from crypto_mlops.streaming.report import ConsumerReport
 from crypto_mlops.streaming.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -80,74 +79,6 @@ class DeliveryFailed(DataUnavailable):
 
 class SimulatedCrash(RuntimeError):
     """Raised by test hooks to stop the consumer between delivery and commit."""
-
-
-@dataclass
-class ConsumerReport:
-    consumed: int = 0
-    valid: int = 0
-    emitted_predictions: int = 0
-    emitted_alerts: int = 0
-    dead_letters: int = 0
-    stale: int = 0
-    warmup: int = 0
-    batches: int = 0
-    commits: int = 0
-    commit_failures: int = 0
-    abandoned_batches: int = 0
-    seconds: float = 0.0
-    stopped_by: str = ""
-    first_message_at: float | None = None  # time.monotonic() of the first batch
-    last_commit_at: float | None = None  # time.monotonic() after the last commit
-    latencies_ms: list[float] = field(default_factory=list, repr=False)  # from the consumer receiving a tick
-    broker_latencies_ms: list[float] = field(default_factory=list, repr=False)  # from its broker timestamp
-
-    def latency_percentile(self, q: float, broker: bool = False) -> float | None:
-        values = self.broker_latencies_ms if broker else self.latencies_ms
-        if not values:
-            return None
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-    @property
-    def active_s(self) -> float | None:
-        """From the first message received to the last commit (excludes the group join and idle time)."""
-        if self.first_message_at is None or self.last_commit_at is None:
-            return None
-        return self.last_commit_at - self.first_message_at
-
-    def summary(self) -> dict[str, Any]:
-        skip = {"latencies_ms", "broker_latencies_ms", "first_message_at", "last_commit_at"}
-        return {k: v for k, v in self.__dict__.items() if k not in skip} | {
-            "active_s": None if self.active_s is None else round(self.active_s, 3),
-            "latency_p50_ms": self.latency_percentile(50),
-            "latency_p99_ms": self.latency_percentile(99),
-            "broker_latency_p50_ms": self.latency_percentile(50, broker=True),
-            "broker_latency_p99_ms": self.latency_percentile(99, broker=True),
-        }
-
-
-def dead_letter_for(msg: Message, reason: str) -> DeadLetter:
-    raw = msg.value()
-    encoding: Literal["utf-8", "base64", "none"]
-    if raw is None:
-        text, encoding = None, "none"
-    else:
-        try:
-            text, encoding = raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-    key = msg.key()
-    return DeadLetter(
-        reason=reason[:2000],
-        original_topic=msg.topic() or "",
-        original_partition=int(msg.partition() or 0),
-        original_offset=int(msg.offset() or 0),
-        original_key=key.decode("utf-8", "replace") if key is not None else None,
-        original_value=text,
-        value_encoding=encoding,
-        received_at=datetime.now(UTC),
-    )
 
 
 def parse_tick(msg: Message) -> tuple[Tick | None, str | None]:
