@@ -43,10 +43,13 @@ from crypto_mlops.streaming.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
 
-# A backlog is taken in batches of up to this many messages: one model call (one fit of a refitted
-# baseline) per symbol per batch, one flush and one commit per batch. A quiet stream is not held back
-# by it (`_next_batch` takes what has arrived).
-DEFAULT_BATCH = 2000
+# A backlog is taken in batches of up to this many messages (one flush and one commit per batch); a
+# quiet stream is not held back by it (`_next_batch` takes what has arrived). With a model, batches are
+# larger: the model is called (a refitted baseline is fitted) once per symbol per batch, a fixed cost per
+# batch that larger batches share among more ticks. Without one, smaller batches measured faster
+# (docs/stream-performance.md).
+DEFAULT_BATCH = 500
+MODEL_BATCH = 2000
 DELIVERY_ATTEMPTS = 3
 
 
@@ -106,7 +109,7 @@ class StreamConsumer:
         settings: Settings | None = None,
         *,
         group_id: str | None = None,
-        batch_size: int = DEFAULT_BATCH,
+        batch_size: int | None = None,
         poll_timeout_s: float = 0.5,
         rewind: int | None = None,
         offset_reset: str = "earliest",
@@ -116,6 +119,8 @@ class StreamConsumer:
     ) -> None:
         self.settings = settings or get_settings()
         self.processor = processor
+        if batch_size is None:  # see DEFAULT_BATCH
+            batch_size = DEFAULT_BATCH if processor.predictor is None else MODEL_BATCH
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         # Enough messages to refill every symbol's window when a partition carries several symbols.

@@ -49,39 +49,61 @@ def incremental_columns_match() -> bool:
     return tuple(model_features(probe).columns) == FEATURE_COLUMNS
 
 
-def stable(value: float) -> float | None:
-    """Round away the last bits that differ with the window's start (rolling sums): replays match."""
-    return float(f"{value:.10g}") if math.isfinite(value) else None
+def stable_list(values: list[float]) -> list[float | None]:
+    """Ten significant digits (None where not finite): rounds away the last bits that differ with the
+    window's start (rolling sums), so replays match."""
+    a = np.asarray(values, dtype=float)
+    ok = np.isfinite(a) & (a != 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        scale = 10.0 ** np.where(ok, 9 - np.floor(np.log10(np.abs(np.where(ok, a, 1.0)))), 0.0)
+        out = np.where(np.isfinite(a), np.round(a * scale) / scale, np.nan)
+    return [v if v == v else None for v in out.tolist()]
 
 
 def ml_dicts(rows: RowForecasts, predictor: RowForecaster, source: str) -> list[dict[str, Any]]:
     """`MLPrediction` fields per row, as `predict_rows(...)` answers dumped to JSON (floats stabilized)."""
     now = datetime.now(UTC).isoformat()
-    out = []
-    for origin, rv, confidence, momentum, current, (q10, q50, q90) in rows.zipped():
-        pred_vol = rv / math.sqrt(HORIZON_HOURS)
-        out.append(
-            {
-                "predicted_rv_24h": stable(rv),
-                "predicted_volatility": stable(pred_vol),
-                "current_volatility": stable(current),
-                "volatility_regime": vol_regime(pred_vol),
-                "risk_level": risk_level(risk_score(pred_vol, momentum)),
-                "confidence": stable(round(confidence, 4)),
-                "model_name": predictor.model_name,
-                "model_version": predictor.model_version,
-                "model_type": rows.model_type,
-                "prediction_timestamp": now,
-                "source": source,
-                "origin_timestamp": origin,
-                "horizon_hours": HORIZON_HOURS,
-                "interval_80": [q10, q90],
-                "rv_24h_q10": stable(q10),
-                "rv_24h_q50": stable(q50),
-                "rv_24h_q90": stable(q90),
-            }
-        )
-    return out
+    rv = np.asarray(rows.rv_24h, dtype=float)
+    pred_vol = rv / math.sqrt(HORIZON_HOURS)
+    q10, q50, q90 = (list(q) for q in zip(*rows.quantiles, strict=True)) if rows.quantiles else ([], [], [])
+    confidence = [round(c, 4) for c in rows.confidence]
+    columns = zip(
+        rows.origins,
+        pred_vol.tolist(),
+        rows.momentum,
+        stable_list(rows.rv_24h),
+        stable_list(pred_vol.tolist()),
+        stable_list(rows.current_volatility),
+        stable_list(confidence),
+        q10,
+        q90,
+        stable_list(q10),
+        stable_list(q50),
+        stable_list(q90),
+        strict=True,
+    )
+    return [
+        {
+            "predicted_rv_24h": rv_s,
+            "predicted_volatility": vol_s,
+            "current_volatility": cur_s,
+            "volatility_regime": vol_regime(vol),
+            "risk_level": risk_level(risk_score(vol, momentum)),
+            "confidence": conf_s,
+            "model_name": predictor.model_name,
+            "model_version": predictor.model_version,
+            "model_type": rows.model_type,
+            "prediction_timestamp": now,
+            "source": source,
+            "origin_timestamp": origin,
+            "horizon_hours": HORIZON_HOURS,
+            "interval_80": [lo, hi],
+            "rv_24h_q10": lo_s,
+            "rv_24h_q50": mid_s,
+            "rv_24h_q90": hi_s,
+        }
+        for origin, vol, momentum, rv_s, vol_s, cur_s, conf_s, lo, hi, lo_s, mid_s, hi_s in columns
+    ]
 
 
 def feature_rows(w: Window, rows: Rows, prior: int) -> np.ndarray:

@@ -1,10 +1,16 @@
 """The stream processor's pure part: ticks in, predictions and alerts out (no Kafka here).
 
-Per symbol it keeps a window of the last `window_size` candles. A batch is handled per symbol: the new
-candles are appended to the window, the shared feature function runs once over the window, and every
-new tick is answered from its own row (features are causal, so row t only sees candles <= t). With a
-window longer than the longest feature lookback (720 bars), the answer to a tick does not depend on how
-the ticks were batched, so a replay after a crash gives the same signals under the same keys.
+Per symbol it keeps a window of the last `window_size` candles (numpy arrays, `windows.py`). A batch
+is handled per symbol, as whole arrays:
+- the heuristic's four feature columns for the new candles (`heuristic_columns.py`, from the 600
+  candles before them) and its formula on arrays;
+- the model, once for all the new candles: from the window's kept feature rows extended by the new
+  candles' rows (`model_rows.py`), else from the candles (`predict_rows`), else tick by tick;
+- the alert rules, tested on arrays first (`AlertEngine.evaluate_batch`);
+- one `codec.Prediction` per tick (msgspec struct, encoded by the consumer).
+Features are causal (row t only sees candles <= t), and with a window longer than the longest feature
+lookback (720 bars) the answer to a tick does not depend on how the ticks were batched, so a replay
+after a crash gives the same signals under the same keys.
 
 Ticks can be fed with `emit=False` to rebuild windows and alert state without answering them (the
 consumer does that with the ticks just before its committed offset when it starts).

@@ -101,3 +101,14 @@ def test_a_gap_in_the_candles_falls_back_to_the_candles_path(ticks: list) -> Non
     assert proc.windows["BTC/USDT"].features is None  # rebuilt from the candles next time
     out = proc.process([Incoming(t, "p/0/0") for t in ticks[1340:1400]])
     assert all("predicted_rv_24h" in (p.ml_prediction or {}) for p in out.predictions)
+
+
+def test_stable_values_keep_ten_significant_digits() -> None:
+    from crypto_mlops.streaming.model_rows import stable_list
+
+    values = [0.012345678912345, 123.456789012345, 0.0, float("nan"), float("inf"), -2.5e-7 / 3]
+    got = stable_list(values)
+    assert got[:3] == [pytest.approx(0.01234567891, rel=1e-12), pytest.approx(123.456789, rel=1e-12), 0.0]
+    assert got[3] is None and got[4] is None
+    assert got[5] == pytest.approx(float(f"{values[5]:.10g}"), rel=1e-12)
+    assert stable_list([v * (1 + 1e-14) for v in values[:2]]) == got[:2]  # last-bit noise is rounded away
