@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -30,8 +30,9 @@ class AlertThresholds:
     cooldown: timedelta = timedelta(hours=4)
 
 
-@dataclass(frozen=True)
-class RuleInput:
+class RuleInput(NamedTuple):
+    """What the rules read about one tick (a tuple: built for every tick that may alert)."""
+
     symbol: str
     event_time: datetime
     change_24h: float
