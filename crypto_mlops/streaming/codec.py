@@ -146,6 +146,9 @@ class Prediction(msgspec.Struct, kw_only=True, gc=False):
     source_offset: str
     broker_latency_ms: float | None = None
 
+    def to_bytes(self) -> bytes:
+        return _ENCODER.encode(self)
+
 
 class Alert(msgspec.Struct, kw_only=True, gc=False):
     """An `alerts` value (`schemas.AlertMessage`). Key: `alert_id`."""
@@ -158,3 +161,6 @@ class Alert(msgspec.Struct, kw_only=True, gc=False):
     timestamp: datetime
     anomaly: Anomaly
     cooldown_s: float
+
+    def to_bytes(self) -> bytes:
+        return _ENCODER.encode(self)

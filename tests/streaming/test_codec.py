@@ -78,6 +78,7 @@ def test_outputs_validate_as_the_declared_messages() -> None:
     for p in out.predictions[-50:]:
         message = PredictionMessage.model_validate_json(encode(p))
         assert json.loads(message.model_dump_json()) == json.loads(encode(p))
+        assert p.to_bytes() == encode(p)  # the method the pydantic messages have too
     for a in out.alerts:
         assert json.loads(AlertMessage.model_validate_json(encode(a)).model_dump_json()) == json.loads(encode(a))
 
