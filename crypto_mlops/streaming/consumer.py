@@ -15,14 +15,11 @@ feeds them with `emit=False`, so windows and alert cooldowns are rebuilt without
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_INVALID,
@@ -33,18 +30,26 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from pydantic import ValidationError
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import DataUnavailable
 from crypto_mlops.streaming.clients import consumer_config, producer_config
+from crypto_mlops.streaming.codec import Tick, decode_tick, encode
+from crypto_mlops.streaming.dead_letters import dead_letter_for
 from crypto_mlops.streaming.lifecycle import StopOnSignals
 from crypto_mlops.streaming.processor import BatchInterrupted, Incoming, StreamProcessor
-from crypto_mlops.streaming.schemas import DeadLetter, PriceTick
+from crypto_mlops.streaming.report import ConsumerReport
+from crypto_mlops.streaming.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 500  # one feature computation per symbol per batch: larger batches amortize it
+# A backlog is taken in batches of up to this many messages (one flush and one commit per batch); a
+# quiet stream is not held back by it (`_next_batch` takes what has arrived). With a model, batches are
+# larger: the model is called (a refitted baseline is fitted) once per symbol per batch, a fixed cost per
+# batch that larger batches share among more ticks. Without one, smaller batches measured faster
+# (docs/stream-performance.md).
+DEFAULT_BATCH = 500
+MODEL_BATCH = 2000
 DELIVERY_ATTEMPTS = 3
 
 
@@ -53,6 +58,19 @@ DELIVERY_ATTEMPTS = 3
 def consumer_overrides(settings: Settings) -> dict[str, Any]:
     """librdkafka settings of the stream consumer beyond the shared client configuration."""
     return {"fetch.wait.max.ms": settings.kafka_fetch_wait_max_ms}
+
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def output_producer_config(settings: Settings, on_failure: DeliveryCallback) -> dict[str, Any]:
+    """The output producer: every batch ends with `flush()`, which sends at once whatever `linger.ms` says,
+    so lingering only batches what a flush would send anyway; delivery reports for failures only (one
+    Python callback per failed message, none per delivered one)."""
+    return producer_config(
+        settings,
+        **{"linger.ms": 5, "delivery.report.only.error": True, "on_delivery": on_failure},
+    )
 
 
 NO_TIMESTAMP = 0  # confluent_kafka.TIMESTAMP_NOT_AVAILABLE
@@ -66,97 +84,20 @@ class SimulatedCrash(RuntimeError):
     """Raised by test hooks to stop the consumer between delivery and commit."""
 
 
-@dataclass
-class ConsumerReport:
-    consumed: int = 0
-    valid: int = 0
-    emitted_predictions: int = 0
-    emitted_alerts: int = 0
-    dead_letters: int = 0
-    stale: int = 0
-    warmup: int = 0
-    batches: int = 0
-    commits: int = 0
-    commit_failures: int = 0
-    abandoned_batches: int = 0
-    seconds: float = 0.0
-    stopped_by: str = ""
-    first_message_at: float | None = None  # time.monotonic() of the first batch
-    last_commit_at: float | None = None  # time.monotonic() after the last commit
-    latencies_ms: list[float] = field(default_factory=list, repr=False)  # from the consumer receiving a tick
-    broker_latencies_ms: list[float] = field(default_factory=list, repr=False)  # from its broker timestamp
-
-    def latency_percentile(self, q: float, broker: bool = False) -> float | None:
-        values = self.broker_latencies_ms if broker else self.latencies_ms
-        if not values:
-            return None
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-    @property
-    def active_s(self) -> float | None:
-        """From the first message received to the last commit (excludes the group join and idle time)."""
-        if self.first_message_at is None or self.last_commit_at is None:
-            return None
-        return self.last_commit_at - self.first_message_at
-
-    def summary(self) -> dict[str, Any]:
-        skip = {"latencies_ms", "broker_latencies_ms", "first_message_at", "last_commit_at"}
-        return {k: v for k, v in self.__dict__.items() if k not in skip} | {
-            "active_s": None if self.active_s is None else round(self.active_s, 3),
-            "latency_p50_ms": self.latency_percentile(50),
-            "latency_p99_ms": self.latency_percentile(99),
-            "broker_latency_p50_ms": self.latency_percentile(50, broker=True),
-            "broker_latency_p99_ms": self.latency_percentile(99, broker=True),
-        }
-
-
-def dead_letter_for(msg: Message, reason: str) -> DeadLetter:
-    raw = msg.value()
-    encoding: Literal["utf-8", "base64", "none"]
-    if raw is None:
-        text, encoding = None, "none"
-    else:
-        try:
-            text, encoding = raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-    key = msg.key()
-    return DeadLetter(
-        reason=reason[:2000],
-        original_topic=msg.topic() or "",
-        original_partition=int(msg.partition() or 0),
-        original_offset=int(msg.offset() or 0),
-        original_key=key.decode("utf-8", "replace") if key is not None else None,
-        original_value=text,
-        value_encoding=encoding,
-        received_at=datetime.now(UTC),
-    )
-
-
-def parse_tick(msg: Message) -> tuple[PriceTick | None, str | None]:
+def parse_tick(msg: Message) -> tuple[Tick | None, str | None]:
     """(tick, None) or (None, reason)."""
-    raw = msg.value()
-    if raw is None or len(raw) == 0:
-        return None, "empty value"
-    try:
-        return PriceTick.model_validate_json(raw), None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5])
-        return None, f"invalid tick: {problems}"
-    except ValueError as exc:  # pragma: no cover - pydantic wraps JSON errors in ValidationError
-        return None, f"invalid tick: {exc}"
+    return decode_tick(msg.value())
 
 
 class _Deliveries:
+    """Failed deliveries of the output producer. It reports failures only (`delivery.report.only.error`):
+    once `flush()` says nothing is in flight, every message not reported here was delivered."""
+
     def __init__(self) -> None:
         self.failed: list[tuple[str, bytes | None, bytes]] = []
-        self.delivered = 0
 
     def callback(self, err: KafkaError | None, msg: Message) -> None:
-        if err is None:
-            self.delivered += 1
-        else:
+        if err is not None:
             log.error("output delivery failed (%s): %s", msg.topic(), err)
             self.failed.append((msg.topic() or "", msg.key(), msg.value() or b""))
 
@@ -168,7 +109,7 @@ class StreamConsumer:
         settings: Settings | None = None,
         *,
         group_id: str | None = None,
-        batch_size: int = DEFAULT_BATCH,
+        batch_size: int | None = None,
         poll_timeout_s: float = 0.5,
         rewind: int | None = None,
         offset_reset: str = "earliest",
@@ -178,6 +119,8 @@ class StreamConsumer:
     ) -> None:
         self.settings = settings or get_settings()
         self.processor = processor
+        if batch_size is None:  # see DEFAULT_BATCH
+            batch_size = DEFAULT_BATCH if processor.predictor is None else MODEL_BATCH
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         # Enough messages to refill every symbol's window when a partition carries several symbols.
@@ -191,7 +134,8 @@ class StreamConsumer:
                 self.settings, group_id=group_id, offset_reset=offset_reset, **consumer_overrides(self.settings)
             )
         )
-        self._producer = Producer(producer_config(self.settings, **{"linger.ms": 2}))
+        self._deliveries = _Deliveries()
+        self._producer = Producer(output_producer_config(self.settings, self._deliveries.callback))
         self._emit_from: dict[tuple[str, int], int] = {}
         self.assigned = threading.Event()
         self._assigned_at: float | None = None
@@ -315,6 +259,8 @@ class StreamConsumer:
         items: list[Incoming] = []
         dead: list[DeadLetter] = []
         last_offsets: dict[tuple[str, int], int] = {}
+        emit_from = self._emit_from
+        consumed = 0
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -322,12 +268,13 @@ class StreamConsumer:
                     raise KafkaException(err)
                 log.warning("consume error: %s", err)
                 continue
-            self.report.consumed += 1
-            tp = (msg.topic() or "", int(msg.partition() or 0))
-            offset = int(msg.offset() or 0)
-            last_offsets[tp] = max(offset, last_offsets.get(tp, -1))
-            emit = offset >= self._emit_from.get(tp, 0)
-            tick, reason = parse_tick(msg)
+            consumed += 1
+            tp = (msg.topic() or "", msg.partition() or 0)
+            offset = msg.offset() or 0
+            if offset > last_offsets.get(tp, -1):
+                last_offsets[tp] = offset
+            emit = offset >= emit_from.get(tp, 0)
+            tick, reason = decode_tick(msg.value())
             if tick is None:
                 if emit:  # a rewound bad message was dead-lettered by whoever committed past it
                     dead.append(dead_letter_for(msg, reason or "invalid"))
@@ -335,6 +282,7 @@ class StreamConsumer:
             stamp_type, stamp_ms = msg.timestamp()
             broker_ms = stamp_ms if stamp_type != NO_TIMESTAMP and stamp_ms > 0 else None
             items.append(Incoming(tick, f"{tp[0]}/{tp[1]}/{offset}", received, emit, broker_ms))
+        self.report.consumed += consumed
         outputs = self.processor.process(items, should_stop)
         valid = sum(1 for i in items if i.emit)
         self.report.valid += valid
@@ -344,13 +292,15 @@ class StreamConsumer:
             if s.emit:
                 log.info("skipped stale tick %s (%s): not after its symbol's last", s.tick.event_key, s.ref)
         records: list[tuple[str, bytes | None, bytes]] = []
+        topic = self.settings.kafka_topic_predictions
+        latencies, broker_latencies = self.report.latencies_ms, self.report.broker_latencies_ms
         for p in outputs.predictions:
-            records.append((self.settings.kafka_topic_predictions, p.event_key.encode(), p.to_bytes()))
-            self.report.latencies_ms.append(p.processing_latency_ms)
+            records.append((topic, p.event_key.encode(), encode(p)))
+            latencies.append(p.processing_latency_ms)
             if p.broker_latency_ms is not None:
-                self.report.broker_latencies_ms.append(p.broker_latency_ms)
+                broker_latencies.append(p.broker_latency_ms)
         for a in outputs.alerts:
-            records.append((self.settings.kafka_topic_alerts, a.alert_id.encode(), a.to_bytes()))
+            records.append((self.settings.kafka_topic_alerts, a.alert_id.encode(), encode(a)))
         for d in dead:
             key = d.original_key.encode() if d.original_key is not None else None
             records.append((self.settings.kafka_topic_dead_letter, key, d.to_bytes()))
@@ -358,7 +308,7 @@ class StreamConsumer:
         self.report.emitted_predictions += len(outputs.predictions)
         self.report.emitted_alerts += len(outputs.alerts)
         self.report.dead_letters += len(dead)
-        for kept in (self.report.latencies_ms, self.report.broker_latencies_ms):
+        for kept in (latencies, broker_latencies):
             if len(kept) > 200_000:
                 del kept[:100_000]
         if self.before_commit is not None:
@@ -366,25 +316,32 @@ class StreamConsumer:
         self._commit(last_offsets)
 
     def _deliver(self, records: list[tuple[str, bytes | None, bytes]]) -> None:
+        """Produce every record, flush, and resend the failed ones (DeliveryFailed after the last try)."""
         pending = records
         for attempt in range(1, DELIVERY_ATTEMPTS + 1):
             if not pending:
                 return
-            deliveries = _Deliveries()
+            self._deliveries.failed = []
+            produce = self._producer.produce
             for topic, key, value in pending:
-                while True:
-                    try:
-                        self._producer.produce(topic, key=key, value=value, on_delivery=deliveries.callback)
-                        break
-                    except BufferError:
+                try:
+                    produce(topic, value, key)
+                except BufferError:  # the local queue is full: let it drain, then send this one
+                    while True:
                         self._producer.poll(0.1)
+                        try:
+                            produce(topic, value, key)
+                            break
+                        except BufferError:
+                            continue
             remaining = self._producer.flush(30.0)
-            if remaining == 0 and not deliveries.failed:
+            failed = self._deliveries.failed
+            if remaining == 0 and not failed:
                 return
-            log.warning("delivery attempt %d: %d failed, %d unconfirmed", attempt, len(deliveries.failed), remaining)
+            log.warning("delivery attempt %d: %d failed, %d unconfirmed", attempt, len(failed), remaining)
             if remaining:
                 raise DeliveryFailed(f"{remaining} outputs unconfirmed after 30 s; batch not committed")
-            pending = deliveries.failed
+            pending = failed
         raise DeliveryFailed(f"{len(pending)} outputs undeliverable after {DELIVERY_ATTEMPTS} attempts")
 
     def _commit(self, last_offsets: dict[tuple[str, int], int]) -> None:

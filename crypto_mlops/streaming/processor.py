@@ -1,10 +1,16 @@
 """The stream processor's pure part: ticks in, predictions and alerts out (no Kafka here).
 
-Per symbol it keeps a window of the last `window_size` candles. A batch is handled per symbol: the new
-candles are appended to the window, the shared feature function runs once over the window, and every
-new tick is answered from its own row (features are causal, so row t only sees candles <= t). With a
-window longer than the longest feature lookback (720 bars), the answer to a tick does not depend on how
-the ticks were batched, so a replay after a crash gives the same signals under the same keys.
+Per symbol it keeps a window of the last `window_size` candles (numpy arrays, `windows.py`). A batch
+is handled per symbol, as whole arrays:
+- the heuristic's four feature columns for the new candles (`heuristic_columns.py`, from the 600
+  candles before them) and its formula on arrays;
+- the model, once for all the new candles: from the window's kept feature rows extended by the new
+  candles' rows (`model_rows.py`), else from the candles (`predict_rows`), else tick by tick;
+- the alert rules, tested on arrays first (`AlertEngine.evaluate_batch`);
+- one `codec.Prediction` per tick (msgspec struct, encoded by the consumer).
+Features are causal (row t only sees candles <= t), and with a window longer than the longest feature
+lookback (720 bars) the answer to a tick does not depend on how the ticks were batched, so a replay
+after a crash gives the same signals under the same keys.
 
 Ticks can be fed with `emit=False` to rebuild windows and alert state without answering them (the
 consumer does that with the ticks just before its committed offset when it starts).
@@ -15,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,18 +33,15 @@ from pydantic import BaseModel
 
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.schema import timeframe_hours
+from crypto_mlops.features.incremental import LOOKBACK
 from crypto_mlops.models.contract import Predictor
-from crypto_mlops.signals.heuristic import MIN_BARS, risk_level, risk_score, vol_regime
-from crypto_mlops.streaming.alerts import AlertEngine, RuleInput
-from crypto_mlops.streaming.heuristic_columns import Columns, heuristic_columns
-from crypto_mlops.streaming.schemas import (
-    AlertMessage,
-    HeuristicFields,
-    PredictionMessage,
-    PriceData,
-    PriceTick,
-    utc_iso,
-)
+from crypto_mlops.streaming.alerts import AlertEngine, RuleBatch
+from crypto_mlops.streaming.codec import Alert, Prediction, PriceData, Tick
+from crypto_mlops.streaming.heuristic_columns import HeuristicColumns as _HeuristicColumns
+from crypto_mlops.streaming.heuristic_columns import heuristic_columns
+from crypto_mlops.streaming.model_rows import RowForecaster, incremental_answers
+from crypto_mlops.streaming.schemas import PriceTick, utc_iso
+from crypto_mlops.streaming.windows import Rows, Window, epoch_ns
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +50,13 @@ HEURISTIC_LOOKBACK = 600  # bars before a batch's first new candle that its heur
 ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
 FALLBACK_TIMEFRAME = "1h"
 
-
 PredictorProvider = Callable[[], Predictor | None]
+AnyTick = Tick | PriceTick  # the consumer decodes `Tick`s; library callers and tests may pass `PriceTick`s
 
 
-@dataclass
+@dataclass(slots=True)
 class Incoming:
-    tick: PriceTick
+    tick: AnyTick
     ref: str  # "topic/partition/offset"
     received: float = field(default_factory=time.perf_counter)  # perf_counter when consumed
     emit: bool = True
@@ -62,52 +65,46 @@ class Incoming:
 
 @dataclass
 class Outputs:
-    predictions: list[PredictionMessage] = field(default_factory=list)
-    alerts: list[AlertMessage] = field(default_factory=list)
+    predictions: list[Prediction] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     stale: list[Incoming] = field(default_factory=list)  # event time not after the symbol's last one
 
 
-@dataclass
-class _Window:
-    timeframe: str
-    bar_hours: float
-    size: int
-    rows: deque[tuple[pd.Timestamp, float, float, float, float, float]] = field(init=False)
-    last_event: datetime | None = None
-
-    def __post_init__(self) -> None:
-        self.rows = deque(maxlen=self.size)
-
-
-def _timeframe(tick: PriceTick) -> str:
+def _timeframe(tick: AnyTick) -> str:
     return tick.timeframe or FALLBACK_TIMEFRAME
 
 
-def _candle_row(tick: PriceTick) -> tuple[pd.Timestamp, float, float, float, float, float]:
-    c = tick.candle
-    if c is None:  # a plain ticker tick: a point candle at its event time
-        return (pd.Timestamp(tick.timestamp), tick.price, tick.price, tick.price, tick.price, 0.0)
-    return (pd.Timestamp(c.open_time), c.open, c.high, c.low, c.close, c.volume)
+def _rows_of(items: list[Incoming]) -> Rows:
+    """The candles of the ticks; a plain ticker tick is a point candle at its event time."""
+    times = np.empty(len(items), dtype=np.int64)
+    ohlcv = np.empty((len(items), 5))
+    for k, item in enumerate(items):
+        tick = item.tick
+        c = tick.candle
+        if c is None:
+            times[k] = epoch_ns(tick.timestamp)
+            ohlcv[k] = (tick.price, tick.price, tick.price, tick.price, 0.0)
+        else:
+            times[k] = epoch_ns(c.open_time)
+            ohlcv[k] = (c.open, c.high, c.low, c.close, c.volume)
+    return Rows(times, ohlcv)
 
 
-def _frame(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]]) -> pd.DataFrame:
-    index = pd.DatetimeIndex([r[0] for r in rows], name="timestamp")
-    if index.tz is None:
-        index = index.tz_localize(UTC)
-    data = [r[1:] for r in rows]
-    return pd.DataFrame(data, index=index, columns=["open", "high", "low", "close", "volume"], dtype=float)
+def _iso_times(stamps: list[datetime]) -> list[str]:
+    """`utc_iso` of each event time; whole seconds (the usual case) are formatted by numpy in one call."""
+    ns = np.fromiter((epoch_ns(t) for t in stamps), dtype=np.int64, count=len(stamps))
+    if len(ns) and not np.any(ns % 1_000_000_000):
+        return [
+            f"{text}Z" for text in np.datetime_as_string(ns.view("datetime64[ns]").astype("datetime64[s]")).tolist()
+        ]
+    return [utc_iso(t) for t in stamps]
 
 
-def _increasing(rows: Sequence[tuple[pd.Timestamp, float, float, float, float, float]], start: int) -> bool:
-    """Candle times strictly increasing from `start` on (no duplicate, no step back)."""
-    return all(a[0] < b[0] for a, b in zip(rows[start:], rows[start + 1 :], strict=False))
-
-
-def _since_ms(epoch_ms: int | None) -> float | None:
-    """Wall-clock milliseconds since `epoch_ms` (never negative: clocks of producer and consumer differ)."""
+def _since_ms(epoch_ms: int | None, now_ms: float) -> float | None:
+    """Milliseconds from `epoch_ms` to `now_ms` (never negative: clocks of producer and consumer differ)."""
     if epoch_ms is None:
         return None
-    return round(max(0.0, time.time() * 1000.0 - epoch_ms), 3)
+    return round(max(0.0, now_ms - epoch_ms), 3)
 
 
 def _finite(value: Any) -> float | None:
@@ -144,39 +141,6 @@ class BatchInterrupted(Exception):
     """A stop was requested mid-batch; the processor's state is then undefined (discard it)."""
 
 
-class _HeuristicColumns:
-    """The heuristic of SPEC §4 (signals.heuristic's formula and thresholds) read from numpy columns.
-
-    `signals.heuristic_from_features` answers for the last row of a frame; slicing a DataFrame per tick
-    costs milliseconds, so the consumer reads the same columns as arrays (a test checks both agree).
-    """
-
-    def __init__(self, features: pd.DataFrame | Columns, offset: int = 0) -> None:
-        self.offset = offset  # frame position of the features' first row (they may cover a tail only)
-        self.vol = np.asarray(features["vol_per_hour"], dtype=float)
-        self.momentum = np.asarray(features["momentum"], dtype=float)
-        self.ret = np.asarray(features["ret"], dtype=float)
-        self.rsi = np.asarray(features["rsi14"], dtype=float)
-
-    def signal(self, pos: int, n_bars: int) -> HeuristicFields:
-        if n_bars < MIN_BARS:
-            return HeuristicFields(error=f"warming up: {n_bars}/{MIN_BARS} candles")
-        pos -= self.offset
-        vol = _finite(self.vol[pos]) or 0.0
-        momentum = int(_finite(self.momentum[pos]) or 0.0)
-        score = risk_score(vol, momentum)
-        rsi = _finite(self.rsi[pos])
-        return HeuristicFields(
-            risk_score=round(score, 4),
-            risk_level=risk_level(score),
-            vol_regime=vol_regime(vol),
-            vol=_stable(vol),
-            nowcast_ret=round(_finite(self.ret[pos]) or 0.0, 6),
-            momentum=momentum,
-            rsi14=None if rsi is None else _stable(rsi),
-        )
-
-
 class StreamProcessor:
     def __init__(
         self,
@@ -189,7 +153,7 @@ class StreamProcessor:
         self.window_size = window_size
         self.alerts = alerts or AlertEngine()
         self.ml_min_bars = ml_min_bars
-        self.windows: dict[str, _Window] = {}
+        self.windows: dict[str, Window] = {}
         self.ml_errors = 0
         self._should_stop: Callable[[], bool] | None = None
 
@@ -218,7 +182,7 @@ class StreamProcessor:
         return out
 
     # -- internals ----------------------------------------------------------------------------
-    def _window_for(self, tick: PriceTick) -> _Window:
+    def _window_for(self, tick: AnyTick) -> Window:
         timeframe = _timeframe(tick)
         w = self.windows.get(tick.symbol)
         if w is None or w.timeframe != timeframe:  # a new timeframe starts a new window
@@ -226,7 +190,7 @@ class StreamProcessor:
                 bar_hours = timeframe_hours(timeframe)
             except InvalidInput:
                 bar_hours = timeframe_hours(FALLBACK_TIMEFRAME)
-            w = _Window(timeframe, bar_hours, self.window_size)
+            w = Window(timeframe, bar_hours, self.window_size)
             self.windows[tick.symbol] = w
         return w
 
@@ -242,134 +206,160 @@ class StreamProcessor:
             fresh.append(item)
         if not fresh:
             return
-        prior = len(w.rows)
-        rows = list(w.rows) + [_candle_row(i.tick) for i in fresh]
+        prior = len(w)
+        rows = w.rows.then(_rows_of(fresh))
         # The heuristic's columns look back at most 48 bars, and RSI's exponential smoothing forgets
         # (13/14)^600 < 1e-19 of what lies further back: features of the tail equal those of the window.
         start = max(0, prior - HEURISTIC_LOOKBACK)
         predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
-        frame: pd.DataFrame | None = None
-        if predictor is None and _increasing(rows, start):
-            # Heuristic only, candles in order: no DataFrame needed, the closes are enough.
-            closes = np.fromiter((r[4] for r in rows[start:]), dtype=float, count=len(rows) - start)
-            n_rows = len(rows)
-        else:
-            frame = _frame(rows)
-            if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
-                # Candle times disagree with event order (a producer bug): keep the last candle per time.
-                frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-            closes = frame["close"].to_numpy(float)[start:]
-            n_rows = len(frame)
-        features = _HeuristicColumns(heuristic_columns(closes, w.bar_hours), start)
-        positions = [min(prior + n, n_rows - 1) for n in range(len(fresh))]
-        batched = self._ml_rows(fresh, positions, frame, w, predictor)
-        for item, pos in zip(fresh, positions, strict=True):
-            self._answer(item, w, frame, features, pos, predictor, out, batched.get(pos))
-        w.rows.extend(rows[prior:])
+        # Candle times that disagree with event order (a producer bug): keep the last candle per time.
+        ordered = rows if rows.increasing_from(0 if predictor else start) else _deduplicated(rows)
+        positions = [min(prior + k, len(ordered) - 1) for k in range(len(fresh))]
+        first = positions[0]  # positions only grow: the heuristic needs the rows from the first one on
+        columns = heuristic_columns(ordered.ohlcv[start:, 3], w.bar_hours, n=len(ordered) - first)
+        features = _HeuristicColumns(columns, first)
+        batched, kept = self._ml_rows(fresh, positions, ordered, rows, prior, w, predictor)
+        self._answer(symbol, fresh, positions, features, ordered, batched, predictor, out)
+        w.keep(rows, kept)
         w.last_event = fresh[-1].tick.timestamp
 
     def _answer(
         self,
-        item: Incoming,
-        w: _Window,
-        frame: pd.DataFrame | None,
+        symbol: str,
+        fresh: list[Incoming],
+        positions: list[int],
         features: _HeuristicColumns,
-        pos: int,
+        ordered: Rows,
+        batched: dict[int, dict[str, Any]],
         predictor: Predictor | None,
         out: Outputs,
-        batched_ml: dict[str, Any] | None = None,
     ) -> None:
-        tick = item.tick
-        n_bars = min(pos + 1, self.window_size)
-        heuristic = features.signal(pos, n_bars)
-        ml = batched_ml if batched_ml is not None else (self._ml(tick, frame, pos, predictor) if item.emit else None)
-        evaluation = self.alerts.evaluate(
-            RuleInput(
-                symbol=tick.symbol,
-                event_time=tick.timestamp,
-                change_24h=tick.change_24h,
-                vol_regime=heuristic.vol_regime,
-                rsi14=heuristic.rsi14,
-                predicted_volatility=_finite((ml or {}).get("predicted_volatility")),
-                current_volatility=_finite((ml or {}).get("current_volatility")),
-            )
+        """Heuristic, model and alert rules for every fresh tick; messages for those to emit."""
+        n_bars = [min(pos + 1, self.window_size) for pos in positions]
+        heuristics = features.signals(positions, n_bars)
+        frame: list[pd.DataFrame] = []  # built once, only if a tick needs the model on its own
+        mls: list[dict[str, Any] | None] = []
+        for item, pos in zip(fresh, positions, strict=True):
+            ml = batched.get(pos)
+            if ml is None and item.emit:
+                if predictor is not None and not frame:
+                    frame.append(ordered.frame())
+                ml = self._ml(item.tick, frame[0] if frame else None, pos, predictor)
+            mls.append(ml)
+        ticks = [i.tick for i in fresh]
+        stamps = [t.timestamp for t in ticks]
+        no_model: list[float | None] = [None] * len(ticks)
+        evaluations = self.alerts.evaluate_batch(
+            symbol,
+            RuleBatch(
+                event_time=stamps,
+                change_24h=[t.change_24h for t in ticks],
+                vol_regime=[h.vol_regime for h in heuristics],
+                rsi14=[h.rsi14 for h in heuristics],
+                predicted_volatility=[_finite(m.get("predicted_volatility")) if m else None for m in mls]
+                if any(mls)
+                else no_model,
+                current_volatility=[_finite(m.get("current_volatility")) if m else None for m in mls]
+                if any(mls)
+                else no_model,
+            ),
         )
-        if not item.emit:
-            return
-        now = datetime.now(UTC)
-        for rule, anomaly in evaluation.alerts:
-            out.alerts.append(
-                AlertMessage(
-                    alert_id=f"{tick.symbol}@{rule}@{utc_iso(tick.timestamp)}",
-                    rule=rule,
+        times = _iso_times(stamps)
+        now, done, now_ms = datetime.now(UTC), time.perf_counter(), time.time() * 1000.0
+        cooldown_s = self.alerts.thresholds.cooldown / timedelta(seconds=1)
+        for item, tick, heuristic, ml, evaluation, bars, iso in zip(
+            fresh, ticks, heuristics, mls, evaluations, n_bars, times, strict=True
+        ):
+            if not item.emit:
+                continue
+            if evaluation is not None:
+                for rule, anomaly in evaluation.alerts:
+                    out.alerts.append(
+                        Alert(
+                            alert_id=f"{tick.symbol}@{rule}@{iso}",
+                            rule=rule,
+                            symbol=tick.symbol,
+                            timestamp=tick.timestamp,
+                            anomaly=anomaly,
+                            cooldown_s=cooldown_s,
+                        )
+                    )
+            out.predictions.append(
+                Prediction(
                     symbol=tick.symbol,
                     timestamp=tick.timestamp,
-                    anomaly=anomaly,
-                    cooldown_s=self.alerts.thresholds.cooldown / timedelta(seconds=1),
+                    event_key=f"{tick.symbol}@{iso}",  # tick.event_key, its time formatted per run
+                    source=tick.source,
+                    candle_time=tick.candle.open_time if tick.candle else None,
+                    price_data=PriceData(
+                        price=tick.price,
+                        volume_24h=tick.volume_24h,
+                        change_24h=tick.change_24h,
+                        high_24h=tick.high_24h,
+                        low_24h=tick.low_24h,
+                        volatility=tick.volatility,
+                        trend=tick.trend,
+                        source=tick.source,
+                    ),
+                    heuristic_signal=heuristic,
+                    ml_prediction=ml,
+                    anomalies=list(evaluation.anomalies) if evaluation is not None else [],
+                    window_size=bars,
+                    processing_latency_ms=round((done - item.received) * 1000.0, 3),
+                    processed_at=now,
+                    source_offset=item.ref,
+                    broker_latency_ms=_since_ms(item.broker_ms, now_ms),
                 )
             )
-        out.predictions.append(
-            PredictionMessage(
-                symbol=tick.symbol,
-                timestamp=tick.timestamp,
-                event_key=tick.event_key,
-                source=tick.source,
-                candle_time=tick.candle.open_time if tick.candle else None,
-                price_data=PriceData(
-                    price=tick.price,
-                    volume_24h=tick.volume_24h,
-                    change_24h=tick.change_24h,
-                    high_24h=tick.high_24h,
-                    low_24h=tick.low_24h,
-                    volatility=tick.volatility,
-                    trend=tick.trend,
-                    source=tick.source,
-                ),
-                heuristic_signal=heuristic,
-                ml_prediction=ml,
-                anomalies=evaluation.anomalies,
-                window_size=n_bars,
-                processing_latency_ms=round((time.perf_counter() - item.received) * 1000.0, 3),
-                processed_at=now,
-                source_offset=item.ref,
-                broker_latency_ms=_since_ms(item.broker_ms),
-            )
-        )
 
     def _ml_rows(
         self,
         fresh: list[Incoming],
         positions: list[int],
-        frame: pd.DataFrame | None,
-        w: _Window,
+        ordered: Rows,
+        rows: Rows,
+        prior: int,
+        w: Window,
         predictor: Predictor | None,
-    ) -> dict[int, dict[str, Any]]:
-        """One model call for a batch's eligible ticks (emitted, with enough history).
+    ) -> tuple[dict[int, dict[str, Any]], np.ndarray | None]:
+        """One model call for a batch's eligible ticks (emitted, with enough history), and the window's
+        feature rows when they were kept up to date.
 
-        When they are the last rows of the frame, `predict_rows(frame, source, bar_hours, n)` computes the
-        features once and answers the last n rows; if it fails, each tick is predicted on its own.
+        When they are the last candles: a `RowForecaster` gets the window's feature rows, extended by the
+        new candles' rows only (model_rows.py); another predictor gets `predict_rows(frame, n)`, which
+        computes the features once. If either fails, each tick is predicted on its own.
         """
         eligible = [
             p
             for i, p in zip(fresh, positions, strict=True)
             if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars
         ]
-        if predictor is None or frame is None or len(eligible) < 2:
-            return {}
-        if eligible != list(range(len(frame) - len(eligible), len(frame))):
-            return {}
+        if predictor is None or not eligible or eligible != list(range(len(ordered) - len(eligible), len(ordered))):
+            return {}, None
+        source = fresh[-1].tick.source
+        if ordered is rows and isinstance(predictor, RowForecaster) and self.window_size >= 2 * LOOKBACK:
+            if self._should_stop is not None and self._should_stop():
+                raise BatchInterrupted
+            try:
+                answered = incremental_answers(w, rows, prior, len(eligible), self.window_size, predictor, source)
+            except Exception as exc:  # the frame path below reports errors per tick
+                log.warning("model prediction from kept features failed (%s); using the candles", exc)
+                answered = None
+            if answered is not None:
+                return dict(zip(eligible, answered[0], strict=True)), answered[1]
+        if len(eligible) < 2:
+            return {}, None
+        frame = ordered.frame()
         start = max(0, len(frame) - self.window_size - len(eligible) + 1)
         try:
-            answers = predictor.predict_rows(
-                frame.iloc[start:], source=fresh[-1].tick.source, bar_hours=w.bar_hours, n=len(eligible)
-            )
+            answers = predictor.predict_rows(frame.iloc[start:], source=source, bar_hours=w.bar_hours, n=len(eligible))
         except Exception as exc:  # fall back to one call per tick, which reports errors per tick
             log.warning("batched model prediction failed (%s); predicting tick by tick", exc)
-            return {}
-        return {pos: _plain_prediction(a) for pos, a in zip(eligible, answers, strict=True)}
+            return {}, None
+        return {pos: _plain_prediction(a) for pos, a in zip(eligible, answers, strict=True)}, None
 
     def _ml(
-        self, tick: PriceTick, frame: pd.DataFrame | None, pos: int, predictor: Predictor | None
+        self, tick: AnyTick, frame: pd.DataFrame | None, pos: int, predictor: Predictor | None
     ) -> dict[str, Any] | None:
         if predictor is None or frame is None:  # the frame is built whenever there is a predictor
             return None if self.predictor is None else {"error": "model unavailable"}
@@ -389,3 +379,9 @@ class StreamProcessor:
                 log.warning("model prediction failed for %s: %s", tick.symbol, exc)
             return {"error": f"{type(exc).__name__}: {exc}"[:300]}
         return _plain_prediction(prediction)
+
+
+def _deduplicated(rows: Rows) -> Rows:
+    """The candles sorted by time, the last one kept per time (what the frame path gives the model)."""
+    frame = rows.frame()
+    return Rows(frame.index.as_unit("ns").asi8, frame.to_numpy(dtype=float))

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.data.schema import normalize_symbol, timeframe_delta, timeframe_hours
@@ -23,7 +24,10 @@ from crypto_mlops.streaming.ticks import bars_per_day, ticks_from_candles
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")  # the PAIRS default; the CLI passes PAIRS itself
+def default_symbols(settings: Settings | None = None) -> list[str]:
+    """The pairs the system follows (`PAIRS`): what the producer sends when no pairs are given."""
+    settings = settings or get_settings()
+    return [normalize_symbol(s) for s in settings.pairs.split(",") if s.strip()] or [settings.default_symbol]
 
 
 def merge_by_event_time(streams: Sequence[Iterable[PriceTick]]) -> Iterator[PriceTick]:
@@ -75,21 +79,22 @@ def _ticks_of(data: MarketData, start: str | None = None) -> Iterator[PriceTick]
 
 # --- simulate -------------------------------------------------------------------------------------
 def simulate_ticks(
-    symbols: Sequence[str] = DEFAULT_SYMBOLS,
+    symbols: Sequence[str] | None = None,
     timeframe: str = "1h",
     seed: int = 42,
     chunk_bars: int = 2000,
     max_bars: int | None = None,
     end: pd.Timestamp | None = None,
 ) -> Iterator[PriceTick]:
-    """Endless (or `max_bars` per symbol) synthetic ticks; each symbol has its own seeded path.
+    """Endless (or `max_bars` per symbol) synthetic ticks of `symbols` (default: `PAIRS`); each symbol has
+    its own seeded path.
 
     The simulator is called in chunks; each chunk continues the previous price and timeline, and the
     previous 24 h of candles are kept so 24 h statistics stay exact across chunk boundaries.
     """
     streams = [
         _simulate_symbol(normalize_symbol(sym), timeframe, seed + 1000 * i, chunk_bars, max_bars, end)
-        for i, sym in enumerate(symbols)
+        for i, sym in enumerate(default_symbols() if symbols is None else symbols)
     ]
     return merge_by_event_time(streams)
 
@@ -139,7 +144,7 @@ FetchOHLCV = Callable[..., MarketData]
 
 
 def live_ticks(
-    symbols: Sequence[str],
+    symbols: Sequence[str] | None,
     exchange: Any | str,
     timeframe: str = "1m",
     poll_s: float = 10.0,
@@ -148,7 +153,8 @@ def live_ticks(
     fetch: FetchOHLCV | None = None,
     max_backoff_s: float = 60.0,
 ) -> Iterator[PriceTick]:
-    """Poll the exchange for newly closed candles of every symbol; backs off while it is unreachable.
+    """Poll the exchange for newly closed candles of every symbol (None: `PAIRS`); backs off while it is
+    unreachable.
 
     At start, 24 h + `backfill` candles are fetched so the first ticks already carry true 24 h stats.
     """
@@ -162,7 +168,7 @@ def live_ticks(
     source = exchange if isinstance(exchange, str) else str(getattr(exchange, "id", "exchange"))
     frames: dict[str, pd.DataFrame] = {}
     failures = 0
-    syms = [normalize_symbol(s) for s in symbols]
+    syms = [normalize_symbol(s) for s in (default_symbols() if symbols is None else symbols)]
     while not stop.is_set():
         batch: list[PriceTick] = []
         try:

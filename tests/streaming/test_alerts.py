@@ -72,3 +72,35 @@ def test_predicted_vol_spike_and_extreme_rsi_thresholds() -> None:
     low = engine.evaluate(inp(3, rsi=15.0)).anomalies
     assert [a.type for a in low] == ["extreme_rsi"] and "oversold" in low[0].message
     assert not engine.evaluate(inp(4, rsi=None)).anomalies
+
+
+def test_a_batch_gives_the_answers_and_cooldowns_of_one_evaluate_per_tick() -> None:
+    import random
+
+    from crypto_mlops.streaming.alerts import RuleBatch
+
+    rng = random.Random(4)
+    inputs = [
+        inp(
+            h * 0.5,
+            change=rng.choice([0.0, 2.0, -6.0, 12.0]),
+            regime=rng.choice(["calm", "normal", "turbulent", None]),
+            rsi=rng.choice([50.0, 85.0, 15.0, None]),
+            pred=rng.choice([None, 0.01, 0.03]),
+            cur=rng.choice([None, 0.0, 0.01]),
+        )
+        for h in range(400)
+    ]
+    one_by_one = AlertEngine(AlertThresholds(cooldown=timedelta(hours=4)))
+    expected = [one_by_one.evaluate(x) for x in inputs]
+    batched = AlertEngine(AlertThresholds(cooldown=timedelta(hours=4)))
+    got = []
+    for start in range(0, len(inputs), 37):
+        part = inputs[start : start + 37]
+        columns = RuleBatch(*([getattr(x, f) for x in part] for f in RuleBatch.__dataclass_fields__))
+        got.extend(batched.evaluate_batch("BTC/USDT", columns))
+    assert sum(1 for g in got if g is None) > 20  # most ticks skip the rules entirely
+    for exp, res in zip(expected, got, strict=True):
+        assert (res.anomalies if res else []) == exp.anomalies
+        assert (res.alerts if res else []) == exp.alerts
+    assert batched.snapshot() == one_by_one.snapshot()

@@ -95,3 +95,17 @@ def test_a_gap_in_the_candles_does_not_stretch_the_24h_window() -> None:
     spanning = frame.loc[frame.index[55] - pd.Timedelta(hours=23) : frame.index[55]]
     assert len(spanning) == 21
     assert inside.high_24h == pytest.approx(spanning["high"].max())
+
+
+def test_the_simulator_sends_the_pairs_the_system_follows_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crypto_mlops.config import get_settings
+    from crypto_mlops.streaming.sources import default_symbols
+
+    monkeypatch.setenv("PAIRS", "btcusdt,SOL/USDT")
+    get_settings.cache_clear()
+    try:
+        assert default_symbols() == ["BTC/USDT", "SOL/USDT"]
+        assert {t.symbol for t in simulate_ticks(max_bars=30)} == {"BTC/USDT", "SOL/USDT"}
+    finally:
+        monkeypatch.delenv("PAIRS")
+        get_settings.cache_clear()
