@@ -26,9 +26,11 @@ from crypto_mlops.models.quantiles import CAL_ORIGINS, MIN_CAL
 
 BAND = 0.25
 N_BINS = 6
-SHRINK = 30.0  # pseudo-observations pulling a bin towards the overall rate
-# 30 days of hourly origins; chosen on the 2018-07..2019-12 walk-forward, before the 2020+ test period.
-HALF_LIFE = 720.0
+# Both chosen on the 2018-07..2019-12 walk-forward (BTC, ETH; har_x, har_xsq), before the 2020+ test
+# period (docs/confidence.md). SHRINK: pseudo-origins pulling a bin towards the overall rate; 720 is 30
+# independent days, as hourly origins with a 24 h target overlap 24-fold. HALF_LIFE: 60 days of origins.
+SHRINK = 720.0
+HALF_LIFE = 1440.0
 MIN_ORIGINS = 20
 
 
