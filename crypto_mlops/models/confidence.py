@@ -5,23 +5,33 @@ forecast, i.e. 0.75 f <= RV <= 1.25 f. It is estimated on a validation window, c
 unusual the forecast is against the month's level: `surprise = log((f² / 24) / (rv720² / 720))`
 (forecast hourly variance vs the last 30 days'). Validation origins are split into quantile bins of
 surprise; each bin's hit rate is shrunk towards the overall rate, and a new origin gets the rate
-interpolated at its surprise. Forecasts far above the usual level (spikes) hit less often. On the
-development data this conditional effect is modest and the overall out-of-sample hit rate of the
-model dominates (see docs/model.md).
+interpolated at its surprise.
+
+Hit rates drift with the regime far more than they vary with surprise (docs/confidence.md), so the
+validation origins are weighted by recency: an origin `HALF_LIFE` origins older than the newest one
+counts half. In walk-forward, `block_confidence` re-estimates the model at every refit from the errors
+known then, as `quantiles.block_quantiles` does for the bands.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from crypto_mlops.models.quantiles import CAL_ORIGINS, MIN_CAL
+
 BAND = 0.25
 N_BINS = 6
-SHRINK = 30.0  # pseudo-observations pulling a bin towards the overall rate
+# Both chosen on the 2018-07..2019-12 walk-forward (BTC, ETH; har_x, har_xsq), before the 2020+ test
+# period (docs/confidence.md). SHRINK: pseudo-origins pulling a bin towards the overall rate; 720 is 30
+# independent days, as hourly origins with a 24 h target overlap 24-fold. HALF_LIFE: 60 days of origins.
+SHRINK = 720.0
+HALF_LIFE = 1440.0
+MIN_ORIGINS = 20
 
 
 def surprise(features: pd.DataFrame, forecast: np.ndarray) -> np.ndarray:
@@ -33,6 +43,54 @@ def surprise(features: pd.DataFrame, forecast: np.ndarray) -> np.ndarray:
     return z
 
 
+def hits(realized: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """1.0 where the realized RV24 lands within ±BAND of the forecast, 0.0 where not, NaN where unknown."""
+    y, f = np.asarray(realized, float), np.asarray(forecast, float)
+    ok = np.isfinite(y) & np.isfinite(f) & (f > 0)
+    out = np.full(len(y), np.nan)
+    out[ok] = (np.abs(y[ok] / f[ok] - 1.0) <= BAND).astype(float)
+    return out
+
+
+def recency_weights(n: int, half_life: float | None) -> np.ndarray:
+    """Weights of n origins, oldest first, scaled so that they sum to their effective sample size."""
+    if half_life is None or n == 0:
+        return np.ones(n)
+    w = 0.5 ** (np.arange(n - 1, -1, -1) / half_life)
+    scaled: np.ndarray = w * (w.sum() / (w**2).sum())
+    return scaled
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Validation origins as the confidence sees them (oldest first): surprise, hit, log error."""
+
+    z: np.ndarray
+    hit: np.ndarray
+    err: np.ndarray
+
+    @classmethod
+    def of(cls, features: pd.DataFrame, realized: np.ndarray, forecast: np.ndarray, mask: np.ndarray) -> Sample:
+        y, f = np.asarray(realized, float), np.asarray(forecast, float)
+        z, h = surprise(features, f), hits(y, f)
+        ok = np.asarray(mask, bool) & np.isfinite(h) & np.isfinite(z) & (y > 0)
+        return cls(z[ok], h[ok], np.log(y[ok] / f[ok]))
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+    def then(self, later: Sample) -> Sample:
+        """This sample followed by a later one."""
+        return Sample(*(np.concatenate([a, b]) for a, b in zip(self.arrays, later.arrays, strict=True)))
+
+    def last(self, k: int) -> Sample:
+        return Sample(*(a[len(a) - min(k, len(a)) :] for a in self.arrays))
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.z, self.hit, self.err
+
+
 @dataclass
 class ConfidenceModel:
     centers: list[float]
@@ -40,36 +98,44 @@ class ConfidenceModel:
     overall: float
     n: int
     log_error_quantiles: dict[str, float]
+    half_life: float | None = None  # recency weighting it was fitted with (None: uniform, older models)
 
     @classmethod
     def fit(
-        cls, features: pd.DataFrame, realized: np.ndarray, forecast: np.ndarray, mask: np.ndarray
+        cls,
+        features: pd.DataFrame,
+        realized: np.ndarray,
+        forecast: np.ndarray,
+        mask: np.ndarray,
+        half_life: float | None = HALF_LIFE,
     ) -> ConfidenceModel:
-        z = surprise(features, forecast)
-        ok = mask & np.isfinite(realized) & np.isfinite(forecast) & (forecast > 0) & np.isfinite(z)
-        if ok.sum() < 20:
-            raise ValueError("need at least 20 validation origins to estimate confidence")
-        hit = (np.abs(realized[ok] / forecast[ok] - 1.0) <= BAND).astype(float)
-        zs = z[ok]
-        overall = float(hit.mean())
+        """Fit on the `mask` origins, in row order (the last rows weigh most)."""
+        return cls.from_sample(Sample.of(features, realized, forecast, mask), half_life)
+
+    @classmethod
+    def from_sample(cls, sample: Sample, half_life: float | None = HALF_LIFE) -> ConfidenceModel:
+        if len(sample) < MIN_ORIGINS:
+            raise ValueError(f"need at least {MIN_ORIGINS} validation origins to estimate confidence")
+        zs, hit = sample.z, sample.hit
+        w = recency_weights(len(sample), half_life)
+        overall = float(np.average(hit, weights=w))
         edges = np.unique(np.quantile(zs, np.linspace(0, 1, N_BINS + 1)))
         centers, rates = [], []
         for lo, hi in itertools.pairwise(edges):
             sel = (zs >= lo) & (zs <= hi)
-            k = int(sel.sum())
-            if k == 0:
+            if not sel.any():
                 continue
             centers.append(float(np.median(zs[sel])))
-            rates.append(float((hit[sel].sum() + SHRINK * overall) / (k + SHRINK)))
-        err = np.log(realized[ok] / forecast[ok])
-        q = {f"q{int(p * 100):02d}": float(np.quantile(err, p)) for p in (0.05, 0.1, 0.5, 0.9, 0.95)}
-        return cls(centers=centers, rates=rates, overall=overall, n=int(ok.sum()), log_error_quantiles=q)
+            rates.append(float(((w[sel] * hit[sel]).sum() + SHRINK * overall) / (w[sel].sum() + SHRINK)))
+        # Unweighted: the serving bands keep their meaning (the walk-forward bands come from quantiles.py).
+        q = {f"q{int(p * 100):02d}": float(np.quantile(sample.err, p)) for p in (0.05, 0.1, 0.5, 0.9, 0.95)}
+        return cls(centers, rates, overall, len(sample), q, half_life)
 
     def score(self, features: pd.DataFrame, forecast: np.ndarray) -> np.ndarray:
-        """Confidence for each row of `features` given that row's RV24 `forecast`."""
+        """Confidence for each row of `features` given that row's RV24 `forecast`, in [0, 1]."""
         z = surprise(features, forecast)
         out = np.interp(z, self.centers, self.rates)
-        return np.where(np.isfinite(z), out, self.overall)
+        return np.clip(np.where(np.isfinite(z), out, self.overall), 0.0, 1.0)
 
     def quantiles(self, forecast: float) -> tuple[float, float, float]:
         """10/50/90 % quantiles of RV24 given a forecast (validation log-error quantiles applied to it);
@@ -89,17 +155,75 @@ class ConfidenceModel:
             "n": self.n,
             "log_error_quantiles": self.log_error_quantiles,
             "band": BAND,
+            "half_life": self.half_life,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConfidenceModel:
+        """Also reads models saved before `half_life` existed (they were fitted unweighted)."""
+        half_life = d.get("half_life")
         return cls(
             centers=list(d["centers"]),
             rates=list(d["rates"]),
             overall=float(d["overall"]),
             n=int(d["n"]),
             log_error_quantiles=dict(d["log_error_quantiles"]),
+            half_life=None if half_life is None else float(half_life),
         )
+
+
+class Forecaster(Protocol):
+    def predict(self, features: pd.DataFrame, mask: np.ndarray | None = None) -> pd.Series: ...
+
+
+def tail_sample(
+    model: Forecaster,
+    features: pd.DataFrame,
+    realized: np.ndarray,
+    mask: np.ndarray,
+    k: int = CAL_ORIGINS,
+) -> Sample:
+    """The last `k` training origins of a fitted `model`, forecast by it (in-sample for most models)."""
+    tail = np.zeros(len(mask), dtype=bool)
+    tail[np.flatnonzero(mask)[-k:]] = True
+    return Sample.of(features, realized, model.predict(features, tail).to_numpy(), tail)
+
+
+def block_confidence(
+    features: pd.DataFrame,
+    realized: np.ndarray,
+    forecast: np.ndarray,
+    blocks: list[tuple[int, int]],
+    horizon: int,
+    seed: Sample | None = None,
+    cal_origins: int = CAL_ORIGINS,
+    half_life: float | None = None,
+) -> np.ndarray:
+    """Confidence on each block [p, q), from a model fitted on the errors known before p (NaN elsewhere).
+
+    The pool is the latest `cal_origins` origins whose realized window closed before p, topped up with
+    the `seed` (the first fit's training tail) while fewer than `MIN_CAL` are known. `half_life`
+    None means the module's `HALF_LIFE`.
+    """
+    half_life = HALF_LIFE if half_life is None else half_life
+    forecast = np.asarray(forecast, float)
+    out = np.full(len(forecast), np.nan)
+    if not blocks:
+        return out
+    first = blocks[0][0]
+    known_all = np.zeros(len(forecast), dtype=bool)
+    for p, q in blocks:
+        known_all[:] = False
+        known_all[first : max(first, p - horizon)] = True
+        known = Sample.of(features, realized, forecast, known_all).last(cal_origins)
+        pool = known
+        if len(known) < MIN_CAL and seed is not None:
+            pool = seed.last(cal_origins - len(known)).then(known)
+        if len(pool) < MIN_ORIGINS:
+            continue
+        model = ConfidenceModel.from_sample(pool, half_life)
+        out[p:q] = model.score(features.iloc[p:q], forecast[p:q])
+    return out
 
 
 # Prior used only when a model carries no calibration (frame too short to calibrate): measured hit

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_mlops.features.volatility import bars
-from crypto_mlops.models import quantiles
+from crypto_mlops.models import confidence, quantiles
 from crypto_mlops.models.backtest import WARMUP_HOURS, ForecastTable, Prepared, contenders, score
 from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
@@ -107,6 +107,7 @@ class WalkForwardResult(ForecastTable):
     mcs: dict[str, Any]
     refits: list[Refit] = field(default_factory=list)
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    confidence: dict[str, np.ndarray] = field(default_factory=dict)  # per model, on the rows of `predictions`
 
     def row(self, name: str) -> dict[str, Any]:
         return next(r for r in self.table if r["model"] == name)
@@ -200,6 +201,7 @@ def run_walk_forward(
     realized = y.to_numpy(float)
     forecasts: dict[str, np.ndarray] = {}
     bands: dict[str, np.ndarray] = {}
+    confs: dict[str, np.ndarray] = {}
     refits: list[Refit] = []
     seconds: dict[str, float] = {}
     with _bar(len(blocks) * len(names), config.progress) as bar:
@@ -207,6 +209,7 @@ def run_walk_forward(
             bar.set_description(f"walk-forward {name}")
             fc = np.full(n, np.nan)
             seed = np.zeros(0)
+            conf_seed: confidence.Sample | None = None
             seconds[name] = 0.0
             for p, q, model, mask, took in _fits(prepared, name, blocks, config, bilstm_config):
                 block = np.zeros(q, dtype=bool)
@@ -214,6 +217,7 @@ def run_walk_forward(
                 fc[p:q] = model.predict(f.iloc[:q], block).to_numpy()[p:q]
                 if p == first:  # training-tail errors seed the quantiles until out-of-sample ones exist
                     seed = _training_tail_errors(model, f.iloc[:p], realized[:p], mask[:p])
+                    conf_seed = confidence.tail_sample(model, f.iloc[:p], realized[:p], mask[:p])
                 seconds[name] += took
                 used = np.flatnonzero(mask)
                 refits.append(
@@ -230,6 +234,7 @@ def run_walk_forward(
                 bar.update(1)
             forecasts[name] = fc
             bands[name] = quantiles.block_quantiles(realized, fc, blocks, h, seed)
+            confs[name] = confidence.block_confidence(f, realized, fc, blocks, h, conf_seed)
             seconds[name] = round(seconds[name], 2)
 
     common = np.zeros(n, dtype=bool)
@@ -261,7 +266,8 @@ def run_walk_forward(
     predictions = pd.DataFrame(columns, index=index[common])
     predictions.index.name = "timestamp"
     split = _split_info(prepared, index, first, common, blocks, config)
-    return WalkForwardResult(table, predictions, split, mcs, refits, seconds)
+    stated = {nm: c[common] for nm, c in confs.items()}
+    return WalkForwardResult(table, predictions, split, mcs, refits, seconds, stated)
 
 
 def _training_tail_errors(
