@@ -111,12 +111,12 @@ def champion_version(client: MlflowClient, name: str, alias: str) -> ModelVersio
         raise
 
 
-def current_champion(settings: Settings | None = None) -> ModelVersion | None:
-    """The champion version of the configured model (None when there is none, or no model yet)."""
+def current_champion(settings: Settings | None = None, pair: str | None = None) -> ModelVersion | None:
+    """The global champion, or the one serving `pair` (its own, else the global one); None when there is none."""
     settings = settings or get_settings()
     client = get_client(settings)
     try:
-        return champion_version(client, settings.model_name, settings.model_alias)
+        return resolve_version(client, settings.model_name, lookup_aliases([pair] if pair else [], settings))
     except Exception as exc:
         if "RESOURCE_DOES_NOT_EXIST" in str(exc):  # no registered model yet
             return None
