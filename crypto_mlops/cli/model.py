@@ -18,6 +18,11 @@ T = TypeVar("T")
 
 app = typer.Typer(help="Model registry: list, info, promote, rollback.", no_args_is_help=True)
 
+PairOption = Annotated[
+    str | None,
+    typer.Option("--pair", help="Pair whose champion (champion-<pair>) to act on (default: the global champion)."),
+]
+
 
 def register(root: typer.Typer) -> None:
     """Attach `train` and the `model` group to the root app (called by cli.main)."""
@@ -41,7 +46,10 @@ def _registry_call(fn: Callable[..., T], *args: Any) -> T:
 def train(
     data: Annotated[Path | None, typer.Option("--data", help="Candle CSV (else --source).")] = None,
     source: Annotated[str | None, typer.Option(help="ccxt | csv | synthetic (default DATA_SOURCE).")] = None,
-    symbol: Annotated[str | None, typer.Option(help="Pair (default DEFAULT_SYMBOL).")] = None,
+    symbol: Annotated[
+        str | None,
+        typer.Option(help="Pair to train for; promotes to its alias champion-<pair> (default DEFAULT_SYMBOL)."),
+    ] = None,
     timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
     limit: Annotated[int | None, typer.Option(help="Newest candles to use / fetch.", min=1000)] = None,
     train_frac: Annotated[
@@ -55,8 +63,15 @@ def train(
     no_register: Annotated[bool, typer.Option("--no-register", help="Log the run only.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Train, backtest against the baselines, log to MLflow, register and gate the champion."""
+    """Train, backtest against the baselines, log to MLflow, register and gate the pair's champion.
+
+    One pair's model is gated on that pair's validation window against the model serving the pair
+    (champion-<pair>, else champion) and moves champion-<pair>; the default pair also moves champion.
+    """
+    from crypto_mlops.config import get_settings
     from crypto_mlops.data import load_market_data
+    from crypto_mlops.data.schema import normalize_symbol
+    from crypto_mlops.models.registry import target_aliases
     from crypto_mlops.models.training import train_and_register
     from crypto_mlops.models.zoo import MODEL_CLASSES
 
@@ -65,6 +80,8 @@ def train(
         raise InvalidInput(f"unknown candidate {candidate!r}; choose from {', '.join(MODEL_CLASSES)}")
     names = parse_models(models)
     market = load_market_data("csv" if data and not source else source, symbol, timeframe, limit=limit, csv_path=data)
+    if symbol:  # --symbol names the pair of a --data file too
+        market.symbol = normalize_symbol(symbol)
     with progress_console.status("training") as st:
         result = _registry_call(
             lambda: train_and_register(
@@ -93,7 +110,8 @@ def train(
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
     if not no_register:
-        console.print(f"champion now: version {result.champion_after}")
+        aliases = " and ".join(target_aliases([market.symbol], get_settings()))
+        console.print(f"champion now: version {result.champion_after} ({aliases} for {market.symbol})")
 
 
 @app.command("list")
@@ -111,12 +129,14 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
         console.print("no registered versions yet: run `crypto-mlops train`")
         return
     t = Table(title="crypto-predictor versions")
-    for col in ("version", "champion", "model", "QLIKE", "decision", "created"):
+    for col in ("version", "champion", "aliases", "pairs", "model", "QLIKE", "decision", "created"):
         t.add_column(col)
     for r in rows:
         t.add_row(
             r["version"],
             "*" if r["champion"] else "",
+            ", ".join(r["aliases"]),
+            r["pairs"],
             r["model_type"],
             r["qlike"][:8],
             r["decision"],
@@ -129,13 +149,15 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
 @friendly_errors
 def info_cmd(
     version: Annotated[str | None, typer.Argument(help="Version (default: the champion).")] = None,
+    pair: PairOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Tags (gate decision and numbers), run metrics and data fingerprint of a version."""
+    """Tags (gate decision and numbers), run metrics and data fingerprint of a version (default: the
+    champion serving --pair, else the global one)."""
     from crypto_mlops.models.registry import version_info
 
     quiet_libraries()
-    info = _registry_call(version_info, None, version)
+    info = _registry_call(version_info, None, version, pair)
     if as_json:
         typer.echo(json.dumps(info, indent=2, default=str))
         return
@@ -153,21 +175,22 @@ def info_cmd(
 def promote_cmd(
     version: Annotated[str, typer.Argument(help="Version to make champion (bypasses the gate; recorded).")],
     reason: Annotated[str, typer.Option(help="Why (stored as a tag).")] = "manual promotion",
+    pair: PairOption = None,
 ) -> None:
-    """Point the champion alias at VERSION."""
+    """Point the champion alias at VERSION (with --pair: that pair's champion-<pair>)."""
     from crypto_mlops.models.registry import promote
 
     quiet_libraries()
-    out = _registry_call(promote, None, version, reason)
-    console.print(f"champion: {out['from']} → {out['to']} ({out['reason']})")
+    out = _registry_call(promote, None, version, reason, pair)
+    console.print(f"champion: {out['from']} → {out['to']} ({out['reason']}; {', '.join(out['aliases'])})")
 
 
 @app.command("rollback")
 @friendly_errors
-def rollback_cmd() -> None:
-    """Restore the previous champion."""
+def rollback_cmd(pair: PairOption = None) -> None:
+    """Restore the previous champion (with --pair: that pair's)."""
     from crypto_mlops.models.registry import rollback
 
     quiet_libraries()
-    out = _registry_call(rollback)
+    out = _registry_call(rollback, None, pair)
     console.print(f"champion rolled back: {out['from']} → {out['to']}")

@@ -32,8 +32,8 @@ class Query:
         return await resolve(info, HealthStatus, lambda s: s.health())
 
     @strawberry.field
-    async def model_info(self, info: Info) -> ModelInfo:
-        return await resolve(info, ModelInfo, lambda s: s.model_info())
+    async def model_info(self, info: Info, symbol: str | None = None) -> ModelInfo:
+        return await resolve(info, ModelInfo, lambda s: s.model_info(symbol))
 
     @strawberry.field
     async def ohlcv_data(self, info: Info, input: OHLCVInput | None = None) -> OHLCVResponse:

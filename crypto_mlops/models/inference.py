@@ -1,7 +1,7 @@
 """Inference API: one call from a recent OHLCV frame to the ML signal fields of SPEC §4.
 
-- `load_predictor(settings)`: the champion from MLflow (`models:/crypto-predictor@champion`);
-  raises `ModelUnavailable` when there is none or MLflow cannot be reached.
+- `load_predictor(settings, alias=None)`: the champion from MLflow (`models:/crypto-predictor@champion`,
+  or a pair's `champion-btcusdt`); raises `ModelUnavailable` when there is none or MLflow cannot be reached.
 - `baseline_predictor("har")`: needs no registry; fits the baseline on the frame it is given
   (first start, offline use).
 - Both return a `ModelPredictor`, which implements `crypto_mlops.models.contract.Predictor`.
@@ -93,8 +93,10 @@ class ModelPredictor:
         metrics: dict[str, Any] | None = None,
         backtest: dict[str, Any] | None = None,
         refit_on_frame: bool = False,
+        model_alias: str = "",
     ) -> None:
         self.model = model
+        self.model_alias = model_alias  # the registry alias it was loaded by ('baseline:har' for a baseline)
         self.model_name = model_name
         self.model_version = str(model_version)
         self.model_type = model_type or model.model_type
@@ -223,6 +225,7 @@ class BaselinePredictor(ModelPredictor):
             model_type=name,
             metrics={"note": "fitted on the request's candles"},
             refit_on_frame=True,
+            model_alias=f"baseline:{name}",
         )
 
 
@@ -230,13 +233,14 @@ def baseline_predictor(name: str = "har") -> BaselinePredictor:
     return BaselinePredictor(name)
 
 
-def load_predictor(settings: Settings | None = None) -> ModelPredictor:
-    """The champion `models:/{name}@{alias}` from MLflow, ready to predict; `ModelUnavailable` if there is none."""
+def load_predictor(settings: Settings | None = None, alias: str | None = None) -> ModelPredictor:
+    """The version behind `models:/{name}@{alias}` (default alias: MODEL_ALIAS, the global champion) from
+    MLflow, ready to predict; `ModelUnavailable` if there is none."""
     from crypto_mlops.models.pyfunc import load_volatility_model
     from crypto_mlops.models.registry import champion_version, get_client, run_backtest_json
 
     settings = settings or get_settings()
-    name, alias = settings.model_name, settings.model_alias
+    name, alias = settings.model_name, alias or settings.model_alias
     try:
         client = get_client(settings)
         version = champion_version(client, name, alias)
@@ -260,4 +264,5 @@ def load_predictor(settings: Settings | None = None) -> ModelPredictor:
         model_type=tags.get("model_type", model.name),
         metrics=metrics,
         backtest=backtest,
+        model_alias=alias,
     )

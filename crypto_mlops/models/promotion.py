@@ -4,8 +4,14 @@
    scores it with the candidate and the baselines on the origins where all of them forecast.
 2. `promote` applies the gate (`gate.gate_decision`) to the candidate; if it is rejected, to the best
    baseline (the champion may be a baseline). Each decision is written as `gate.*` tags on the version;
-   a model that passes moves the `champion` alias. It refuses when `champion` moved since the window
-   was scored (two overlapping runs must not race).
+   a model that passes moves the champion alias(es) of its pairs. It refuses when that champion moved
+   since the window was scored (two overlapping runs must not race).
+
+Per pair: a model trained on one pair is gated on that pair's validation window against the model
+serving the pair now (`champion-<pair>`, else the global `champion`) and moves `champion-<pair>`
+(and `champion` too for the default pair, as before pairs existed); a model trained on several
+pairs (pooled) is gated against, and moves, the global `champion`. `pairs` defaults to the
+provenance's (`data.pairs` tag); pass it to gate one model on one pair's window explicitly.
 
 `crypto-mlops train` (`training.train_and_register`) runs both back to back; the pipeline runs 1 in its
 evaluate step and 2 in its deploy step. Every version registered here (`register_version`) carries the
@@ -15,7 +21,7 @@ same tags: `model_type`, `data.*`, `pipeline.*`, and the `gate.*` tags once it h
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +34,13 @@ from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.gate import ChampionForecast, GateDecision, WindowScores, gate_decision
 from crypto_mlops.models.provenance import ROLE_BASELINE, ROLE_CANDIDATE, Provenance
 from crypto_mlops.models.pyfunc import load_volatility_model, log_pyfunc
-from crypto_mlops.models.registry import champion_version, get_client, set_champion
+from crypto_mlops.models.registry import (
+    get_client,
+    lookup_aliases,
+    move_aliases,
+    resolve_version,
+    target_aliases,
+)
 
 # Tag of the training's MLflow run holding each role's gate reason.
 RUN_TAGS = {ROLE_CANDIDATE: "gate.decision", ROLE_BASELINE: "gate.baseline_decision"}
@@ -46,12 +58,13 @@ def register_version(model: VolatilityModel, provenance: Provenance, role: str, 
 
 
 def champion_forecast(
-    index: pd.Index, features: pd.DataFrame, settings: Settings | None = None
+    index: pd.Index, features: pd.DataFrame, settings: Settings | None = None, pairs: Sequence[str] = ()
 ) -> ChampionForecast | None:
-    """Step 1: the registry's champion (None: there is none) re-forecast at the window's origins `index`,
-    from `features` (the training frame's feature rows); `gate.score_window` then scores it with the rest."""
+    """Step 1: the champion serving `pairs` (None: there is none) re-forecast at the window's origins `index`,
+    from `features` (the training frame's feature rows); `gate.score_window` then scores it with the rest.
+    One pair: its own champion, else the global one; several or none: the global one."""
     settings = settings or get_settings()
-    current = champion_version(get_client(settings), settings.model_name, settings.model_alias)
+    current = resolve_version(get_client(settings), settings.model_name, lookup_aliases(list(pairs), settings))
     if current is None:
         return None
     version = str(current.version)
@@ -83,6 +96,7 @@ class GateOutcome(BaseModel):
 class PromotionResult(BaseModel):
     champion_before: str | None
     champion_after: str | None
+    aliases: list[str] = []  # the aliases a promotion moves (or would have moved)
     candidate: GateOutcome | None = None
     baseline: GateOutcome | None = None
     refused: str | None = None  # why nothing was gated (champion moved since scoring)
@@ -101,47 +115,65 @@ def _v(version: str | None) -> str:
 
 
 def promote(
-    scores: WindowScores, contenders: Contenders, settings: Settings | None = None, reason_prefix: str = ""
+    scores: WindowScores,
+    contenders: Contenders,
+    settings: Settings | None = None,
+    reason_prefix: str = "",
+    pairs: Sequence[str] | None = None,
 ) -> PromotionResult:
-    """Step 2: gate the candidate, else the best baseline; tag, register when needed, move `champion`."""
+    """Step 2: gate the candidate, else the best baseline; tag, register when needed, move the champion
+    alias(es) of `pairs` (default: the pairs of the contenders' provenance; see the module docstring)."""
     settings = settings or get_settings()
     client = get_client(settings)
-    current = champion_version(client, settings.model_name, settings.model_alias)
+    if pairs is None:
+        pairs = contenders.provenance.pairs if contenders.provenance is not None else []
+    current = resolve_version(client, settings.model_name, lookup_aliases(list(pairs), settings))
     now = str(current.version) if current is not None else None
-    result = PromotionResult(champion_before=now, champion_after=now)
+    aliases = target_aliases(list(pairs), settings)
+    result = PromotionResult(champion_before=now, champion_after=now, aliases=aliases)
     if scores.champion_version != now:
         result.refused = (
             f"not promoted: champion moved from {_v(scores.champion_version)} to {_v(now)} since "
             "evaluation (another run); the next run re-evaluates"
         )
         return result
-    result.candidate = _gate(scores, scores.candidate, ROLE_CANDIDATE, contenders, settings, reason_prefix)
+    gate = _Gate(scores, contenders, settings, reason_prefix, aliases)
+    result.candidate = gate(scores.candidate, ROLE_CANDIDATE)
     if not result.candidate.decision.promote and scores.best_baseline != scores.candidate:
-        result.baseline = _gate(scores, scores.best_baseline, ROLE_BASELINE, contenders, settings, reason_prefix)
+        result.baseline = gate(scores.best_baseline, ROLE_BASELINE)
     promoted = result.promoted
     if promoted is not None:
         result.champion_after = promoted.version
     return result
 
 
-def _gate(
-    scores: WindowScores, name: str, role: str, contenders: Contenders, settings: Settings, reason_prefix: str
-) -> GateOutcome:
-    decision = gate_decision(scores, name)
-    version = contenders.versions.get(name)
-    # Register a fitted model now if it is the candidate (its decision is recorded either way) or if it
-    # becomes champion; a rejected baseline is not worth a version.
-    if version is None and name in contenders.models and (role == ROLE_CANDIDATE or decision.promote):
-        if contenders.provenance is None:
-            raise ValueError(f"cannot register {name}: no provenance given")
-        version = register_version(contenders.models[name], contenders.provenance, role, settings)
-    if version is None:
-        return GateOutcome(decision=decision)
-    client = get_client(settings)
-    for key, value in decision.tags().items():
-        client.set_model_version_tag(settings.model_name, version, key, value)
-    if contenders.provenance is not None:
-        client.set_tag(contenders.provenance.mlflow_run_id, RUN_TAGS[role], decision.reason)
-    if decision.promote:
-        set_champion(client, settings.model_name, settings.model_alias, version, reason_prefix + decision.reason)
-    return GateOutcome(decision=decision, version=version)
+@dataclass(frozen=True)
+class _Gate:
+    """One promotion's context: gates a contender by name and moves `aliases` when it passes."""
+
+    scores: WindowScores
+    contenders: Contenders
+    settings: Settings
+    reason_prefix: str
+    aliases: list[str]
+
+    def __call__(self, name: str, role: str) -> GateOutcome:
+        contenders, settings = self.contenders, self.settings
+        decision = gate_decision(self.scores, name)
+        version = contenders.versions.get(name)
+        # Register a fitted model now if it is the candidate (its decision is recorded either way) or if it
+        # becomes champion; a rejected baseline is not worth a version.
+        if version is None and name in contenders.models and (role == ROLE_CANDIDATE or decision.promote):
+            if contenders.provenance is None:
+                raise ValueError(f"cannot register {name}: no provenance given")
+            version = register_version(contenders.models[name], contenders.provenance, role, settings)
+        if version is None:
+            return GateOutcome(decision=decision)
+        client = get_client(settings)
+        for key, value in decision.tags().items():
+            client.set_model_version_tag(settings.model_name, version, key, value)
+        if contenders.provenance is not None:
+            client.set_tag(contenders.provenance.mlflow_run_id, RUN_TAGS[role], decision.reason)
+        if decision.promote:
+            move_aliases(client, settings, self.aliases, version, self.reason_prefix + decision.reason)
+        return GateOutcome(decision=decision, version=version)

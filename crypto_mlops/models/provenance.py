@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
 ROLE_CANDIDATE = "candidate"
 ROLE_BASELINE = "best-baseline"
@@ -15,6 +15,7 @@ REGISTRATION_TAGS = (
     "data.sha256",
     "data.source",
     "data.symbol",
+    "data.pairs",
     "data.range",
     "pipeline.role",
     "pipeline.run_id",
@@ -31,10 +32,24 @@ class Provenance(BaseModel):
     data_start: str
     data_end: str
     pipeline_run_id: str = ""  # empty for `crypto-mlops train`
+    pairs: list[str] = Field(
+        default_factory=list,
+        description="Every pair the model was trained on (one: a per-pair model; several: pooled). "
+        "Default: `symbol`, split on commas.",
+    )
+
+    @model_validator(mode="after")
+    def _pairs_from_symbol(self) -> Provenance:
+        if not self.pairs:
+            self.pairs = [s.strip() for s in self.symbol.split(",") if s.strip()]
+        return self
 
     @classmethod
     def of(cls, fingerprint: Mapping[str, Any], mlflow_run_id: str, pipeline_run_id: str = "") -> Provenance:
+        """From a training's data fingerprint; a pooled training lists its pairs under `pairs`."""
+        pairs = fingerprint.get("pairs") or []
         return cls(
+            pairs=[str(p) for p in pairs],
             mlflow_run_id=mlflow_run_id,
             sha256=str(fingerprint["sha256"]),
             source=str(fingerprint["source"]),
@@ -50,6 +65,7 @@ class Provenance(BaseModel):
             self.sha256,
             self.source,
             self.symbol,
+            ",".join(self.pairs),
             f"{self.data_start}..{self.data_end}",
             role,
             self.pipeline_run_id,

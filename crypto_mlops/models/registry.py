@@ -1,25 +1,90 @@
-"""Model registry on MLflow 3: the champion alias, manual promote, rollback, listing.
+"""Model registry on MLflow 3: champion aliases (global and per pair), manual promote, rollback, listing.
 
-The gate that moves `champion` after a training is `crypto_mlops.models.promotion` (the one
-promotion path); this module only reads and moves the alias. Every alias move is appended to the
-registered model's `champion_history` tag so `rollback` can restore the previous champion.
+Aliases: the global `champion` (MODEL_ALIAS) serves every pair without its own; `champion-<pair>`
+(`pair_alias`: the symbol lower-cased, non-alphanumerics removed, e.g. `champion-ethusdt`) serves
+that pair. Serving resolves a pair as `champion-<pair>`, then `champion`, then a baseline.
+The default pair (DEFAULT_SYMBOL) follows the global champion: whatever moves one moves both.
+
+The gate that moves aliases after a training is `crypto_mlops.models.promotion` (the one
+promotion path); this module only reads and moves them. Every alias move is appended to a history
+tag of the registered model (`champion_history` for the global alias, `champion_history.<alias>`
+for a pair's) so `rollback` can restore the previous champion.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.errors import InvalidInput
+from crypto_mlops.data.schema import normalize_symbol
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
 
 HISTORY_TAG = "champion_history"
+
+
+def pair_slug(symbol: str) -> str:
+    """'BTC/USDT', 'btcusdt' or 'BTC/USDT:USDT' (freqtrade futures) -> 'btcusdt'."""
+    pair = normalize_symbol(symbol.split(":", 1)[0])
+    return "".join(ch for ch in pair.lower() if ch.isalnum())
+
+
+def pair_alias(symbol: str, base: str = "champion") -> str:
+    """The alias of `symbol`'s own champion: `champion-btcusdt`."""
+    return f"{base}-{pair_slug(symbol)}"
+
+
+def is_default_pair(symbol: str, settings: Settings) -> bool:
+    return pair_slug(symbol) == pair_slug(settings.default_symbol)
+
+
+def lookup_aliases(pairs: Sequence[str], settings: Settings) -> list[str]:
+    """Aliases that decide which model serves `pairs`, in resolution order (one pair: its own, then global)."""
+    if len(pairs) == 1:
+        return [pair_alias(pairs[0], settings.model_alias), settings.model_alias]
+    return [settings.model_alias]
+
+
+def target_aliases(pairs: Sequence[str], settings: Settings) -> list[str]:
+    """Aliases a promotion for `pairs` moves: one pair its own (and the global one for the default pair);
+    a model of several pairs (pooled), or of none named, the global one."""
+    if len(pairs) == 1:
+        own = pair_alias(pairs[0], settings.model_alias)
+        return [own, settings.model_alias] if is_default_pair(pairs[0], settings) else [own]
+    return [settings.model_alias]
+
+
+def history_tag(alias: str, settings: Settings) -> str:
+    return HISTORY_TAG if alias == settings.model_alias else f"{HISTORY_TAG}.{alias}"
+
+
+def alias_map(client: MlflowClient, name: str) -> dict[str, str]:
+    """Every alias of the registered model -> its version, in one registry call ({} when there is no model)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
+            return {}
+        raise
+    return {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
+
+
+def resolve_version(client: MlflowClient, name: str, aliases: Sequence[str]) -> ModelVersion | None:
+    """The version behind the first of `aliases` that exists (None: none does)."""
+    for alias in aliases:
+        version = champion_version(client, name, alias)
+        if version is not None:
+            return version
+    return None
 
 
 def get_client(settings: Settings | None = None) -> MlflowClient:
@@ -46,12 +111,12 @@ def champion_version(client: MlflowClient, name: str, alias: str) -> ModelVersio
         raise
 
 
-def current_champion(settings: Settings | None = None) -> ModelVersion | None:
-    """The champion version of the configured model (None when there is none, or no model yet)."""
+def current_champion(settings: Settings | None = None, pair: str | None = None) -> ModelVersion | None:
+    """The global champion, or the one serving `pair` (its own, else the global one); None when there is none."""
     settings = settings or get_settings()
     client = get_client(settings)
     try:
-        return champion_version(client, settings.model_name, settings.model_alias)
+        return resolve_version(client, settings.model_name, lookup_aliases([pair] if pair else [], settings))
     except Exception as exc:
         if "RESOURCE_DOES_NOT_EXIST" in str(exc):  # no registered model yet
             return None
@@ -68,60 +133,79 @@ def run_backtest_json(run_id: str) -> dict[str, Any] | None:
         return None
 
 
-def _history(client: MlflowClient, name: str) -> list[str]:
-    raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "[]")
+def _history(client: MlflowClient, name: str, tag: str = HISTORY_TAG) -> list[str]:
+    raw = client.get_registered_model(name).tags.get(tag, "[]")
     try:
         return [str(v) for v in json.loads(raw)]
     except ValueError:
         return []
 
 
-def set_champion(client: MlflowClient, name: str, alias: str, version: str, reason: str) -> None:
-    """Point `alias` at `version` and remember it for rollback."""
+def set_champion(
+    client: MlflowClient, name: str, alias: str, version: str, reason: str, history: str = HISTORY_TAG
+) -> None:
+    """Point `alias` at `version` and remember it (in the `history` tag) for rollback."""
     current = champion_version(client, name, alias)
-    history = _history(client, name)
-    if current is not None and (not history or history[-1] != str(current.version)):
-        history.append(str(current.version))  # alias was moved outside this module
-    if not history or history[-1] != str(version):
-        history.append(str(version))
+    past = _history(client, name, history)
+    if current is not None and (not past or past[-1] != str(current.version)):
+        past.append(str(current.version))  # alias was moved outside this module
+    if not past or past[-1] != str(version):
+        past.append(str(version))
     client.set_registered_model_alias(name, alias, str(version))
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
+    client.set_registered_model_tag(name, history, json.dumps(past[-50:]))
     now = datetime.now(UTC).isoformat()
     client.set_model_version_tag(name, str(version), "promoted_at", now)
     client.set_model_version_tag(name, str(version), "promotion_reason", reason)
 
 
-def promote(settings: Settings | None, version: str, reason: str = "manual promotion") -> dict[str, Any]:
-    """Manual promote (bypasses the gate, recorded as such)."""
+def move_aliases(client: MlflowClient, settings: Settings, aliases: Sequence[str], version: str, reason: str) -> None:
+    for alias in aliases:
+        set_champion(client, settings.model_name, alias, version, reason, history_tag(alias, settings))
+
+
+def _manual_aliases(pair: str | None, settings: Settings) -> list[str]:
+    """A manual move without a pair is the default pair's: the global champion and its pair alias."""
+    return target_aliases([pair or settings.default_symbol], settings)
+
+
+def promote(
+    settings: Settings | None, version: str, reason: str = "manual promotion", pair: str | None = None
+) -> dict[str, Any]:
+    """Manual promote (bypasses the gate, recorded as such) of `pair`'s champion (default: the global one)."""
     settings = settings or get_settings()
     client = get_client(settings)
     try:
         client.get_model_version(settings.model_name, str(version))
     except Exception as exc:
         raise InvalidInput(f"{settings.model_name} has no version {version}: {exc}") from None
-    before = champion_version(client, settings.model_name, settings.model_alias)
-    set_champion(client, settings.model_name, settings.model_alias, str(version), reason)
-    return {"from": before.version if before else None, "to": str(version), "reason": reason}
+    aliases = _manual_aliases(pair, settings)
+    before = champion_version(client, settings.model_name, aliases[-1])
+    move_aliases(client, settings, aliases, str(version), reason)
+    return {"from": before.version if before else None, "to": str(version), "reason": reason, "aliases": aliases}
 
 
-def rollback(settings: Settings | None = None) -> dict[str, Any]:
-    """Move the champion back to the version it replaced."""
+def rollback(settings: Settings | None = None, pair: str | None = None) -> dict[str, Any]:
+    """Move `pair`'s champion (default: the global one) back to the version it replaced."""
     settings = settings or get_settings()
     client = get_client(settings)
-    name, alias = settings.model_name, settings.model_alias
+    aliases = _manual_aliases(pair, settings)
+    name, alias = settings.model_name, aliases[-1]  # the global alias leads when the default pair follows it
     current = champion_version(client, name, alias)
     if current is None:
         raise InvalidInput(f"{name} has no {alias!r} to roll back")
-    history = _history(client, name)
-    if not history or history[-1] != str(current.version):
-        history.append(str(current.version))
-    if len(history) < 2:
+    tag = history_tag(alias, settings)
+    past = _history(client, name, tag)
+    if not past or past[-1] != str(current.version):
+        past.append(str(current.version))
+    if len(past) < 2:
         raise InvalidInput(f"{name}@{alias} v{current.version} has no previous champion to roll back to")
-    history.pop()
-    target = history[-1]
+    past.pop()
+    target = past[-1]
     client.set_registered_model_alias(name, alias, target)
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    client.set_registered_model_tag(name, tag, json.dumps(past))
     client.set_model_version_tag(name, target, "rolled_back_from", str(current.version))
+    for follower in aliases[:-1]:  # the default pair's alias follows the global one
+        set_champion(client, name, follower, target, f"rollback of {alias}", history_tag(follower, settings))
     return {"from": str(current.version), "to": target}
 
 
@@ -135,14 +219,19 @@ def list_versions(settings: Settings | None = None) -> list[dict[str, Any]]:
         if "RESOURCE_DOES_NOT_EXIST" in str(exc):
             return []
         raise
-    current = champion_version(client, name, settings.model_alias) if versions else None
+    by_version: dict[str, list[str]] = {}
+    for alias, number in (alias_map(client, name) if versions else {}).items():
+        by_version.setdefault(number, []).append(alias)
     rows = []
     for v in sorted(versions, key=lambda v: int(v.version)):
         tags = dict(v.tags or {})
+        aliases = sorted(by_version.get(str(v.version), []))
         rows.append(
             {
                 "version": str(v.version),
-                "champion": current is not None and str(current.version) == str(v.version),
+                "champion": settings.model_alias in aliases,
+                "aliases": aliases,
+                "pairs": tags.get("data.pairs", tags.get("data.symbol", "")),
                 "model_type": tags.get("model_type", ""),
                 "qlike": tags.get("gate.candidate_qlike", ""),
                 "decision": "promoted"
@@ -156,15 +245,20 @@ def list_versions(settings: Settings | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def version_info(settings: Settings | None = None, version: str | None = None) -> dict[str, Any]:
-    """Details of one version (default: the champion): tags, run metrics, data fingerprint."""
+def version_info(
+    settings: Settings | None = None, version: str | None = None, pair: str | None = None
+) -> dict[str, Any]:
+    """Details of one version (default: the champion serving `pair`, or the global one): tags, metrics, data."""
     settings = settings or get_settings()
     client = get_client(settings)
     name = settings.model_name
+    tag = HISTORY_TAG
     if version is None:
-        v = champion_version(client, name, settings.model_alias)
+        aliases = lookup_aliases([pair], settings) if pair else [settings.model_alias]
+        tag = history_tag(aliases[0], settings)
+        v = resolve_version(client, name, aliases)
         if v is None:
-            raise InvalidInput(f"{name} has no {settings.model_alias!r}; train one with `crypto-mlops train`")
+            raise InvalidInput(f"{name} has no {aliases[-1]!r}; train one with `crypto-mlops train`")
     else:
         try:
             v = client.get_model_version(name, str(version))
@@ -180,5 +274,5 @@ def version_info(settings: Settings | None = None, version: str | None = None) -
         "tags": dict(v.tags or {}),
         "metrics": dict(run.data.metrics) if run else {},
         "params": dict(run.data.params) if run else {},
-        "history": _history(client, name),
+        "history": _history(client, name, tag),
     }

@@ -142,7 +142,7 @@ def train_and_register(
 
     step("gating against the champion")
     baselines = [n for n in result.predictions.columns if n in BASELINES]
-    champion = champion_forecast(result.predictions.index, prepared.features, settings)
+    champion = champion_forecast(result.predictions.index, prepared.features, settings, out.provenance.pairs)
     scores = score_window(result.predictions, candidate, baselines, champion)
     out.notes.extend(scores.notes)
     promotion = promote(scores, Contenders(models=result.models, provenance=out.provenance), settings)

@@ -102,7 +102,12 @@ class TrainDetails(BaseModel):
 
 class TrainOutcome(StepOutcome):
     step: Literal["train"] = "train"
-    details: TrainDetails | None = None
+    details: TrainDetails | None = Field(None, description="The first pair's (the default pair when listed).")
+    other_pairs: list[TrainDetails] = Field(default_factory=list, description="Every other pair, in run order.")
+
+    @property
+    def pairs(self) -> list[TrainDetails]:
+        return ([self.details] if self.details is not None else []) + self.other_pairs
 
 
 class Evaluation(WindowScores):
@@ -115,7 +120,12 @@ class Evaluation(WindowScores):
 
 class EvaluateOutcome(StepOutcome):
     step: Literal["evaluate"] = "evaluate"
-    details: Evaluation | None = None
+    details: Evaluation | None = Field(None, description="The first trained pair's window scores.")
+    other_pairs: list[Evaluation] = Field(default_factory=list, description="Every other trained pair's.")
+
+    @property
+    def pairs(self) -> list[Evaluation]:
+        return ([self.details] if self.details is not None else []) + self.other_pairs
 
 
 class GateRecord(BaseModel):
@@ -129,11 +139,19 @@ class Deployment(BaseModel):
     champion_version: str | None = Field(description="The champion after this step.")
     previous_champion: str | None = None
     decisions: list[GateRecord] = Field(default_factory=list)
+    symbol: str | None = Field(None, description="The pair gated on its own validation window.")
+    aliases: list[str] = Field(default_factory=list, description="The aliases a promotion moves for it.")
+    reason: str = ""
 
 
 class DeployOutcome(StepOutcome):
     step: Literal["deploy"] = "deploy"
-    details: Deployment
+    details: Deployment = Field(description="The first evaluated pair's deployment.")
+    other_pairs: list[Deployment] = Field(default_factory=list, description="Every other pair's.")
+
+    @property
+    def pairs(self) -> list[Deployment]:
+        return [self.details, *self.other_pairs]
 
 
 class Notification(BaseModel):

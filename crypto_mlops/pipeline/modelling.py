@@ -1,32 +1,38 @@
-"""Steps 4-6: train -> evaluate -> deploy, on the models package's training and promotion path.
+"""Steps 4-6: train -> evaluate -> deploy, on the models package's training and promotion path, per pair.
 
 Typed in and out (`pipeline.manifests`); `pipeline.tasks` converts to and from dicts for Airflow.
+Every step works on each pair of the run (PIPELINE_SYMBOLS; the default pair first): each pair is
+trained on its own candles, gated on its own validation window against the model serving it now
+(`champion-<pair>`, else the global `champion`) and promoted to its own alias `champion-<pair>`
+(the default pair also moves `champion`, as before pairs existed). An outcome's `details` is the
+first pair's, `other_pairs` the rest.
 
-train     applies the retrain rule to the run's primary symbol; when it says so, trains every
-          baseline and the candidate (`train_and_register(register=False)`: one MLflow run with
-          params, losses, backtest table, plot, data fingerprint), registers the candidate and the
-          best baseline as versions *without* moving `champion`, and saves the validation-window
-          forecasts and the candles to the models bucket.
+train     applies the retrain rule to each pair; where it says so, trains every baseline and the
+          candidate (`train_and_register(register=False)`: one MLflow run with params, losses,
+          backtest table, plot, data fingerprint), registers the candidate and the best baseline as
+          versions *without* moving any alias, and saves the validation-window forecasts and the
+          candles to the models bucket.
 evaluate  step 1 of the promotion path (`promotion.champion_forecast` + `gate.score_window`):
-          candidate, best baseline, HAR and the current champion (re-forecast from its registered
-          artifact) scored on the same validation origins (QLIKE, MSE, MAE).
+          candidate, best baseline, HAR and the pair's current champion (re-forecast from its
+          registered artifact) scored on the same validation origins (QLIKE, MSE, MAE).
 deploy    step 2 (`promotion.promote`): the candidate must beat the best baseline and the champion;
           else the best baseline may be promoted if it beats the champion (the champion may be a
-          baseline). The decisions are `gate.*` tags on the versions and a JSON record. If `champion`
-          moved since evaluate (a concurrent run), nothing is promoted: no racing.
+          baseline). The decisions are `gate.*` tags on the versions and a JSON record. If the pair's
+          champion moved since evaluate (a concurrent run), nothing is promoted for it: no racing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from crypto_mlops.config import Settings, TrainingSettings, get_settings
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.data.schema import normalize_symbol
 from crypto_mlops.models.provenance import ROLE_BASELINE, ROLE_CANDIDATE, Provenance
-from crypto_mlops.models.registry import current_champion
+from crypto_mlops.models.registry import current_champion, target_aliases
 from crypto_mlops.pipeline import history, layout, retrain
 from crypto_mlops.pipeline.errors import PipelineFailed
 from crypto_mlops.pipeline.ingest import series_of
@@ -82,6 +88,20 @@ def _bilstm_config(training: TrainingSettings) -> BiLSTMConfig:
     return config
 
 
+def _ordered(context: RunContext, manifests: list[SymbolManifest], settings: Settings) -> list[SymbolManifest]:
+    """The run's pairs that have a manifest, the primary (default) pair first."""
+    primary = _primary(context, settings)
+    known = [m for m in manifests if m.symbol in context.symbols] or manifests
+    return sorted(known, key=lambda m: m.symbol != primary)
+
+
+def _joined(parts: list[tuple[str, str]]) -> str:
+    """One pair: its reason as it is; several: `PAIR: reason | PAIR: reason`."""
+    if len(parts) == 1:
+        return parts[0][1]
+    return " | ".join(f"{symbol}: {reason}" for symbol, reason in parts)
+
+
 def train(
     context: RunContext,
     manifests: list[SymbolManifest],
@@ -89,28 +109,60 @@ def train(
     settings: Settings | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainOutcome:
-    """Retrain when the rule says so; register candidate + best baseline (no promotion here).
+    """Retrain each pair where the rule says so; register candidate + best baseline (no promotion here).
 
-    `on_step` receives progress messages ("fitting garch", "fitting bilstm", ...).
+    `on_step` receives progress messages ("fitting garch", "ETH/USDT: fitting bilstm", ...).
     """
     store, settings = _resolve(store, settings)
     training = TrainingSettings()
+    ordered = _ordered(context, manifests, settings)
+    names = [m.symbol for m in ordered]
     outcome = TrainOutcome(run_id=context.run_id, done=False)
-    symbol = _primary(context, settings)
-    manifest = next(m for m in manifests if m.symbol == symbol)
+    if not ordered:
+        outcome.reason = "no retrain: no pair passed validation"
+        return _record(store, outcome)
+    parts: list[tuple[str, str]] = []
+    details: list[TrainDetails] = []
+    for manifest in ordered:
+        step = on_step
+        if on_step is not None and len(ordered) > 1:
+            step = partial(_prefixed, on_step, manifest.symbol)
+        others = [n for n in names if n != manifest.symbol]
+        pair, reason = _train_pair(context, manifest, others, store, settings, training, step)
+        details.append(pair)
+        parts.append((manifest.symbol, reason))
+    outcome.details, outcome.other_pairs = details[0], details[1:]
+    outcome.done = any(d.trained is not None for d in details)
+    outcome.reason = _joined(parts)
+    return _record(store, outcome)
+
+
+def _prefixed(on_step: Callable[[str], None], symbol: str, message: str) -> None:
+    on_step(f"{symbol}: {message}")
+
+
+def _train_pair(
+    context: RunContext,
+    manifest: SymbolManifest,
+    others: list[str],
+    store: Store,
+    settings: Settings,
+    training: TrainingSettings,
+    on_step: Callable[[str], None] | None,
+) -> tuple[TrainDetails, str]:
+    symbol = manifest.symbol
     series = series_of(manifest)
-    champion = current_champion(settings)
+    champion = current_champion(settings, symbol)
     decision = retrain.decide(store, series, symbol, context.timeframe, has_champion=champion is not None)
-    outcome.details = TrainDetails(
+    details = TrainDetails(
         symbol=symbol,
         series=series,
         decision=decision,
         champion_version=str(champion.version) if champion is not None else None,
-        other_symbols=[m.symbol for m in manifests if m.symbol != symbol],
+        other_symbols=others,
     )
     if not decision.retrain:
-        outcome.reason = f"no retrain ({symbol}): {decision.reason}"
-        return _record(store, outcome)
+        return details, f"no retrain ({symbol}): {decision.reason}"
 
     from crypto_mlops.models.promotion import register_version
     from crypto_mlops.models.training import train_and_register
@@ -134,9 +186,9 @@ def train(
         raise PipelineFailed("train", f"cannot train on {len(candles)} candles of {symbol}: {exc}") from exc
     backtest = result.backtest
     best_baseline = backtest.best([n for n in BASELINES if n in backtest.models])["model"]
-    window_key = layout.run_key(context.run_id, "validation-forecasts.parquet")
+    window_key = layout.run_key(context.run_id, f"{manifest.slug}/validation-forecasts.parquet")
     store.put_parquet(layout.MODELS, window_key, backtest.predictions)
-    frame_key = layout.run_key(context.run_id, "training-candles.parquet")
+    frame_key = layout.run_key(context.run_id, f"{manifest.slug}/training-candles.parquet")
     store.put_parquet(layout.MODELS, frame_key, candles)
     provenance = Provenance.of(result.fingerprint, result.run_id, pipeline_run_id=context.run_id)
     candidate_version = register_version(backtest.models[training.candidate], provenance, ROLE_CANDIDATE, settings)
@@ -157,13 +209,7 @@ def train(
             "trained_at": datetime.now(UTC).isoformat(),
         },
     )
-    outcome.done = True
-    outcome.reason = (
-        f"retrained on {len(candles):,} {symbol} candles because {decision.reason}; "
-        f"registered {training.candidate} v{candidate_version}"
-        + (f" and best baseline {best_baseline} v{baseline_version}" if baseline_version else "")
-    )
-    outcome.details.trained = TrainedModels(
+    details.trained = TrainedModels(
         provenance=provenance,
         candidate=training.candidate,
         candidate_version=candidate_version,
@@ -174,72 +220,104 @@ def train(
         timeframe=context.timeframe,
         backtest=backtest.to_dict(),
     )
-    return _record(store, outcome)
+    reason = (
+        f"retrained on {len(candles):,} {symbol} candles because {decision.reason}; "
+        f"registered {training.candidate} v{candidate_version}"
+        + (f" and best baseline {best_baseline} v{baseline_version}" if baseline_version else "")
+    )
+    return details, reason
 
 
 def evaluate(trained: TrainOutcome, store: Store | None = None, settings: Settings | None = None) -> EvaluateOutcome:
-    """Candidate vs best baseline vs HAR vs the current champion on the same validation origins."""
+    """Per trained pair: candidate vs best baseline vs HAR vs the pair's champion on the same validation origins."""
     store, settings = _resolve(store, settings)
     outcome = EvaluateOutcome(run_id=trained.run_id, done=False)
-    models = trained.details.trained if trained.done and trained.details else None
-    if models is None:
+    pairs = [d for d in trained.pairs if d.trained is not None] if trained.done else []
+    if not pairs:
         outcome.reason = "skipped: nothing was trained"
         return _record(store, outcome)
+    evaluations = [_evaluate_pair(d.symbol, d.trained, store, settings) for d in pairs if d.trained is not None]
+    outcome.done = True
+    outcome.details, outcome.other_pairs = evaluations[0], evaluations[1:]
+    parts = []
+    for scores in evaluations:
+        ranked = sorted(scores.table.items(), key=lambda item: item[1].qlike)
+        parts.append(
+            (
+                scores.provenance.symbol,
+                f"QLIKE on {scores.window_origins} common validation origins: "
+                + ", ".join(f"{name} {s.qlike:.4f}" for name, s in ranked),
+            )
+        )
+    outcome.reason = _joined(parts)
+    return _record(store, outcome)
+
+
+def _evaluate_pair(symbol: str, models: TrainedModels, store: Store, settings: Settings) -> Evaluation:
     from crypto_mlops.models.backtest import prepare
     from crypto_mlops.models.gate import score_window
     from crypto_mlops.models.promotion import champion_forecast
 
     window = store.get_parquet(layout.MODELS, models.window_key)
     features = prepare(store.get_parquet(layout.MODELS, models.frame_key), models.timeframe).features
-    champion = champion_forecast(window.index, features, settings)
+    champion = champion_forecast(window.index, features, settings, models.provenance.pairs)
     report = ["har"] if "har" in window else []
     try:
         scores = score_window(window, models.candidate, [models.best_baseline], champion, report)
     except ValueError as exc:
-        raise PipelineFailed("evaluate", str(exc)) from exc
-    outcome.done = True
-    outcome.details = Evaluation(
+        raise PipelineFailed("evaluate", f"{symbol}: {exc}") from exc
+    return Evaluation(
         **scores.model_dump(),
         candidate_version=models.candidate_version,
         baseline_version=models.baseline_version,
         provenance=models.provenance,
     )
-    ranked = sorted(scores.table.items(), key=lambda item: item[1].qlike)
-    outcome.reason = f"QLIKE on {scores.window_origins} common validation origins: " + ", ".join(
-        f"{name} {s.qlike:.4f}" for name, s in ranked
-    )
-    return _record(store, outcome)
 
 
 def deploy(evaluated: EvaluateOutcome, store: Store | None = None, settings: Settings | None = None) -> DeployOutcome:
-    """Apply the gate; move `champion` (candidate first, else the best baseline) or record why not."""
+    """Per evaluated pair: apply the gate; move the pair's champion (candidate first, else the best baseline)."""
     store, settings = _resolve(store, settings)
-    scores = evaluated.details if evaluated.done else None
-    if scores is None:
+    evaluations = evaluated.pairs if evaluated.done else []
+    if not evaluations:
         champion = current_champion(settings)
         now = str(champion.version) if champion is not None else None
         skipped = DeployOutcome(run_id=evaluated.run_id, done=False, details=Deployment(champion_version=now))
         skipped.reason = f"champion unchanged ({_v(now)}): nothing new to deploy"
         return _record(store, skipped)
+    # Pairs that move only their own alias first: a move of the global champion changes what serves every
+    # pair without one, which their gate (scored against it at evaluate) would rightly refuse as a race.
+    moves_global = [settings.model_alias in target_aliases(e.provenance.pairs, settings) for e in evaluations]
+    order = sorted(range(len(evaluations)), key=lambda i: moves_global[i])
+    done = {i: _deploy_pair(evaluations[i], evaluated.run_id, settings) for i in order}
+    deployments = [done[i] for i in range(len(evaluations))]
+    outcome = DeployOutcome(
+        run_id=evaluated.run_id,
+        done=any(promoted for _, promoted in deployments),
+        reason=_joined([(d.symbol or "", d.reason) for d, _ in deployments]),
+        details=deployments[0][0],
+        other_pairs=[d for d, _ in deployments[1:]],
+    )
+    return _record(store, outcome)
+
+
+def _deploy_pair(scores: Evaluation, run_id: str, settings: Settings) -> tuple[Deployment, bool]:
+    """The gate for one pair's evaluation: its deployment record, and whether a model was promoted."""
     from crypto_mlops.models.promotion import Contenders, promote
 
     versions = {scores.candidate: scores.candidate_version}
     if scores.baseline_version:
         versions[scores.best_baseline] = scores.baseline_version
     contenders = Contenders(versions=versions, provenance=scores.provenance)
-    result = promote(scores, contenders, settings, reason_prefix=f"pipeline {evaluated.run_id}: ")
+    result = promote(scores, contenders, settings, reason_prefix=f"pipeline {run_id}: ")
+    symbol = scores.provenance.symbol
     if result.refused:
-        details = Deployment(champion_version=result.champion_after)
-        return _record(
-            store, DeployOutcome(run_id=evaluated.run_id, done=False, reason=result.refused, details=details)
-        )
+        refused = Deployment(champion_version=result.champion_after, symbol=symbol, aliases=result.aliases)
+        refused.reason = result.refused
+        return refused, False
     records = [
         GateRecord(model=o.decision.candidate, version=o.version, promote=o.decision.promote, reason=o.decision.reason)
         for o in result.attempts
     ]
-    details = Deployment(
-        champion_version=result.champion_after, previous_champion=result.champion_before, decisions=records
-    )
     promoted = result.promoted
     if promoted is not None:
         reason = f"{promoted.decision.candidate} v{promoted.version} is now champion — {promoted.decision.reason}"
@@ -247,5 +325,12 @@ def deploy(evaluated: EvaluateOutcome, store: Store | None = None, settings: Set
         reason = f"champion unchanged ({_v(result.champion_before)}): " + "; ".join(
             f"{r.model} {_v(r.version)} {r.reason}" for r in records
         )
-    outcome = DeployOutcome(run_id=evaluated.run_id, done=promoted is not None, reason=reason, details=details)
-    return _record(store, outcome)
+    deployment = Deployment(
+        champion_version=result.champion_after,
+        previous_champion=result.champion_before,
+        decisions=records,
+        symbol=symbol,
+        aliases=result.aliases,
+        reason=reason,
+    )
+    return deployment, promoted is not None

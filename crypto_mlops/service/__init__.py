@@ -17,6 +17,7 @@ from crypto_mlops.service.limits import (
     MIN_LIMIT,
 )
 from crypto_mlops.service.model_holder import ModelHolder
+from crypto_mlops.service.pair_models import PairModels
 
 __all__ = [
     "DEFAULT_CHART_POINTS",
@@ -30,6 +31,7 @@ __all__ = [
     "HistoryStore",
     "ModelHolder",
     "OHLCVCache",
+    "PairModels",
     "PeriodicPredictionFeed",
     "PredictionFeed",
     "get_service",

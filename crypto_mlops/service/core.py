@@ -14,6 +14,7 @@ from typing import Any, TypedDict, Unpack
 
 from crypto_mlops import __version__
 from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.data.schema import normalize_symbol
 from crypto_mlops.models.contract import Predictor
 from crypto_mlops.service.cache import CacheKey
 from crypto_mlops.service.dashboard import Dashboard
@@ -25,6 +26,7 @@ from crypto_mlops.service.history import HistoryStore
 from crypto_mlops.service.limits import DEFAULT_CHART_POINTS, MAX_CHART_POINTS, MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market, MarketLoader, Markets, default_market_loader
 from crypto_mlops.service.model_holder import ModelHolder
+from crypto_mlops.service.pair_models import PairModels
 from crypto_mlops.service.recording import HistoryKind, Recorder
 from crypto_mlops.service.results import (
     ChartSeries,
@@ -53,7 +55,8 @@ class ServiceParts(TypedDict, total=False):
     """Collaborators a caller may pass in (tests, other hosts); each one missing is built from the settings."""
 
     market_loader: MarketLoader
-    model_holder: ModelHolder | None
+    model_holder: ModelHolder | None  # one model for every pair (tests, hosts without per-pair champions)
+    model_book: PairModels | None  # the model per pair (default: champion-<pair> -> champion -> baseline)
     history: HistoryStore | None
 
 
@@ -67,7 +70,10 @@ class CryptoService:
         self._settings = settings or get_settings()
         self.telemetry = Telemetry()
         self.history = parts.get("history") or HistoryStore(self._settings.database_url)
-        self.models = parts.get("model_holder") or ModelHolder(self._settings)
+        holder = parts.get("model_holder")
+        self.models = parts.get("model_book") or (
+            PairModels.single(holder) if holder is not None else PairModels(self._settings)
+        )
         self.markets = Markets(self._settings, parts.get("market_loader", default_market_loader))
         self.cache = self.markets.cache
         self.telemetry.watch_cache(self.cache.stats)
@@ -220,9 +226,12 @@ class CryptoService:
         )
 
     # -- model --------------------------------------------------------------------------------
-    def model_info(self) -> ModelInfo:
-        self._ensure_model()
-        return self.models.info()
+    def model_info(self, symbol: str | None = None) -> ModelInfo:
+        """The model serving `symbol` (default: DEFAULT_SYMBOL) and which alias resolved for it."""
+        pair = normalize_symbol(symbol) if symbol else None
+        if not self._ensure_model():
+            return self.models.default.info()
+        return self.models.info(pair)
 
     def reload_model(self) -> ReloadResult:
         return self.models.reload()
@@ -239,7 +248,7 @@ class CryptoService:
     def health(self) -> HealthResult:
         # Health must not wait for a model load (SPEC §2): report what is loaded right now, and
         # "starting" until the warm-up has loaded the model and cached the default candles.
-        info = self.models.info()
+        info = self.models.default.info()  # what is loaded now: health never loads a model
         db_ok = self.history.ping()
         status = "ok" if db_ok else "degraded"
         return HealthResult(

@@ -10,7 +10,7 @@ from crypto_mlops.models.contract import Predictor
 from crypto_mlops.service.forecasts import path_forecasts, predict_origins
 from crypto_mlops.service.market import Market
 from crypto_mlops.service.memo import LruMemo
-from crypto_mlops.service.model_holder import ModelHolder
+from crypto_mlops.service.pair_models import PairModels
 from crypto_mlops.service.results import ChartSeries, VolatilityPoint, iso_z
 from crypto_mlops.service.wire import num, ohlcv_bars
 
@@ -22,7 +22,7 @@ OriginKey = tuple[object, ...]  # (cache key, model name, version, type, origin 
 
 
 class Dashboard:
-    def __init__(self, models: ModelHolder) -> None:
+    def __init__(self, models: PairModels) -> None:
         self.models = models
         # Forecast per (key, model, origin candle): past origins never change, so each is computed once.
         self._origins: LruMemo[OriginKey, float] = LruMemo(ORIGIN_MEMO_SIZE)
@@ -36,7 +36,8 @@ class Dashboard:
         from crypto_mlops.features import compute_features
         from crypto_mlops.signals import vol_regime
 
-        predictor = self.models.get()
+        served = self.models.serve(m.key.symbol)
+        predictor = served.predictor
         feats = compute_features(m.data.frame, bar_hours=m.data.bar_hours).iloc[-m.limit :]
         vph = feats["vol_per_hour"]
         regimes = [vol_regime(float(v)) if np.isfinite(v) else "unknown" for v in vph]
@@ -50,6 +51,8 @@ class Dashboard:
             volatility=series,
             model_version=str(predictor.model_version),
             model_type=str(predictor.model_type),
+            model_name=str(predictor.model_name),
+            model_alias=served.alias,
             source=m.data.source,
             candle_time=m.candle_time,
         )

@@ -1,4 +1,7 @@
-"""The model the service predicts with: champion from MLflow, hot reload, baseline fallback.
+"""One served model: a champion alias from MLflow, hot reload, baseline fallback.
+
+`service.pair_models.PairModels` holds one of these per alias in use (the global `champion`, and a
+pair's `champion-<pair>` where the registry has one) and picks the right one for each pair.
 
 * Loaded once (lazily, on first use or at start-up), never per request.
 * `reload()` swaps in a new champion atomically; if MLflow is down or the load fails, the model that
@@ -34,6 +37,17 @@ def _load_champion(settings: Settings) -> Predictor:
     return load_predictor(settings)
 
 
+def alias_loader(alias: str) -> Callable[[Settings], Predictor]:
+    """Loads the version behind `alias` (e.g. `champion-ethusdt`) from the registry."""
+
+    def load(settings: Settings) -> Predictor:
+        from crypto_mlops.models.inference import load_predictor
+
+        return load_predictor(settings, alias=alias)
+
+    return load
+
+
 def _champion_version(settings: Settings) -> str | None:
     from crypto_mlops.models.registry import champion_version, get_client
 
@@ -55,8 +69,10 @@ class ModelHolder:
         load_baseline: Callable[[str], Predictor] = _load_baseline,
         on_change: ModelCallback | None = None,
         champion_probe: Callable[[Settings], str | None] = _champion_version,
+        alias: str | None = None,
     ) -> None:
         self.settings = settings
+        self.alias = alias or settings.model_alias  # what `load_champion` loads (used in descriptions)
         self._load_champion = load_champion
         self._load_baseline = load_baseline
         self._champion_probe = champion_probe
@@ -71,7 +87,18 @@ class ModelHolder:
 
     @property
     def model_uri(self) -> str:
-        return f"models:/{self.settings.model_name}@{self.settings.model_alias}"
+        return f"models:/{self.settings.model_name}@{self.alias}"
+
+    @property
+    def served_alias(self) -> str:
+        """What serves now: this holder's alias, or `baseline:har` while it falls back."""
+        return f"baseline:{FALLBACK_BASELINE}" if self.fallback else self.alias
+
+    @property
+    def version(self) -> str | None:
+        """Version of the champion being served (None: nothing loaded, or the baseline)."""
+        predictor = self._predictor
+        return None if predictor is None or self.fallback else str(predictor.model_version)
 
     @property
     def loaded(self) -> bool:
@@ -159,6 +186,7 @@ class ModelHolder:
             backtest=_jsonable(backtest) if backtest else None,
             last_reload_at=iso_z(self.last_reload_at),
             last_reload_error=self.last_reload_error,
+            model_alias=self.served_alias if predictor is not None else "",
         )
 
     # -- internals --------------------------------------------------------------------------

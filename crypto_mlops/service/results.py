@@ -103,6 +103,9 @@ class MLPredictionOut(BaseModel):
     model_name: str
     model_version: str
     model_type: str
+    model_alias: str = Field(
+        "", description="Which model served this pair: `champion-<pair>`, `champion` (global) or `baseline:har`."
+    )
     prediction_timestamp: str
     source: str
     rv_24h_q10: float | None = Field(None, description="10 % quantile of the next 24 h's RV (calibrated).")
@@ -128,6 +131,10 @@ class MLSignalResult(DataOrigin):
     method: str = "ml"
     timestamp: str
     model_version: str
+    model_name: str = Field("", description="The registered model (or baseline) that produced the forecast.")
+    model_alias: str = Field(
+        "", description="Which model served this pair: `champion-<pair>`, `champion` (global) or `baseline:har`."
+    )
     ml_prediction: MLPredictionOut
     heuristic_comparison: HeuristicComparison | None = None
     exchange: str
@@ -149,6 +156,10 @@ class CompareML(BaseModel):
     risk_level: str
     model_version: str
     model_type: str
+    model_name: str = ""
+    model_alias: str = Field(
+        "", description="Which model served this pair: `champion-<pair>`, `champion` (global) or `baseline:har`."
+    )
 
 
 class CompareDetail(BaseModel):
@@ -187,6 +198,10 @@ class ModelInfo(BaseModel):
     )
     last_reload_at: str | None = None
     last_reload_error: str | None = None
+    symbol: str | None = Field(None, description="The pair this model serves (the default pair when none was asked).")
+    model_alias: str = Field(
+        "", description="Alias that resolved for the pair: `champion-<pair>`, `champion` or `baseline:har`."
+    )
 
 
 class ReloadResult(BaseModel):
@@ -235,6 +250,10 @@ class ChartSeries(DataOrigin):
     volatility: list[VolatilityPoint]
     model_version: str
     model_type: str
+    model_name: str = ""
+    model_alias: str = Field(
+        "", description="Which model served this pair: `champion-<pair>`, `champion` (global) or `baseline:har`."
+    )
 
 
 # -- many pairs (screener, freqtrade pairlist) ---------------------------------------------------
@@ -251,6 +270,9 @@ class PairForecast(BaseModel):
     model_name: str = Field(description="The model that produced this pair's forecast.")
     model_type: str
     model_version: str
+    model_alias: str = Field(
+        "", description="Which model served this pair: `champion-<pair>`, `champion` (global) or `baseline:har`."
+    )
     candle_time: str
 
 

@@ -93,6 +93,7 @@ class Screener:
             model_name=p.model_name,
             model_type=p.model_type,
             model_version=p.model_version,
+            model_alias=p.model_alias,
             candle_time=ml.candle_time,
         )
 

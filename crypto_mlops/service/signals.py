@@ -18,7 +18,7 @@ from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.models.contract import Predictor
 from crypto_mlops.service.market import Market, Markets, ResultOrigin
 from crypto_mlops.service.memo import LruMemo
-from crypto_mlops.service.model_holder import ModelHolder
+from crypto_mlops.service.pair_models import PairModels
 from crypto_mlops.service.results import (
     CompareDetail,
     CompareHeuristic,
@@ -46,6 +46,8 @@ _COMPARED_ML_FIELDS = {
     "risk_level",
     "model_version",
     "model_type",
+    "model_name",
+    "model_alias",
 }
 T = TypeVar("T")
 
@@ -53,7 +55,7 @@ T = TypeVar("T")
 class Signals:
     """Signals on candles already resolved by `Markets` (the facade resolves, computes, then records)."""
 
-    def __init__(self, settings: Settings, markets: Markets, models: ModelHolder) -> None:
+    def __init__(self, settings: Settings, markets: Markets, models: PairModels) -> None:
         self.settings = settings
         self.markets = markets
         self.models = models
@@ -80,6 +82,8 @@ class Signals:
             **self._origin(m, exchange),
             timestamp=now_z(),
             model_version=ml.model_version,
+            model_name=ml.model_name,
+            model_alias=ml.model_alias,
             ml_prediction=ml,
             heuristic_comparison=comparison,
         )
@@ -139,9 +143,15 @@ class Signals:
         )
 
     def predict(self, m: Market, predictor: Predictor | None = None) -> MLPredictionOut:
-        predictor = predictor or self.models.get()
-        model_id = (id(predictor), str(predictor.model_version), str(predictor.model_type))
-        return self._memo(("ml", m.key, m.fetch_id, model_id), lambda: _predict_now(m, predictor))
+        """The forecast of the model serving `m`'s pair (`PairModels.serve`), or of `predictor` when given."""
+        if predictor is None:
+            served = self.models.serve(m.key.symbol)
+            predictor, alias = served.predictor, served.alias
+        else:
+            alias = str(getattr(predictor, "model_alias", ""))
+        model_id = (id(predictor), str(predictor.model_version), str(predictor.model_type), alias)
+        chosen = predictor
+        return self._memo(("ml", m.key, m.fetch_id, model_id), lambda: _predict_now(m, chosen, alias))
 
     def _origin(self, m: Market, exchange: str | None) -> ResultOrigin:
         """`Markets.origin`, once per candle fetch: formatting the candle time is pandas work."""
@@ -160,7 +170,7 @@ def now_z() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _predict_now(m: Market, predictor: Predictor) -> MLPredictionOut:
+def _predict_now(m: Market, predictor: Predictor, alias: str) -> MLPredictionOut:
     # The model sees the whole cached history (its features need long windows), not just `limit`.
     try:
         p = predictor.predict(m.data.frame, source=m.data.source, bar_hours=m.data.bar_hours)
@@ -181,6 +191,7 @@ def _predict_now(m: Market, predictor: Predictor) -> MLPredictionOut:
         model_name=str(p.model_name),
         model_version=str(p.model_version),
         model_type=str(p.model_type),
+        model_alias=alias,
         prediction_timestamp=iso_z(pd.Timestamp(p.prediction_timestamp)) or m.candle_time,
         source=str(p.source or m.data.source),
         rv_24h_q10=p.rv_24h_q10,

@@ -88,6 +88,7 @@ class _Source:
             model_name="crypto-predictor",
             model_type="har_x",
             model_version="1",
+            model_alias="champion",
             rv_24h_q10=rv * 0.7,
             rv_24h_q50=rv * 0.95,
             rv_24h_q90=rv * 1.4,
