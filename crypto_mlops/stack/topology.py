@@ -2,7 +2,8 @@
 
 Embedded (default, no Docker, works offline):
     tansu broker -> bootstrap (a champion exists: the best baseline at once) -> API/UI/GraphQL,
-    standalone GraphQL, gRPC, MLflow UI (SQLite + local artifacts), producer, consumer
+    standalone GraphQL and gRPC (one process by default, STACK_SERVING), MLflow UI (SQLite + local
+    artifacts), producer, consumer
     -> background trainer (`crypto-mlops pipeline run`: trains the learned model, gates, reloads the API).
 Full (`--full`): PostgreSQL + SeaweedFS S3 first, MLflow on PostgreSQL + S3, the broker on S3
 storage, the app on PostgreSQL/S3, and Airflow standalone with the DAG.
@@ -14,13 +15,11 @@ and `stack urls` when no stack runs (to probe the default ports): one list, no s
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 from crypto_mlops.config import Settings, StackSettings
 from crypto_mlops.stack.airflow_standalone import (
@@ -32,6 +31,8 @@ from crypto_mlops.stack.airflow_standalone import (
 )
 from crypto_mlops.stack.child import ChildProcess, cli_command
 from crypto_mlops.stack.component import ComponentSpec
+from crypto_mlops.stack.endpoint import ServingProcess, SharedEndpoint
+from crypto_mlops.stack.exchange import exchange_reachable
 from crypto_mlops.stack.health import HealthKind, HealthSpec, check
 from crypto_mlops.stack.mlflow_server import MlflowServer
 from crypto_mlops.stack.ports import LOOPBACK
@@ -44,6 +45,7 @@ BUCKETS = ("raw-data", "processed-data", "quality-reports", "models", "mlflow", 
 DATABASES = ("mlflow", "airflow", "cryptodb")
 STORAGE = ("postgres", "seaweedfs")  # full mode: the servers that keep everyone's data
 ProducerMode = Literal["live", "simulate"]
+ServingMode = Literal["one", "split"]
 
 
 @dataclass
@@ -73,20 +75,6 @@ class StackContext:
     def broker_port(self) -> int:
         first = self.settings.kafka_bootstrap_servers.split(",")[0].strip()
         return int(first.rsplit(":", 1)[1])
-
-
-def exchange_reachable(exchange: str, timeout: float) -> tuple[bool, str]:
-    """Can we open a TCP connection to the exchange's API host? (DNS + connect, no request.)"""
-    try:
-        import ccxt
-
-        urls = getattr(ccxt, exchange)().urls.get("api")
-        url = urls if isinstance(urls, str) else next(v for v in (urls or {}).values() if isinstance(v, str))
-        host = urlparse(url).hostname or ""
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True, host
-    except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"[:120]
 
 
 def prepare_context(settings: Settings, stack: StackSettings, root: Path, full: bool) -> StackContext:
@@ -275,9 +263,78 @@ def _airflow(ctx: StackContext, pg: PostgresServer) -> ComponentSpec:
     )
 
 
+def serving_mode(ctx: StackContext) -> ServingMode:
+    """STACK_SERVING, except that API_WORKERS > 1 needs REST in its own (multi-worker) process."""
+    if ctx.stack.serving == "one" and ctx.settings.api_workers > 1:
+        return "split"
+    return ctx.stack.serving
+
+
+def _servers(ctx: StackContext) -> list[ComponentSpec]:
+    """REST (+ UI, /graphql), standalone GraphQL and gRPC: one process (`serve all`) or one each.
+
+    Either way each port is a component with its own probe; they start once a champion exists, so
+    the first request already has a model.
+    """
+    s = ctx.settings
+    api = f"http://{LOOPBACK}:{s.api_port}"
+    gql = f"http://{LOOPBACK}:{s.graphql_port}/graphql"
+    grpc = f"{LOOPBACK}:{s.grpc_port}"
+    servers = (
+        ("api", "REST API + UI + /graphql", HealthSpec(HealthKind.HTTP, f"{api}/health"), f"{api}/"),
+        ("graphql", "standalone GraphQL", HealthSpec(HealthKind.GRAPHQL, gql), gql),
+        ("grpc", "gRPC crypto.CryptoService", HealthSpec(HealthKind.GRPC, grpc), f"grpc://{grpc}"),
+    )
+    if serving_mode(ctx) == "split":  # `serve NAME` each
+        return [
+            _ours(ctx, name, role, ("serve", name), health=probe, url=url, depends_on=("bootstrap",))
+            for name, role, probe, url in servers
+        ]
+    (_, api_role, api_probe, api_url), *others = servers
+    host: list[ManagedProcess] = []  # the `serve all` process of the current plan
+
+    def build_host() -> ManagedProcess:
+        ports = (s.graphql_port, s.grpc_port)
+        process = ServingProcess(
+            "api", cli_command("serve", "all"), ctx.env, ctx.log("api"), _probe_passes(api_probe), ports
+        )
+        host[:] = [process]
+        return process
+
+    specs = [
+        ComponentSpec(
+            "api",
+            f"{api_role}; GraphQL and gRPC in the same process",
+            api_url,
+            s.api_port,
+            api_probe,
+            depends_on=("bootstrap",),
+            build=build_host,
+        )
+    ]
+    for name, role, probe, url in others:
+
+        def build_endpoint(name: str = name, probe: HealthSpec = probe) -> ManagedProcess:
+            return SharedEndpoint(name, lambda: host[0] if host else None, _probe_passes(probe), ctx.log(name), "api")
+
+        # No port of its own to check (the api process holds it); it follows the api process's restarts.
+        specs.append(
+            ComponentSpec(
+                name,
+                f"{role} (in the api process)",
+                url,
+                None,
+                probe,
+                depends_on=("api",),
+                restart_after=("api",),
+                build=build_endpoint,
+            )
+        )
+    return specs
+
+
 def component_specs(ctx: StackContext) -> list[ComponentSpec]:
     """Every component of the stack in start order (dependencies decide what actually waits)."""
-    s = ctx.settings
     pg: PostgresServer | None = None
     s3: SeaweedS3 | None = None
     specs: list[ComponentSpec] = []
@@ -295,17 +352,7 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
             job=True,
         ),
     ]
-    api = f"http://{LOOPBACK}:{s.api_port}"
-    gql = f"http://{LOOPBACK}:{s.graphql_port}/graphql"
-    grpc = f"{LOOPBACK}:{s.grpc_port}"
-    servers = (
-        ("api", "REST API + UI + /graphql", HealthSpec(HealthKind.HTTP, f"{api}/health"), f"{api}/"),
-        ("graphql", "standalone GraphQL", HealthSpec(HealthKind.GRAPHQL, gql), gql),
-        ("grpc", "gRPC crypto.CryptoService", HealthSpec(HealthKind.GRPC, grpc), f"grpc://{grpc}"),
-    )
-    # `serve NAME`; they start once a champion exists, so the first request already has a model.
-    for name, role, probe, url in servers:
-        specs.append(_ours(ctx, name, role, ("serve", name), health=probe, url=url, depends_on=("bootstrap",)))
+    specs += _servers(ctx)
     mode = ctx.producer_mode
     workers = (
         ("producer", f"price producer ({mode})", ("stream", "produce", "--mode", mode), ("broker",)),

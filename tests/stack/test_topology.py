@@ -8,10 +8,11 @@ import pytest
 
 from crypto_mlops.config import Settings, StackSettings
 from crypto_mlops.stack.component import Component, ComponentState
+from crypto_mlops.stack.endpoint import ServingProcess, SharedEndpoint
 from crypto_mlops.stack.health import HealthKind, HealthSpec
 from crypto_mlops.stack.statefile import read_state, write_state
 from crypto_mlops.stack.status import default_components
-from crypto_mlops.stack.topology import StackContext, component_specs
+from crypto_mlops.stack.topology import StackContext, component_specs, serving_mode
 
 
 def _context(tmp_path: Path, full: bool = False, train: bool = True) -> StackContext:
@@ -32,6 +33,39 @@ def test_embedded_components_and_their_order(tmp_path: Path) -> None:
     assert specs["producer"].health is not None and specs["producer"].health.kind is HealthKind.PROCESS
     for spec in specs.values():
         assert set(spec.depends_on) <= set(specs), spec.name
+
+
+def test_one_serving_process_by_default(tmp_path: Path) -> None:
+    """STACK_SERVING=one: the api component runs `serve all`; graphql and grpc are its ports, still probed."""
+    specs = {s.name: s for s in component_specs(_context(tmp_path))}
+    api = specs["api"].build() if specs["api"].build else None
+    assert isinstance(api, ServingProcess) and api.command()[-2:] == ["serve", "all"]
+    assert set(api.ports) == {14000, 15051}  # checked free before the one process binds them
+    for name, probe in (("graphql", HealthKind.GRAPHQL), ("grpc", HealthKind.GRPC)):
+        spec = specs[name]
+        assert spec.depends_on == ("api",) and spec.restart_after == ("api",) and spec.port is None
+        assert spec.health is not None and spec.health.kind is probe and spec.required
+        endpoint = spec.build() if spec.build else None
+        assert isinstance(endpoint, SharedEndpoint) and endpoint.pid is None  # the api process is not running
+    assert specs["grpc"].health == HealthSpec(HealthKind.GRPC, "127.0.0.1:15051")
+
+
+@pytest.mark.parametrize("split", [{"serving": "split"}, {"workers": 2}])
+def test_split_serving_runs_a_process_per_server(tmp_path: Path, split: dict[str, object]) -> None:
+    """STACK_SERVING=split, or API_WORKERS > 1 (REST in its own N-worker process): `serve NAME` each."""
+    ctx = _context(tmp_path)
+    if "serving" in split:
+        ctx.stack.serving = "split"
+    else:
+        ctx.settings.api_workers = 2
+    assert serving_mode(ctx) == "split"
+    specs = {s.name: s for s in component_specs(ctx)}
+    assert list(specs) == ["broker", "mlflow", "bootstrap", "api", "graphql", "grpc", "producer", "consumer", "trainer"]
+    for name, port in (("api", 18800), ("graphql", 14000), ("grpc", 15051)):
+        spec = specs[name]
+        assert spec.depends_on == ("bootstrap",) and spec.port == port
+        process = spec.build() if spec.build else None
+        assert process is not None and process.command()[-2:] == ["serve", name]
 
 
 def test_full_mode_adds_storage_and_airflow(tmp_path: Path) -> None:
