@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -34,7 +34,7 @@ from crypto_mlops.stack.component import ComponentSpec
 from crypto_mlops.stack.endpoint import ServingProcess, SharedEndpoint
 from crypto_mlops.stack.exchange import exchange_reachable
 from crypto_mlops.stack.health import HealthKind, HealthSpec, check
-from crypto_mlops.stack.mlflow_server import MlflowServer
+from crypto_mlops.stack.mlflow_server import MlflowServer, schema_ready, sqlite_path
 from crypto_mlops.stack.ports import LOOPBACK
 from crypto_mlops.stack.postgres import PostgresServer
 from crypto_mlops.stack.process import ManagedProcess
@@ -216,11 +216,19 @@ def _broker(ctx: StackContext, s3: SeaweedS3 | None) -> ComponentSpec:
     )
 
 
-def _mlflow(ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None) -> ComponentSpec:
-    """Embedded: SQLite + local artifacts, started after the bootstrap created the schema (no
-    migration race). Full: PostgreSQL + S3, started first because the app talks to it."""
+def _mlflow(
+    ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None, bootstrap_ended: Callable[[], bool]
+) -> ComponentSpec:
+    """Embedded: SQLite + local artifacts. It starts with the stack but launches once the bootstrap has
+    created the schema (no migration race), not once the bootstrap is done: the server's ~20 s start
+    then overlaps the bootstrap's model fitting. Full: PostgreSQL + S3, started first because the app
+    talks to it."""
     s = ctx.settings
     url = f"http://{LOOPBACK}:{s.mlflow_port}"
+    db = None if ctx.full else sqlite_path(s.mlflow_tracking_uri, ctx.root)
+
+    def schema_created() -> bool:
+        return (db is not None and schema_ready(db)) or bootstrap_ended()
 
     def build() -> ManagedProcess:
         if pg is not None and s3 is not None:
@@ -230,7 +238,10 @@ def _mlflow(ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None) 
             backend = tracking if tracking.startswith("sqlite:") else f"sqlite:///{ctx.root / 'mlflow.db'}"
             artifacts, env = str(ctx.root / "mlartifacts"), {}
         log = ctx.log("mlflow")
-        return MlflowServer(s.mlflow_port, backend_uri=backend, artifacts_destination=artifacts, env=env, log_path=log)
+        wait = schema_created if db is not None else None
+        return MlflowServer(
+            s.mlflow_port, backend_uri=backend, artifacts_destination=artifacts, env=env, log_path=log, wait_for=wait
+        )
 
     return ComponentSpec(
         "mlflow",
@@ -238,7 +249,7 @@ def _mlflow(ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None) 
         url,
         s.mlflow_port,
         HealthSpec(HealthKind.HTTP, f"{url}/health"),
-        depends_on=STORAGE if ctx.full else ("bootstrap",),
+        depends_on=STORAGE if ctx.full else () if db is not None else ("bootstrap",),
         build=build,
     )
 
@@ -340,18 +351,27 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
     specs: list[ComponentSpec] = []
     if ctx.full:
         pg, s3, specs = _storage(ctx)
-    specs += [
-        _broker(ctx, s3),
-        _mlflow(ctx, pg, s3),
-        _ours(
-            ctx,
-            "bootstrap",
-            "first model: best baseline as champion",
-            ("pipeline", "bootstrap"),
-            depends_on=("mlflow",) if ctx.full else (),
-            job=True,
-        ),
-    ]
+    bootstrap = _ours(
+        ctx,
+        "bootstrap",
+        "first model: best baseline as champion",
+        ("pipeline", "bootstrap"),
+        depends_on=("mlflow",) if ctx.full else (),
+        job=True,
+    )
+    launched: list[ManagedProcess] = []  # the bootstrap's process of the current plan
+
+    build_job = bootstrap.build
+
+    def build_bootstrap() -> ManagedProcess:
+        assert build_job is not None
+        launched[:] = [build_job()]
+        return launched[0]
+
+    def bootstrap_ended() -> bool:
+        return bool(launched) and launched[0].returncode() is not None
+
+    specs += [_broker(ctx, s3), _mlflow(ctx, pg, s3, bootstrap_ended), replace(bootstrap, build=build_bootstrap)]
     specs += _servers(ctx)
     mode = ctx.producer_mode
     workers = (

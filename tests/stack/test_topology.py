@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from crypto_mlops.config import Settings, StackSettings
+from crypto_mlops.stack.child import ChildProcess
 from crypto_mlops.stack.component import Component, ComponentState
 from crypto_mlops.stack.endpoint import ServingProcess, SharedEndpoint
 from crypto_mlops.stack.health import HealthKind, HealthSpec
+from crypto_mlops.stack.mlflow_server import MlflowServer, schema_ready, sqlite_path
+from crypto_mlops.stack.ports import wait_until
 from crypto_mlops.stack.statefile import read_state, write_state
 from crypto_mlops.stack.status import default_components
 from crypto_mlops.stack.topology import StackContext, component_specs, serving_mode
@@ -27,7 +32,10 @@ def test_embedded_components_and_their_order(tmp_path: Path) -> None:
     assert list(specs) == ["broker", "mlflow", "bootstrap", "api", "graphql", "grpc", "producer", "consumer", "trainer"]
     assert specs["api"].depends_on == ("bootstrap",) and specs["api"].port == 18800
     assert specs["api"].health == HealthSpec(HealthKind.HTTP, "http://127.0.0.1:18800/health")
-    assert specs["mlflow"].depends_on == ("bootstrap",)  # embedded: SQLite schema first
+    # Embedded: SQLite schema first. The server waits for the bootstrap's schema, not for the bootstrap's end.
+    assert specs["mlflow"].depends_on == ()
+    mlflow = specs["mlflow"].build() if specs["mlflow"].build else None
+    assert isinstance(mlflow, MlflowServer) and mlflow.wait_for is not None and not mlflow.wait_for()
     assert specs["broker"].health == HealthSpec(HealthKind.KAFKA, "127.0.0.1:19092")
     assert specs["bootstrap"].job and not specs["bootstrap"].required
     assert specs["producer"].health is not None and specs["producer"].health.kind is HealthKind.PROCESS
@@ -66,6 +74,33 @@ def test_split_serving_runs_a_process_per_server(tmp_path: Path, split: dict[str
         assert spec.depends_on == ("bootstrap",) and spec.port == port
         process = spec.build() if spec.build else None
         assert process is not None and process.command()[-2:] == ["serve", name]
+
+
+def test_mlflow_waits_for_the_schema_or_the_end_of_the_bootstrap(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    ctx.settings.mlflow_tracking_uri = "sqlite:///mlflow.db"  # relative: from the stack's root
+    specs = {s.name: s for s in component_specs(ctx)}
+    mlflow = specs["mlflow"].build() if specs["mlflow"].build else None
+    assert isinstance(mlflow, MlflowServer) and mlflow.wait_for is not None
+    db = sqlite_path(ctx.settings.mlflow_tracking_uri, tmp_path)
+    assert db == tmp_path / "mlflow.db" and not mlflow.wait_for()
+    with sqlite3.connect(db) as conn:  # tables half made: not yet
+        conn.execute("CREATE TABLE experiments (experiment_id INTEGER, name TEXT)")
+    assert not schema_ready(db) and not mlflow.wait_for()
+    with sqlite3.connect(db) as conn:  # MLflow writes the default experiment after its migrations
+        conn.execute("INSERT INTO experiments VALUES (0, 'Default')")
+    assert schema_ready(db) and mlflow.wait_for()
+    # A bootstrap that ended (even before making the schema) releases the server too.
+    other = {s.name: s for s in component_specs(_context(tmp_path / "other"))}
+    server, job = (other[n].build() if other[n].build else None for n in ("mlflow", "bootstrap"))
+    assert isinstance(server, MlflowServer) and server.wait_for is not None and job is not None
+    assert not server.wait_for()
+    assert isinstance(job, ChildProcess)
+    job._command = [sys.executable, "-c", "raise SystemExit(1)"]  # a bootstrap that fails at once
+    job.start(timeout=30)
+    wait_until(lambda: job.returncode() is not None, 30, "bootstrap")
+    assert server.wait_for()
+    assert sqlite_path("postgresql://x/mlflow", tmp_path) is None
 
 
 def test_full_mode_adds_storage_and_airflow(tmp_path: Path) -> None:
