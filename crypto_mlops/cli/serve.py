@@ -30,9 +30,17 @@ ApiPort = Annotated[int | None, typer.Option("--port", help="Port (default: API_
 GraphqlPort = Annotated[int | None, typer.Option("--port", help="Port (default: GRAPHQL_PORT, 4000).")]
 GrpcPort = Annotated[int | None, typer.Option("--port", help="Port (default: GRPC_PORT, 50051).")]
 PortSetting = Callable[[Settings], int]
+WaitChampion = Annotated[
+    float,
+    typer.Option(
+        "--wait-for-champion",
+        help="Seconds to wait for a registered champion before serving (the stack starts the servers beside "
+        "its bootstrap); 0: serve at once (a baseline when there is no champion).",
+    ),
+]
 
 
-def serve_all(host: Host = None) -> None:
+def serve_all(host: Host = None, wait_champion: WaitChampion = 0.0) -> None:
     """REST API + UI (API_PORT), standalone GraphQL (GRAPHQL_PORT) and gRPC (GRPC_PORT) in one process,
     sharing one service: one model and one candle cache in memory (the embedded stack's default)."""
     bind_host, _ = _bind(host, None, lambda s: s.api_port)
@@ -43,8 +51,12 @@ def serve_all(host: Host = None) -> None:
             "workers), `serve graphql` and `serve grpc` instead (STACK_SERVING=split in the stack)"
         )
         raise typer.Exit(2)
-    from crypto_mlops.cli.serve_all import Ports
+    from crypto_mlops.cli.serve_all import Ports, wait_for_champion
     from crypto_mlops.cli.serve_all import serve_all as run_all
+
+    if wait_champion > 0:
+        console.print(f"waiting up to {wait_champion:.0f} s for a champion in the registry...")
+        wait_for_champion(settings, wait_champion)
 
     ports = Ports(bind_host, settings.api_port, settings.graphql_port, settings.grpc_port)
     console.print(

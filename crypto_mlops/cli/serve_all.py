@@ -17,13 +17,16 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
 
 from crypto_mlops.api.app import create_app
+from crypto_mlops.config import Settings
 from crypto_mlops.gql.app import create_graphql_app
 from crypto_mlops.rpc.server import create_server
 from crypto_mlops.service import CryptoService, get_service
@@ -50,6 +53,35 @@ class _SharedSignals(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def wait_for_champion(settings: Settings, timeout_s: float, interval_s: float = 0.5) -> bool:
+    """Block until the registry has a champion, at most `timeout_s`; True when there is one.
+
+    The stack starts `serve all` beside its bootstrap job: the imports and the model code load while
+    the bootstrap fits, and the champion is loaded the moment it is registered. A SQLite store is only
+    opened once its schema exists (opening it earlier would create it, racing the bootstrap's own
+    migration). Without a champion in time, the service falls back to a baseline as usual.
+    """
+    from crypto_mlops.models import inference, pyfunc  # noqa: F401 - loaded now, while waiting
+    from crypto_mlops.models.registry import champion_version, get_client
+    from crypto_mlops.stack.mlflow_server import schema_ready, sqlite_path
+
+    deadline = time.monotonic() + timeout_s
+    db = sqlite_path(settings.mlflow_tracking_uri, Path.cwd())
+    client = None
+    while True:
+        try:
+            if db is None or schema_ready(db):
+                client = client or get_client(settings)
+                if champion_version(client, settings.model_name, settings.model_alias) is not None:
+                    return True
+        except Exception as exc:  # a registry not reachable yet: ask again
+            log.debug("no champion yet: %s", exc)
+        if time.monotonic() >= deadline:
+            log.warning("no champion after %.0f s: serving starts with a baseline", timeout_s)
+            return False
+        time.sleep(interval_s)
 
 
 def serve_all(ports: Ports, service: CryptoService | None = None, *, access_log: bool = False) -> int:

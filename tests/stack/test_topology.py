@@ -30,7 +30,9 @@ def _context(tmp_path: Path, full: bool = False, train: bool = True) -> StackCon
 def test_embedded_components_and_their_order(tmp_path: Path) -> None:
     specs = {s.name: s for s in component_specs(_context(tmp_path))}
     assert list(specs) == ["broker", "mlflow", "bootstrap", "api", "graphql", "grpc", "producer", "consumer", "trainer"]
-    assert specs["api"].depends_on == ("bootstrap",) and specs["api"].port == 18800
+    # One serving process (`serve all`) starts beside the bootstrap and waits for its champion itself
+    # (test_one_serving_process_by_default); its readiness still needs the champion loaded.
+    assert specs["api"].depends_on == () and specs["api"].port == 18800
     assert specs["api"].health == HealthSpec(HealthKind.HTTP, "http://127.0.0.1:18800/health")
     # Embedded: SQLite schema first. The server waits for the bootstrap's schema, not for the bootstrap's end.
     assert specs["mlflow"].depends_on == ()
@@ -47,7 +49,7 @@ def test_one_serving_process_by_default(tmp_path: Path) -> None:
     """STACK_SERVING=one: the api component runs `serve all`; graphql and grpc are its ports, still probed."""
     specs = {s.name: s for s in component_specs(_context(tmp_path))}
     api = specs["api"].build() if specs["api"].build else None
-    assert isinstance(api, ServingProcess) and api.command()[-2:] == ["serve", "all"]
+    assert isinstance(api, ServingProcess) and api.command()[-4:] == ["serve", "all", "--wait-for-champion", "90"]
     assert set(api.ports) == {14000, 15051}  # checked free before the one process binds them
     for name, probe in (("graphql", HealthKind.GRAPHQL), ("grpc", HealthKind.GRPC)):
         spec = specs[name]
@@ -107,6 +109,8 @@ def test_full_mode_adds_storage_and_airflow(tmp_path: Path) -> None:
     ctx = _context(tmp_path, full=True, train=False)
     specs = {s.name: s for s in component_specs(ctx)}
     assert list(specs)[:2] == ["postgres", "seaweedfs"] and "airflow" in specs and "trainer" not in specs
+    api = specs["api"].build() if specs["api"].build else None  # after the storage: it needs their addresses
+    assert specs["api"].depends_on == ("bootstrap",) and api is not None and api.command()[-2:] == ["serve", "all"]
     assert specs["mlflow"].depends_on == ("postgres", "seaweedfs")
     assert specs["bootstrap"].depends_on == ("mlflow",)
     assert specs["postgres"].health == HealthSpec.tcp(15433)
