@@ -10,8 +10,8 @@
 
     .venv/bin/python bench/onnx_footprint.py [--calls 1000] [--ort-path DIR] [--json out.json]
 
-`--ort-path`: a folder where onnxruntime is installed (`pip install --target DIR onnxruntime`), appended
-to the engine's import path when the environment has no onnxruntime.
+`--ort-path`: a folder where onnxruntime and onnx are installed (`pip install --target DIR onnxruntime
+onnx`), appended to the import path (the export needs onnx, the second engine onnxruntime).
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ def main() -> None:
     parser.add_argument("--ort-path", default="", help="folder with onnxruntime installed (pip --target)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.ort_path:  # the exporter needs `onnx`; appended, so the environment's own packages come first
+        sys.path.append(args.ort_path)
     folder = Path(tempfile.mkdtemp(prefix="onnx-footprint-"))
     result: dict[str, Any] = prepare(folder)
     for engine in ("torch", "onnxruntime"):
