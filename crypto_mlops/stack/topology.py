@@ -216,5 +216,5 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
         specs.append(_airflow(ctx, pg))
     if ctx.stack.background_train:
         trainer = ("trainer", "background training (pipeline run)", ("pipeline", "run"))
-        specs.append(ours(ctx, *trainer, depends_on=("api",), job=True))
+        specs.append(ours(ctx, *trainer, depends_on=("bootstrap", "api"), job=True))  # as before: after the bootstrap
     return specs
