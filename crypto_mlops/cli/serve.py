@@ -41,8 +41,11 @@ WaitChampion = Annotated[
 
 
 def serve_all(host: Host = None, wait_champion: WaitChampion = 0.0) -> None:
-    """REST API + UI (API_PORT), standalone GraphQL (GRAPHQL_PORT) and gRPC (GRPC_PORT) in one process,
-    sharing one service: one model and one candle cache in memory (the embedded stack's default)."""
+    """REST API + UI, standalone GraphQL and gRPC in one process (the embedded stack's default).
+
+    One service behind the three ports (API_PORT, GRAPHQL_PORT, GRPC_PORT): one model and one candle
+    cache in memory instead of three.
+    """
     bind_host, _ = _bind(host, None, lambda s: s.api_port)
     settings = get_settings()
     if settings.api_workers > 1:
