@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -57,7 +58,8 @@ class MlflowServer(ManagedProcess):
             raise ServiceUnavailable("mlflow not installed: pip install mlflow==3.17.2")
         stores = ["--backend-store-uri", self.backend_uri, "--artifacts-destination", self.artifacts_destination]
         listen = ["--host", LOOPBACK, "--port", str(self.port), "--workers", str(self.workers)]
-        return [mlflow, "server", *stores, "--serve-artifacts", *listen]
+        # `mlflow server`, run so that the server replaces the command instead of being its child (mlflow_exec.py).
+        return [sys.executable, "-m", "crypto_mlops.stack.mlflow_exec", "server", *stores, "--serve-artifacts", *listen]
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
