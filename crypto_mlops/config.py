@@ -89,6 +89,11 @@ class StackSettings(BaseSettings):
     home: Path = Field(Path(".stack"), description="State, logs and (full mode) server data.")
     start_timeout_s: float = Field(180.0, description="How long a component may take to become healthy.")
     background_train: bool = Field(True, description="Run `pipeline run` in the background after start.")
+    serving: Literal["one", "split"] = Field(
+        "one",
+        description="one: REST, both GraphQL ports and gRPC in one process (`serve all`, one model in memory); "
+        "split: one process each (`serve api|graphql|grpc`), as when API_WORKERS > 1.",
+    )
     exchange_probe_timeout_s: float = Field(3.0, description="Timeout of the 'is the exchange reachable' probe.")
     postgres_port: int = Field(5433, description="PostgreSQL port (full mode).")
     s3_port: int = Field(8333, description="SeaweedFS S3 port (full mode).")
@@ -193,6 +198,13 @@ class Settings(BaseSettings):
     api_port: int = Field(8800, alias="API_PORT", description="REST API / UI / GraphQL port.")
     graphql_port: int = Field(4000, alias="GRAPHQL_PORT", description="Standalone GraphQL port.")
     grpc_port: int = Field(50051, alias="GRPC_PORT", description="gRPC port.")
+    api_workers: int = Field(
+        1,
+        alias="API_WORKERS",
+        ge=1,
+        description="Uvicorn worker processes of `serve api` (REST). Each worker holds its own model and candle "
+        "cache; more than 1 only pays on a machine with cores to spare.",
+    )
     mlflow_port: int = Field(5000, alias="MLFLOW_PORT", description="MLflow UI port (embedded stack).")
     api_key: str = Field(
         "dev-api-key",

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,9 +44,11 @@ def up(
     full: bool = typer.Option(False, "--full", help="Also PostgreSQL, SeaweedFS S3, MLflow on PG+S3, Airflow."),
 ) -> None:
     """Start the stack in the foreground; Ctrl-C (or `stack down` from another shell) stops every child."""
-    from crypto_mlops.stack.supervisor import StackSupervisor
-
-    raise typer.Exit(StackSupervisor(full=full, console=console).run())
+    # The supervisor runs as long as the stack: it becomes the lean `python -m crypto_mlops.stack` (same
+    # pid), so that the command line's imports (pandas, the service layer) do not stay in its memory.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "crypto_mlops.stack", "up", *(["--full"] if full else [])])
 
 
 @app.command("health")

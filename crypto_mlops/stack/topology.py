@@ -1,8 +1,10 @@
 """The stack, declared once: every component with its process, port, dependencies and health check.
 
 Embedded (default, no Docker, works offline):
-    tansu broker -> bootstrap (a champion exists: the best baseline at once) -> API/UI/GraphQL,
-    standalone GraphQL, gRPC, MLflow UI (SQLite + local artifacts), producer, consumer
+    tansu broker, bootstrap (a champion exists: the best baseline at once) and beside it
+    API/UI/GraphQL + standalone GraphQL + gRPC (one process by default, serving.py; ready once the
+    champion is loaded), MLflow UI (SQLite + local artifacts, once the bootstrap made the schema),
+    producer, consumer
     -> background trainer (`crypto-mlops pipeline run`: trains the learned model, gates, reloads the API).
 Full (`--full`): PostgreSQL + SeaweedFS S3 first, MLflow on PostgreSQL + S3, the broker on S3
 storage, the app on PostgreSQL/S3, and Airflow standalone with the DAG.
@@ -13,16 +15,9 @@ and `stack urls` when no stack runs (to probe the default ports): one list, no s
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
-from urllib.parse import urlparse
+from dataclasses import replace
 
-from crypto_mlops.config import Settings, StackSettings
 from crypto_mlops.stack.airflow_standalone import (
     AirflowStandalone,
     airflow_env,
@@ -30,138 +25,29 @@ from crypto_mlops.stack.airflow_standalone import (
     airflow_url,
     dags_folder,
 )
-from crypto_mlops.stack.child import ChildProcess, cli_command
 from crypto_mlops.stack.component import ComponentSpec
-from crypto_mlops.stack.health import HealthKind, HealthSpec, check
-from crypto_mlops.stack.mlflow_server import MlflowServer
+from crypto_mlops.stack.context import ProducerMode, StackContext, ours, prepare_context
+from crypto_mlops.stack.health import HealthKind, HealthSpec
+from crypto_mlops.stack.mlflow_server import MlflowServer, schema_ready, sqlite_path
 from crypto_mlops.stack.ports import LOOPBACK
 from crypto_mlops.stack.postgres import PostgresServer
 from crypto_mlops.stack.process import ManagedProcess
 from crypto_mlops.stack.seaweed import SeaweedS3
+from crypto_mlops.stack.serving import ServingMode, serving_mode, serving_specs
 from crypto_mlops.stack.tansu import TansuBroker
+
+__all__ = [
+    "ProducerMode",
+    "ServingMode",
+    "StackContext",
+    "component_specs",
+    "prepare_context",
+    "serving_mode",
+]
 
 BUCKETS = ("raw-data", "processed-data", "quality-reports", "models", "mlflow", "tansu")
 DATABASES = ("mlflow", "airflow", "cryptodb")
 STORAGE = ("postgres", "seaweedfs")  # full mode: the servers that keep everyone's data
-ProducerMode = Literal["live", "simulate"]
-
-
-@dataclass
-class StackContext:
-    """Where the stack lives and the environment its children share (servers add to `env`)."""
-
-    settings: Settings
-    stack: StackSettings
-    root: Path
-    full: bool = False
-    producer_mode: ProducerMode = "simulate"
-    env: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def home(self) -> Path:
-        return (self.root / self.stack.home).absolute()
-
-    @property
-    def logs(self) -> Path:
-        return self.home / "logs"
-
-    def log(self, name: str) -> Path:
-        return self.logs / f"{name}.log"
-
-    @property
-    def broker_port(self) -> int:
-        first = self.settings.kafka_bootstrap_servers.split(",")[0].strip()
-        return int(first.rsplit(":", 1)[1])
-
-
-def exchange_reachable(exchange: str, timeout: float) -> tuple[bool, str]:
-    """Can we open a TCP connection to the exchange's API host? (DNS + connect, no request.)"""
-    try:
-        import ccxt
-
-        urls = getattr(ccxt, exchange)().urls.get("api")
-        url = urls if isinstance(urls, str) else next(v for v in (urls or {}).values() if isinstance(v, str))
-        host = urlparse(url).hostname or ""
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True, host
-    except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"[:120]
-
-
-def prepare_context(settings: Settings, stack: StackSettings, root: Path, full: bool) -> StackContext:
-    """The children's environment and the producer's mode (probes the exchange once)."""
-    ctx = StackContext(settings, stack, root.absolute(), full)
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # airflow spawns `airflow`
-    env["PYTHONUNBUFFERED"] = "1"
-    env["API_URL"] = f"http://{LOOPBACK}:{settings.api_port}"
-    env["API_HOST"] = LOOPBACK
-    ports = {"API_PORT": settings.api_port, "GRAPHQL_PORT": settings.graphql_port}
-    ports |= {"GRPC_PORT": settings.grpc_port, "MLFLOW_PORT": settings.mlflow_port}
-    env.update({key: str(value) for key, value in ports.items()})
-    env["KAFKA_BOOTSTRAP_SERVERS"] = f"{LOOPBACK}:{ctx.broker_port}"
-    ctx.env = env
-    if settings.data_source == "ccxt":
-        ok, detail = exchange_reachable(settings.exchange, stack.exchange_probe_timeout_s)
-        if ok:
-            ctx.producer_mode = "live"
-            ctx.notes.append(f"exchange {settings.exchange} reachable ({detail}): live prices")
-        else:
-            env["DATA_SOURCE"] = "synthetic"
-            ctx.notes.append(
-                f"exchange {settings.exchange} unreachable ({detail}): using the simulator (source=synthetic)"
-            )
-    return ctx
-
-
-def _always_ready() -> bool:
-    return True
-
-
-def _probe_passes(spec: HealthSpec) -> Callable[[], bool]:
-    return lambda: check(spec).ok
-
-
-def _ours(
-    ctx: StackContext,
-    name: str,
-    role: str,
-    args: tuple[str, ...],
-    *,
-    health: HealthSpec | None = None,
-    url: str | None = None,
-    depends_on: tuple[str, ...] = (),
-    job: bool = False,
-    restart_after: tuple[str, ...] = (),
-) -> ComponentSpec:
-    """A component that runs one of our own CLI commands: a server with a probe, a worker or a job.
-
-    A job counts as started once launched (the supervisor watches it end); a worker (process
-    check) once it survived a few seconds; a server once its probe passes.
-    """
-    ready: Callable[[], bool] | None = None
-    if job:
-        ready = _always_ready
-    elif health is not None and health.kind is not HealthKind.PROCESS:
-        ready = _probe_passes(health)
-
-    def build() -> ManagedProcess:
-        return ChildProcess(name, cli_command(*args), ctx.env, ctx.log(name), ready=ready)
-
-    port = health.port if health is not None else None
-    return ComponentSpec(
-        name,
-        role,
-        url,
-        port,
-        health,
-        depends_on=depends_on,
-        required=not job,
-        job=job,
-        build=build,
-        restart_after=restart_after,
-    )
 
 
 def _storage(ctx: StackContext) -> tuple[PostgresServer, SeaweedS3, list[ComponentSpec]]:
@@ -228,11 +114,19 @@ def _broker(ctx: StackContext, s3: SeaweedS3 | None) -> ComponentSpec:
     )
 
 
-def _mlflow(ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None) -> ComponentSpec:
-    """Embedded: SQLite + local artifacts, started after the bootstrap created the schema (no
-    migration race). Full: PostgreSQL + S3, started first because the app talks to it."""
+def _mlflow(
+    ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None, bootstrap_ended: Callable[[], bool]
+) -> ComponentSpec:
+    """Embedded: SQLite + local artifacts. It starts with the stack but launches once the bootstrap has
+    created the schema (no migration race), not once the bootstrap is done: the server's ~20 s start
+    then overlaps the bootstrap's model fitting. Full: PostgreSQL + S3, started first because the app
+    talks to it."""
     s = ctx.settings
     url = f"http://{LOOPBACK}:{s.mlflow_port}"
+    db = None if ctx.full else sqlite_path(s.mlflow_tracking_uri, ctx.root)
+
+    def schema_created() -> bool:
+        return (db is not None and schema_ready(db)) or bootstrap_ended()
 
     def build() -> ManagedProcess:
         if pg is not None and s3 is not None:
@@ -242,7 +136,10 @@ def _mlflow(ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None) 
             backend = tracking if tracking.startswith("sqlite:") else f"sqlite:///{ctx.root / 'mlflow.db'}"
             artifacts, env = str(ctx.root / "mlartifacts"), {}
         log = ctx.log("mlflow")
-        return MlflowServer(s.mlflow_port, backend_uri=backend, artifacts_destination=artifacts, env=env, log_path=log)
+        wait = schema_created if db is not None else None
+        return MlflowServer(
+            s.mlflow_port, backend_uri=backend, artifacts_destination=artifacts, env=env, log_path=log, wait_for=wait
+        )
 
     return ComponentSpec(
         "mlflow",
@@ -250,7 +147,7 @@ def _mlflow(ctx: StackContext, pg: PostgresServer | None, s3: SeaweedS3 | None) 
         url,
         s.mlflow_port,
         HealthSpec(HealthKind.HTTP, f"{url}/health"),
-        depends_on=STORAGE if ctx.full else ("bootstrap",),
+        depends_on=STORAGE if ctx.full else () if db is not None else ("bootstrap",),
         build=build,
     )
 
@@ -277,35 +174,33 @@ def _airflow(ctx: StackContext, pg: PostgresServer) -> ComponentSpec:
 
 def component_specs(ctx: StackContext) -> list[ComponentSpec]:
     """Every component of the stack in start order (dependencies decide what actually waits)."""
-    s = ctx.settings
     pg: PostgresServer | None = None
     s3: SeaweedS3 | None = None
     specs: list[ComponentSpec] = []
     if ctx.full:
         pg, s3, specs = _storage(ctx)
-    specs += [
-        _broker(ctx, s3),
-        _mlflow(ctx, pg, s3),
-        _ours(
-            ctx,
-            "bootstrap",
-            "first model: best baseline as champion",
-            ("pipeline", "bootstrap"),
-            depends_on=("mlflow",) if ctx.full else (),
-            job=True,
-        ),
-    ]
-    api = f"http://{LOOPBACK}:{s.api_port}"
-    gql = f"http://{LOOPBACK}:{s.graphql_port}/graphql"
-    grpc = f"{LOOPBACK}:{s.grpc_port}"
-    servers = (
-        ("api", "REST API + UI + /graphql", HealthSpec(HealthKind.HTTP, f"{api}/health"), f"{api}/"),
-        ("graphql", "standalone GraphQL", HealthSpec(HealthKind.GRAPHQL, gql), gql),
-        ("grpc", "gRPC crypto.CryptoService", HealthSpec(HealthKind.GRPC, grpc), f"grpc://{grpc}"),
+    bootstrap = ours(
+        ctx,
+        "bootstrap",
+        "first model: best baseline as champion",
+        ("pipeline", "bootstrap"),
+        depends_on=("mlflow",) if ctx.full else (),
+        job=True,
     )
-    # `serve NAME`; they start once a champion exists, so the first request already has a model.
-    for name, role, probe, url in servers:
-        specs.append(_ours(ctx, name, role, ("serve", name), health=probe, url=url, depends_on=("bootstrap",)))
+    launched: list[ManagedProcess] = []  # the bootstrap's process of the current plan
+
+    build_job = bootstrap.build
+
+    def build_bootstrap() -> ManagedProcess:
+        assert build_job is not None
+        launched[:] = [build_job()]
+        return launched[0]
+
+    def bootstrap_ended() -> bool:
+        return bool(launched) and launched[0].returncode() is not None
+
+    specs += [_broker(ctx, s3), _mlflow(ctx, pg, s3, bootstrap_ended), replace(bootstrap, build=build_bootstrap)]
+    specs += serving_specs(ctx)
     mode = ctx.producer_mode
     workers = (
         ("producer", f"price producer ({mode})", ("stream", "produce", "--mode", mode), ("broker",)),
@@ -316,10 +211,10 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
         # broker (an in-memory broker forgets its group's offsets, the old positions would skip ticks).
         again = ("broker",) if name == "consumer" else ()
         process = HealthSpec.process()
-        specs.append(_ours(ctx, name, role, args, health=process, depends_on=after, restart_after=again))
+        specs.append(ours(ctx, name, role, args, health=process, depends_on=after, restart_after=again))
     if pg is not None:
         specs.append(_airflow(ctx, pg))
     if ctx.stack.background_train:
         trainer = ("trainer", "background training (pipeline run)", ("pipeline", "run"))
-        specs.append(_ours(ctx, *trainer, depends_on=("api",), job=True))
+        specs.append(ours(ctx, *trainer, depends_on=("bootstrap", "api"), job=True))  # as before: after the bootstrap
     return specs

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -78,6 +79,12 @@ def test_embedded_stack_up_health_down(tmp_path: Path) -> None:
         by_name = {c["name"]: c for c in report["components"]}
         assert by_name["grpc"]["probe"] == "SERVING" and by_name["api"]["ok"] and by_name["broker"]["ok"]
         assert by_name["bootstrap"]["state"] == "done"  # a champion exists before the API served
+        # REST, GraphQL and gRPC run in one process by default (STACK_SERVING=one), each port probed.
+        pids = {c["name"]: c["pid"] for c in state["components"]}
+        assert pids["api"] == pids["graphql"] == pids["grpc"] and pids["api"] is not None
+        # Ready means the champion is served (not the fallback baseline), though the server started early.
+        info = httpx.get(f"http://127.0.0.1:{env['API_PORT']}/v1/ml/model/info", timeout=30).json()
+        assert info["model_loaded"] and not info["fallback"], info
         family |= {p.pid for p in psutil.Process(up.pid).children(recursive=True)}
 
         down = subprocess.run(

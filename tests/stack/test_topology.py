@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from crypto_mlops.config import Settings, StackSettings
+from crypto_mlops.stack.child import ChildProcess
 from crypto_mlops.stack.component import Component, ComponentState
+from crypto_mlops.stack.endpoint import ServingProcess, SharedEndpoint
 from crypto_mlops.stack.health import HealthKind, HealthSpec
+from crypto_mlops.stack.mlflow_server import MlflowServer, schema_ready, sqlite_path
+from crypto_mlops.stack.ports import wait_until
 from crypto_mlops.stack.statefile import read_state, write_state
 from crypto_mlops.stack.status import default_components
-from crypto_mlops.stack.topology import StackContext, component_specs
+from crypto_mlops.stack.topology import StackContext, component_specs, serving_mode
 
 
 def _context(tmp_path: Path, full: bool = False, train: bool = True) -> StackContext:
@@ -24,20 +30,88 @@ def _context(tmp_path: Path, full: bool = False, train: bool = True) -> StackCon
 def test_embedded_components_and_their_order(tmp_path: Path) -> None:
     specs = {s.name: s for s in component_specs(_context(tmp_path))}
     assert list(specs) == ["broker", "mlflow", "bootstrap", "api", "graphql", "grpc", "producer", "consumer", "trainer"]
-    assert specs["api"].depends_on == ("bootstrap",) and specs["api"].port == 18800
+    # One serving process (`serve all`) starts beside the bootstrap and waits for its champion itself
+    # (test_one_serving_process_by_default); its readiness still needs the champion loaded.
+    assert specs["api"].depends_on == () and specs["api"].port == 18800
     assert specs["api"].health == HealthSpec(HealthKind.HTTP, "http://127.0.0.1:18800/health")
-    assert specs["mlflow"].depends_on == ("bootstrap",)  # embedded: SQLite schema first
+    # Embedded: SQLite schema first. The server waits for the bootstrap's schema, not for the bootstrap's end.
+    assert specs["mlflow"].depends_on == ()
+    mlflow = specs["mlflow"].build() if specs["mlflow"].build else None
+    assert isinstance(mlflow, MlflowServer) and mlflow.wait_for is not None and not mlflow.wait_for()
     assert specs["broker"].health == HealthSpec(HealthKind.KAFKA, "127.0.0.1:19092")
     assert specs["bootstrap"].job and not specs["bootstrap"].required
+    assert specs["trainer"].depends_on == ("bootstrap", "api")  # the API may be ready a moment before it ends
     assert specs["producer"].health is not None and specs["producer"].health.kind is HealthKind.PROCESS
     for spec in specs.values():
         assert set(spec.depends_on) <= set(specs), spec.name
+
+
+def test_one_serving_process_by_default(tmp_path: Path) -> None:
+    """STACK_SERVING=one: the api component runs `serve all`; graphql and grpc are its ports, still probed."""
+    specs = {s.name: s for s in component_specs(_context(tmp_path))}
+    api = specs["api"].build() if specs["api"].build else None
+    assert isinstance(api, ServingProcess) and api.command()[-4:] == ["serve", "all", "--wait-for-champion", "90"]
+    assert set(api.ports) == {14000, 15051}  # checked free before the one process binds them
+    for name, probe in (("graphql", HealthKind.GRAPHQL), ("grpc", HealthKind.GRPC)):
+        spec = specs[name]
+        assert spec.depends_on == ("api",) and spec.restart_after == ("api",) and spec.port is None
+        assert spec.health is not None and spec.health.kind is probe and spec.required
+        endpoint = spec.build() if spec.build else None
+        assert isinstance(endpoint, SharedEndpoint) and endpoint.pid is None  # the api process is not running
+    assert specs["grpc"].health == HealthSpec(HealthKind.GRPC, "127.0.0.1:15051")
+
+
+@pytest.mark.parametrize("split", [{"serving": "split"}, {"workers": 2}])
+def test_split_serving_runs_a_process_per_server(tmp_path: Path, split: dict[str, object]) -> None:
+    """STACK_SERVING=split, or API_WORKERS > 1 (REST in its own N-worker process): `serve NAME` each."""
+    ctx = _context(tmp_path)
+    if "serving" in split:
+        ctx.stack.serving = "split"
+    else:
+        ctx.settings.api_workers = 2
+    assert serving_mode(ctx) == "split"
+    specs = {s.name: s for s in component_specs(ctx)}
+    assert list(specs) == ["broker", "mlflow", "bootstrap", "api", "graphql", "grpc", "producer", "consumer", "trainer"]
+    for name, port in (("api", 18800), ("graphql", 14000), ("grpc", 15051)):
+        spec = specs[name]
+        assert spec.depends_on == ("bootstrap",) and spec.port == port
+        process = spec.build() if spec.build else None
+        assert process is not None and process.command()[-2:] == ["serve", name]
+
+
+def test_mlflow_waits_for_the_schema_or_the_end_of_the_bootstrap(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    ctx.settings.mlflow_tracking_uri = "sqlite:///mlflow.db"  # relative: from the stack's root
+    specs = {s.name: s for s in component_specs(ctx)}
+    mlflow = specs["mlflow"].build() if specs["mlflow"].build else None
+    assert isinstance(mlflow, MlflowServer) and mlflow.wait_for is not None
+    db = sqlite_path(ctx.settings.mlflow_tracking_uri, tmp_path)
+    assert db == tmp_path / "mlflow.db" and not mlflow.wait_for()
+    with sqlite3.connect(db) as conn:  # tables half made: not yet
+        conn.execute("CREATE TABLE experiments (experiment_id INTEGER, name TEXT)")
+    assert not schema_ready(db) and not mlflow.wait_for()
+    with sqlite3.connect(db) as conn:  # MLflow writes the default experiment after its migrations
+        conn.execute("INSERT INTO experiments VALUES (0, 'Default')")
+    assert schema_ready(db) and mlflow.wait_for()
+    # A bootstrap that ended (even before making the schema) releases the server too.
+    other = {s.name: s for s in component_specs(_context(tmp_path / "other"))}
+    server, job = (other[n].build() if other[n].build else None for n in ("mlflow", "bootstrap"))
+    assert isinstance(server, MlflowServer) and server.wait_for is not None and job is not None
+    assert not server.wait_for()
+    assert isinstance(job, ChildProcess)
+    job._command = [sys.executable, "-c", "raise SystemExit(1)"]  # a bootstrap that fails at once
+    job.start(timeout=30)
+    wait_until(lambda: job.returncode() is not None, 30, "bootstrap")
+    assert server.wait_for()
+    assert sqlite_path("postgresql://x/mlflow", tmp_path) is None
 
 
 def test_full_mode_adds_storage_and_airflow(tmp_path: Path) -> None:
     ctx = _context(tmp_path, full=True, train=False)
     specs = {s.name: s for s in component_specs(ctx)}
     assert list(specs)[:2] == ["postgres", "seaweedfs"] and "airflow" in specs and "trainer" not in specs
+    api = specs["api"].build() if specs["api"].build else None  # after the storage: it needs their addresses
+    assert specs["api"].depends_on == ("bootstrap",) and api is not None and api.command()[-2:] == ["serve", "all"]
     assert specs["mlflow"].depends_on == ("postgres", "seaweedfs")
     assert specs["bootstrap"].depends_on == ("mlflow",)
     assert specs["postgres"].health == HealthSpec.tcp(15433)
