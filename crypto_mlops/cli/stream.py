@@ -243,22 +243,29 @@ def consume(
     from crypto_mlops.streaming.processor import StreamProcessor
 
     settings = _prepared_settings(create_topics)
-    provider = reload = None
+    book = None
     if model:
-        from crypto_mlops.service.model_holder import ModelHolder
+        from crypto_mlops.service.pair_models import PairModels
 
-        holder = ModelHolder(settings)
-        provider, reload = holder.get, holder.reload
-        predictor = holder.get()
+        book = PairModels(settings)  # each pair's own champion, else the global one, else the baseline
+        served = book.serve(settings.default_symbol)
+        predictor = served.predictor
         err_console.print(
-            f"model: {predictor.model_name} v{predictor.model_version} ({predictor.model_type})"
-            + (f" [yellow]fallback: {holder.fallback_reason}[/]" if holder.fallback else "")
+            f"model for {settings.default_symbol}: {predictor.model_name} v{predictor.model_version}"
+            f" ({predictor.model_type}, {served.alias}); other pairs resolve their own champion"
         )
     processor = StreamProcessor(
-        provider, window_size=window, alerts=AlertEngine(AlertThresholds(cooldown=timedelta(hours=cooldown_h)))
+        window_size=window,
+        alerts=AlertEngine(AlertThresholds(cooldown=timedelta(hours=cooldown_h))),
+        pair_predictor=book.get if book is not None else None,
     )
     consumer = StreamConsumer(
-        processor, settings, group_id=group, batch_size=batch_size, reload_model=reload, reload_every_s=reload_every_s
+        processor,
+        settings,
+        group_id=group,
+        batch_size=batch_size,
+        reload_model=book.refresh_if_promoted if book is not None else None,
+        reload_every_s=reload_every_s,
     )
     err_console.print(
         f"consuming {settings.kafka_topic_prices} as group {group or settings.kafka_consumer_group} "

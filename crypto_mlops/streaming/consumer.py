@@ -120,7 +120,7 @@ class StreamConsumer:
         self.settings = settings or get_settings()
         self.processor = processor
         if batch_size is None:  # see DEFAULT_BATCH
-            batch_size = DEFAULT_BATCH if processor.predictor is None else MODEL_BATCH
+            batch_size = MODEL_BATCH if processor.has_model else DEFAULT_BATCH
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         # Enough messages to refill every symbol's window when a partition carries several symbols.

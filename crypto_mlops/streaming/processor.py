@@ -51,6 +51,7 @@ ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
 FALLBACK_TIMEFRAME = "1h"
 
 PredictorProvider = Callable[[], Predictor | None]
+PairPredictorProvider = Callable[[str], Predictor | None]  # the model serving one pair (per-pair champions)
 AnyTick = Tick | PriceTick  # the consumer decodes `Tick`s; library callers and tests may pass `PriceTick`s
 
 
@@ -148,14 +149,27 @@ class StreamProcessor:
         window_size: int = DEFAULT_WINDOW,
         alerts: AlertEngine | None = None,
         ml_min_bars: int = ML_MIN_BARS,
+        *,
+        pair_predictor: PairPredictorProvider | None = None,
     ) -> None:
         self.predictor = predictor
+        self.pair_predictor = pair_predictor
         self.window_size = window_size
         self.alerts = alerts or AlertEngine()
         self.ml_min_bars = ml_min_bars
         self.windows: dict[str, Window] = {}
         self.ml_errors = 0
         self._should_stop: Callable[[], bool] | None = None
+
+    @property
+    def has_model(self) -> bool:
+        """Whether ticks are answered with a model forecast too (else the heuristic only)."""
+        return self.predictor is not None or self.pair_predictor is not None
+
+    def _model_for(self, symbol: str) -> Predictor | None:
+        if self.pair_predictor is not None:
+            return self.pair_predictor(symbol)
+        return self.predictor() if self.predictor is not None else None
 
     def window_length(self, symbol: str) -> int:
         w = self.windows.get(symbol)
@@ -211,7 +225,7 @@ class StreamProcessor:
         # The heuristic's columns look back at most 48 bars, and RSI's exponential smoothing forgets
         # (13/14)^600 < 1e-19 of what lies further back: features of the tail equal those of the window.
         start = max(0, prior - HEURISTIC_LOOKBACK)
-        predictor = self.predictor() if (self.predictor and any(i.emit for i in fresh)) else None
+        predictor = self._model_for(symbol) if any(i.emit for i in fresh) else None
         # Candle times that disagree with event order (a producer bug): keep the last candle per time.
         ordered = rows if rows.increasing_from(0 if predictor else start) else _deduplicated(rows)
         positions = [min(prior + k, len(ordered) - 1) for k in range(len(fresh))]
@@ -362,7 +376,7 @@ class StreamProcessor:
         self, tick: AnyTick, frame: pd.DataFrame | None, pos: int, predictor: Predictor | None
     ) -> dict[str, Any] | None:
         if predictor is None or frame is None:  # the frame is built whenever there is a predictor
-            return None if self.predictor is None else {"error": "model unavailable"}
+            return {"error": "model unavailable"} if self.has_model else None
         n_bars = min(pos + 1, self.window_size)
         if n_bars < self.ml_min_bars:
             return {"error": f"warming up: {n_bars}/{self.ml_min_bars} candles"}

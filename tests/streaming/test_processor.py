@@ -111,6 +111,24 @@ def test_model_gets_the_window_and_its_failures_stay_per_tick(sim_ticks: list) -
     assert all("model exploded" in p.ml_prediction["error"] for p in more.predictions)
 
 
+def test_each_pair_is_answered_by_the_model_serving_that_pair(sim_ticks: list) -> None:
+    models = {"BTC/USDT": FakePredictor(model_version="btc-3"), "ETH/USDT": FakePredictor(model_version="eth-9")}
+    asked: list[str] = []
+
+    def serving(symbol: str) -> FakePredictor:
+        asked.append(symbol)
+        return models[symbol]
+
+    proc = StreamProcessor(window_size=250, ml_min_bars=100, pair_predictor=serving)
+    assert proc.has_model
+    preds = [p for p in run(proc, sim_ticks, batch=80) if p.window_size >= 100]
+    assert {p.symbol for p in preds} == {"BTC/USDT", "ETH/USDT"}
+    for p in preds:
+        assert p.ml_prediction["model_version"] == models[p.symbol].model_version
+    assert set(asked) == {"BTC/USDT", "ETH/USDT"}
+    assert models["BTC/USDT"].frames and models["ETH/USDT"].frames
+
+
 def test_big_24h_moves_alert_once_per_cooldown() -> None:
     proc = StreamProcessor()
     ticks = [tick(hour=h, price=100 + h, change_24h=8.0) for h in range(12)]
