@@ -81,7 +81,8 @@ class CryptoService:
         self.signals = Signals(self._settings, self.markets, self.models)
         self.dashboard = Dashboard(self.models)
         self.events = Events(self._settings, self.markets, self.signals)
-        self.forecast_history = ForecastHistory(self.markets, lambda _pair: str(self.models.get().model_type))
+        # The history replays the model type that serves each pair now (its own champion, else the global).
+        self.forecast_history = ForecastHistory(self.markets, lambda pair: str(self.models.get(pair).model_type))
         self.models.subscribe(self._report_model)
         self.models.subscribe(self.dashboard.forget_forecasts)
         self.feed: PredictionFeed = PeriodicPredictionFeed(
