@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from crypto_mlops import __version__
 from crypto_mlops.api.errors import invalid_input, invalid_request, unavailable
+from crypto_mlops.api.fast import FastLane
 from crypto_mlops.api.middleware import BodySizeLimit, RequestMetrics, SingleValuedQuery
 from crypto_mlops.api.routes import ROUTERS
 from crypto_mlops.api.routes.dashboard import STATIC_DIR
@@ -53,6 +54,7 @@ def create_app(
     app.add_middleware(SingleValuedQuery)
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_body_bytes)
+    app.add_middleware(FastLane, api=app)  # outermost: repeated signal requests skip the stack (api.fast)
     app.exception_handler(InvalidInput)(invalid_input)
     app.exception_handler(DataUnavailable)(unavailable)
     app.exception_handler(RequestValidationError)(invalid_request)

@@ -1,34 +1,36 @@
 """The fast path of the signal routes: a repeated request with a current answer skips the framework's work.
 
-A cached `ml-signal` used to spend most of its time in FastAPI around a ~25 µs service call: solving
-dependencies, parsing and validating the body, a trip through the threadpool, building the pydantic
-results again and encoding them. `FastPathRoute` keeps the route exactly as declared (OpenAPI, validation,
-errors: the *standard path*) and puts a small ASGI app in front of it that answers on the event loop when
+A cached `ml-signal` used to spend most of its time in FastAPI around a ~25 µs service call: the
+middleware stack and the router, solving dependencies, parsing and validating the body, a trip through
+the threadpool, building the pydantic results again and encoding them. `FastPathRoute` keeps the route
+exactly as declared (OpenAPI, validation, errors: the *standard path*). `FastLane`, the outermost
+middleware, answers a request on the event loop when
 
-1. the request's bytes (content type and body, or the query string) are ones the standard path has
-   already validated: it remembers the validated arguments per route (`remember_args`);
+1. its bytes (content type and body, or the query string) are ones the standard path of that route
+   has already validated: the route remembers the validated arguments (`remember_args`);
 2. the service holds a current answer for those arguments (`service.answers.Answers.lookup_*`, which
    never waits on a fetch or a model load);
-3. the caller is within its rate budget (heavy routes), else the same 429 as the standard path.
+3. the caller is within its rate budget (heavy routes), else it sends the standard path's 429.
 
 The answer is sent as bytes encoded once per answer, only its `timestamp` (whole seconds) written in per
-request; `Answers.serve` records the history row and counts it as the standard path does. Anything else
-(a new body, a stale answer, an error) goes through the standard path, which computes, validates,
-maps errors to 4xx/503 as before, and stores the answer for the next request.
+request; `Answers.serve` records the history row and counts it, and the lane observes the request
+metrics, as the standard path does. Anything else (a new body, a stale answer, an error) goes through the
+standard path, which computes, validates, maps errors to 4xx/503 as before, and stores the answer.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crypto_mlops.gql.http_limits import check_rate, replay_body
 from crypto_mlops.service.answers import Answer, Answers, answers_for
@@ -79,6 +81,8 @@ def remember_args(request: Request, args: object) -> None:
 
 
 class FastPath:
+    """The route's own app: remembers which request bytes the standard path validated, then runs it."""
+
     def __init__(self, standard: ASGIApp, spec: FastSpec) -> None:
         self.standard = standard
         self.spec = spec
@@ -98,36 +102,86 @@ class FastPath:
             await self.standard(scope, receive, send)
             return
         if len(key[1]) <= MAX_KEY_BYTES:
-            args = self.known.peek(key)
-            if args is not None and await self._answer(args, scope, receive, send):
-                return
             scope[_SCOPE_KEY] = (self.known, key)
         await self.standard(scope, receive, send)
 
-    async def _answer(self, args: object, scope: Scope, receive: Receive, send: Send) -> bool:
-        app = scope["app"]
-        answers = answers_for(app.state.service)
+    async def answer(self, key: tuple[bytes, bytes], api: FastAPI, scope: Scope, send: Send) -> int | None:
+        """Send the current answer for `key` (200, or the 429 of a spent rate budget): its status; else None."""
+        args = self.known.peek(key)
+        if args is None:
+            return None
+        answers = answers_for(api.state.service)
         answer = self.spec.lookup(answers, args)
         if answer is None:
-            return False
+            return None
         if self.spec.heavy:
-            request = Request(scope, receive, send)
+            request = Request(scope)
             try:
-                check_rate(app.state.rate_limiter, request)
+                check_rate(api.state.rate_limiter, request)
             except HTTPException as exc:
                 refusal = await http_exception_handler(request, exc)
-                await refusal(scope, receive, send)
-                return True
+                await refusal(scope, _no_receive, send)
+                return refusal.status_code
         body = answer_json(answer, answers.serve(answer, "rest"))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")],
-            }
-        )
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        return True
+        return 200
+
+
+class FastLane:
+    """Outermost middleware: a fast-path route's repeated request is answered before the middleware stack
+    and the router (a third of a cached answer's time), and counted in the request metrics as they would.
+
+    Only bodies with a Content-Length up to `MAX_KEY_BYTES` are read here; everything else, and every
+    request without a current answer, continues down the stack with its body replayed.
+    """
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+        self._lanes: dict[tuple[str, str], tuple[str, FastPath]] | None = None
+
+    def lanes(self) -> dict[tuple[str, str], tuple[str, FastPath]]:
+        if self._lanes is None:
+            self._lanes = {
+                (method, route.path): (route.path, route.app)
+                for route in self.api.routes
+                if isinstance(route, FastPathRoute) and isinstance(route.app, FastPath)
+                for method in route.methods
+            }
+        return self._lanes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = None
+        if scope["type"] == "http" and not scope.get("root_path"):
+            lane = self.lanes().get((scope["method"], scope["path"]))
+        if lane is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        key: tuple[bytes, bytes] | None = None
+        if scope["method"] == "GET":
+            key = (b"", scope.get("query_string", b""))
+        else:
+            length = _content_length(scope)
+            if length is not None and length <= MAX_KEY_BYTES:
+                body = await _read_body(receive)
+                if body is None:
+                    return
+                receive = replay_body(body, receive)
+                key = (_content_type(scope), body)
+        if key is not None:
+            status = await lane[1].answer(key, self.api, scope, send)
+            if status is not None:
+                telemetry = self.api.state.service.telemetry
+                telemetry.observe_request(lane[0], scope["method"], status, time.perf_counter() - started)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def answer_json(answer: Answer[Any], timestamp: str) -> bytes:
@@ -152,6 +206,17 @@ def _split_on_timestamp(result: BaseModel) -> tuple[bytes, bytes] | bool:
 
 def _to_json(result: BaseModel) -> bytes:
     return bytes(type(result).__pydantic_serializer__.to_json(result))
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The declared body length; None when absent, malformed or chunked (left to the body size limit)."""
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            length = int(value) if value.isdigit() else None
+    return length
 
 
 def _content_type(scope: Scope) -> bytes:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic_core import to_json
 from strawberry.fastapi import GraphQLRouter
 
 from crypto_mlops import __version__
@@ -23,6 +24,13 @@ def rate_limiter_for(service: CryptoService) -> RateLimiter:
     return RateLimiter(service.settings.rate_limit_per_min, service.settings.rate_limit_burst)
 
 
+class CryptoGraphQLRouter(GraphQLRouter[Any, Any]):
+    """Responses encoded by pydantic-core (Rust) instead of the standard library's `json.dumps`."""
+
+    def encode_json(self, data: object) -> bytes:
+        return to_json(data)
+
+
 def graphql_router(service: CryptoService, limiter: RateLimiter | None = None) -> GraphQLRouter[Any, Any]:
     """The GraphQL endpoint: document limits from the settings, resolvers on their own few threads.
 
@@ -35,7 +43,7 @@ def graphql_router(service: CryptoService, limiter: RateLimiter | None = None) -
         return context_for(service, runner, limiter)
 
     schema = build_schema(GraphQLLimits.from_settings(service.settings))
-    return GraphQLRouter(schema, context_getter=context_getter, graphql_ide="graphiql")
+    return CryptoGraphQLRouter(schema, context_getter=context_getter, graphql_ide="graphiql")
 
 
 def create_graphql_app(service: CryptoService | None = None, *, start_service: bool = True) -> FastAPI:

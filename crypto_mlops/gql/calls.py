@@ -11,11 +11,12 @@ write them (`horizon_min` -> `horizonMin`).
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from graphql import GraphQLError
 from pydantic import BaseModel
@@ -27,6 +28,7 @@ from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.gql.inputs import INPUT_TYPES
 from crypto_mlops.gql.types import to_graphql
 from crypto_mlops.service import CryptoService
+from crypto_mlops.service.answers import Answer, Answers, answers_for, stamped
 from crypto_mlops.service.limits import clip
 
 G = TypeVar("G")
@@ -85,3 +87,32 @@ async def resolve(info: Info, gql_type: type[G], call: Callable[[CryptoService],
         raise GraphQLError(graphql_wording(clip(str(exc))), extensions={"code": "BAD_USER_INPUT"}) from exc
     except DataUnavailable as exc:
         raise GraphQLError(clip(str(exc)), extensions={"code": "UNAVAILABLE"}) from exc
+
+
+async def resolve_answer(
+    info: Info,
+    gql_type: type[G],
+    lookup: Callable[[Answers], Answer[Any] | None],
+    compute: Callable[[Answers], tuple[Answer[Any], str]],
+    adapter: str,
+) -> G:
+    """Like `resolve` for the signal calls: a current stored answer (`service.answers`) is recorded and
+    returned on the event loop, its GraphQL object mapped once per answer; otherwise `compute` runs in
+    the pool as `resolve` does."""
+    answers = answers_for(info.context["service"])
+    answer = lookup(answers)
+    if answer is not None:
+        return graphql_object(gql_type, answer, answers.serve(answer, adapter))
+    return await resolve(info, gql_type, lambda _: stamped(*compute(answers)))
+
+
+def graphql_object(gql_type: type[G], answer: Answer[Any], timestamp: str) -> G:
+    """`to_graphql` of the answer's result with `timestamp`; the mapping is kept with the answer."""
+    mapped = answer.encoded.get(gql_type.__name__)
+    if mapped is None:
+        mapped = answer.encoded[gql_type.__name__] = to_graphql(gql_type, answer.result)
+    if getattr(mapped, "timestamp", timestamp) == timestamp:
+        return cast(G, mapped)
+    fresh = copy.copy(mapped)  # nested objects are shared: execution only reads them
+    fresh.timestamp = timestamp  # type: ignore[attr-defined]
+    return cast(G, fresh)

@@ -26,6 +26,7 @@ from crypto_mlops.service.core import CryptoService
 from crypto_mlops.service.limits import MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market
 from crypto_mlops.service.memo import LruMemo
+from crypto_mlops.service.recording import ml_row, signal_row
 from crypto_mlops.service.results import CompareResult, MLSignalResult, SignalResult
 
 ANSWERS_SIZE = 1024  # distinct requests remembered (least recently used first out)
@@ -68,6 +69,7 @@ class Answer(Generic[R]):
     predictor: Predictor | None  # None: the result does not depend on the model (heuristic)
     settings: Settings
     encoded: dict[str, object] = field(default_factory=dict)
+    history_row: dict[str, Any] | None = None  # the result's history columns, built on its first reuse
 
 
 class Answers:
@@ -92,9 +94,11 @@ class Answers:
         stamp = utc_second()
         result = answer.result
         if isinstance(result, SignalResult):
-            self.service.recorder.signal(result.model_copy(update={"timestamp": stamp}), adapter)
+            answer.history_row = answer.history_row or signal_row(result)
+            self.service.recorder.signal(result, adapter, stamp, answer.history_row)
         elif isinstance(result, MLSignalResult):
-            self.service.recorder.ml_prediction(result.model_copy(update={"timestamp": stamp}), adapter)
+            answer.history_row = answer.history_row or ml_row(result)
+            self.service.recorder.ml_prediction(result, adapter, stamp, answer.history_row)
         return stamp  # compare is not recorded, like the seed
 
     # -- blocking: may fetch candles and run the model ----------------------------------------------
@@ -159,6 +163,12 @@ class Answers:
             return None
         current = Market(answer.key, cached.data, cached.age_s, answer.limit).fetch_id
         return answer if current == answer.fetch_id else None
+
+
+def stamped(answer: Answer[R], timestamp: str) -> R:
+    """The answer's result with `timestamp` (a copy only when it differs)."""
+    result = answer.result
+    return result if result.timestamp == timestamp else result.model_copy(update={"timestamp": timestamp})
 
 
 _LAST_SECOND: list[tuple[int, str]] = [(-1, "")]

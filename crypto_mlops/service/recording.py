@@ -37,22 +37,43 @@ def _leading(result: SignalResult | MLSignalResult) -> dict[str, Any]:
     }
 
 
+def signal_row(result: SignalResult) -> dict[str, Any]:
+    """The searchable columns of a signal's history row (the same for every serving of one result)."""
+    return {**_leading(result), **{name: getattr(result, name) for name in SIGNAL_COLUMNS}}
+
+
+def ml_row(result: MLSignalResult) -> dict[str, Any]:
+    ml = result.ml_prediction
+    return {**_leading(result), **{name: getattr(ml, name) for name in ML_COLUMNS}}
+
+
+def _payload(result: SignalResult | MLSignalResult, timestamp: str | None) -> dict[str, Any]:
+    payload = result.model_dump(mode="json")
+    if timestamp is not None:  # a stored answer served again: the payload says when it was served
+        payload["timestamp"] = timestamp
+    return payload
+
+
 class Recorder:
+    """Counts and records every served signal. `timestamp` overrides the result's own (a reused answer);
+    `row` is the result's `signal_row`/`ml_row` when the caller kept it."""
+
     def __init__(self, history: HistoryStore, telemetry: Telemetry) -> None:
         self.history = history
         self.telemetry = telemetry
 
-    def signal(self, result: SignalResult, adapter: str) -> None:
+    def signal(
+        self, result: SignalResult, adapter: str, timestamp: str | None = None, row: dict[str, Any] | None = None
+    ) -> None:
         self.telemetry.count_signal(adapter)
-        row = {**_leading(result), **{name: getattr(result, name) for name in SIGNAL_COLUMNS}}
         # The JSON payload is built by the history writer thread, off the request path.
-        self.history.add_signal(utc_now(), row, partial(result.model_dump, mode="json"))
+        self.history.add_signal(utc_now(), row or signal_row(result), partial(_payload, result, timestamp))
 
-    def ml_prediction(self, result: MLSignalResult, adapter: str) -> None:
-        ml = result.ml_prediction
-        self.telemetry.count_ml_prediction(adapter, result.symbol, ml.predicted_rv_24h)
-        row = {**_leading(result), **{name: getattr(ml, name) for name in ML_COLUMNS}}
-        self.history.add_ml_prediction(utc_now(), row, partial(result.model_dump, mode="json"))
+    def ml_prediction(
+        self, result: MLSignalResult, adapter: str, timestamp: str | None = None, row: dict[str, Any] | None = None
+    ) -> None:
+        self.telemetry.count_ml_prediction(adapter, result.symbol, result.ml_prediction.predicted_rv_24h)
+        self.history.add_ml_prediction(utc_now(), row or ml_row(result), partial(_payload, result, timestamp))
 
     def tail(self, kind: HistoryKind, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
         check_range("n", n, 1, MAX_HISTORY_N)
