@@ -74,7 +74,7 @@ class WriteBehind(Generic[T]):
             if self._thread is None:
                 self._start()
             # Wake the writer only when it waits for a first item or a full batch: a notify per put
-            # woke the lingering writer on every request (10 % of the API's GIL time under load).
+            # woke the lingering writer (a thread switch, a GIL handoff) on every request.
             if len(self._items) == 1 or len(self._items) >= self.batch:
                 self._cond.notify_all()
             return True
