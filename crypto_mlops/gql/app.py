@@ -13,6 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 from crypto_mlops import __version__
 from crypto_mlops.gql.calls import CallRunner
 from crypto_mlops.gql.http_limits import BodySizeLimit
+from crypto_mlops.gql.lane import GraphQLLane
 from crypto_mlops.gql.limits import GraphQLLimits
 from crypto_mlops.gql.schema import build_schema, context_for
 from crypto_mlops.service import CryptoService, get_service
@@ -58,7 +59,10 @@ def create_graphql_app(service: CryptoService | None = None, *, start_service: b
 
     app = FastAPI(title="crypto-mlops GraphQL", version=__version__, lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_body_bytes)  # the API's cap, on this port too
-    app.include_router(graphql_router(svc, rate_limiter_for(svc)), prefix="/graphql")
+    limiter = rate_limiter_for(svc)
+    router = graphql_router(svc, limiter)
+    app.add_middleware(GraphQLLane, schema=router.schema, service=svc, limiter=limiter)
+    app.include_router(router, prefix="/graphql")
 
     @app.get("/")
     def root() -> dict[str, str]:

@@ -26,9 +26,10 @@ from strawberry.utils.str_converters import to_camel_case
 
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.gql.inputs import INPUT_TYPES
+from crypto_mlops.gql.lane import note_answer
 from crypto_mlops.gql.types import to_graphql
 from crypto_mlops.service import CryptoService
-from crypto_mlops.service.answers import Answer, Answers, answers_for, stamped
+from crypto_mlops.service.answers import Answer, Answers, answers_for
 from crypto_mlops.service.limits import clip
 
 G = TypeVar("G")
@@ -78,11 +79,16 @@ _shared_runner = CallRunner()
 
 async def resolve(info: Info, gql_type: type[G], call: Callable[[CryptoService], BaseModel]) -> G:
     """Run `call` on the request's service in the bounded pool and return its result as `gql_type`."""
+    # The mapping to GraphQL objects runs in the worker too: for big answers it is real work.
+    return await call_service(info, lambda service: to_graphql(gql_type, call(service)))
+
+
+async def call_service(info: Info, call: Callable[[CryptoService], T]) -> T:
+    """`call(service)` in the bounded pool, the service's errors translated to GraphQL errors."""
     service: CryptoService = info.context["service"]
     runner: CallRunner = info.context.get("runner") or _shared_runner
     try:
-        # The mapping to GraphQL objects runs in the worker too: for big answers it is real work.
-        return await runner.run(lambda: to_graphql(gql_type, call(service)))
+        return await runner.run(lambda: call(service))
     except InvalidInput as exc:
         raise GraphQLError(graphql_wording(clip(str(exc))), extensions={"code": "BAD_USER_INPUT"}) from exc
     except DataUnavailable as exc:
@@ -98,12 +104,22 @@ async def resolve_answer(
 ) -> G:
     """Like `resolve` for the signal calls: a current stored answer (`service.answers`) is recorded and
     returned on the event loop, its GraphQL object mapped once per answer; otherwise `compute` runs in
-    the pool as `resolve` does."""
+    the pool as `resolve` does. The answer used is noted for the GraphQL lane (`gql.lane`); the lane's
+    template run (`answer_stamp` in the context) records nothing and stamps its marker."""
     answers = answers_for(info.context["service"])
+    template_stamp = info.context.get("answer_stamp")
     answer = lookup(answers)
-    if answer is not None:
-        return graphql_object(gql_type, answer, answers.serve(answer, adapter))
-    return await resolve(info, gql_type, lambda _: stamped(*compute(answers)))
+    if template_stamp is not None:
+        if answer is None:
+            raise GraphQLError("no current answer for the template")
+        info.context["answer_used"] = answer
+        return graphql_object(gql_type, answer, template_stamp)
+    if answer is None:
+        used, stamp = await call_service(info, lambda _: compute(answers))
+    else:
+        used, stamp = answer, answers.serve(answer, adapter)
+    note_answer(info.context.get("request"), lookup, used, stamp)
+    return graphql_object(gql_type, used, stamp)
 
 
 def graphql_object(gql_type: type[G], answer: Answer[Any], timestamp: str) -> G:
