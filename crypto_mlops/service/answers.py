@@ -26,7 +26,7 @@ from crypto_mlops.service.core import CryptoService
 from crypto_mlops.service.limits import MAX_HORIZON_MIN, check_range
 from crypto_mlops.service.market import Market
 from crypto_mlops.service.memo import LruMemo
-from crypto_mlops.service.recording import ml_row, signal_row
+from crypto_mlops.service.recording import HistoryForm, ml_row, signal_row
 from crypto_mlops.service.results import CompareResult, MLSignalResult, SignalResult
 
 ANSWERS_SIZE = 1024  # distinct requests remembered (least recently used first out)
@@ -69,7 +69,7 @@ class Answer(Generic[R]):
     predictor: Predictor | None  # None: the result does not depend on the model (heuristic)
     settings: Settings
     encoded: dict[str, object] = field(default_factory=dict)
-    history_row: dict[str, Any] | None = None  # the result's history columns, built on its first reuse
+    history: HistoryForm | None = None  # the result's history row and payload, built on its first reuse
 
 
 class Answers:
@@ -94,11 +94,11 @@ class Answers:
         stamp = utc_second()
         result = answer.result
         if isinstance(result, SignalResult):
-            answer.history_row = answer.history_row or signal_row(result)
-            self.service.recorder.signal(result, adapter, stamp, answer.history_row)
+            answer.history = answer.history or HistoryForm(signal_row(result))
+            self.service.recorder.signal(result, adapter, stamp, answer.history)
         elif isinstance(result, MLSignalResult):
-            answer.history_row = answer.history_row or ml_row(result)
-            self.service.recorder.ml_prediction(result, adapter, stamp, answer.history_row)
+            answer.history = answer.history or HistoryForm(ml_row(result))
+            self.service.recorder.ml_prediction(result, adapter, stamp, answer.history)
         return stamp  # compare is not recorded, like the seed
 
     # -- blocking: may fetch candles and run the model ----------------------------------------------
