@@ -148,7 +148,7 @@ class FastLane:
                 (method, route.path): (route.path, route.app)
                 for route in self.api.routes
                 if isinstance(route, FastPathRoute) and isinstance(route.app, FastPath)
-                for method in route.methods
+                for method in route.methods & {"GET", "POST"}
             }
         return self._lanes
 
@@ -209,8 +209,9 @@ def _to_json(result: BaseModel) -> bytes:
 
 
 def _content_length(scope: Scope) -> int | None:
-    """The declared body length; None when absent, malformed or chunked (left to the body size limit)."""
-    length = None
+    """The declared body length (0 without one: no body); None when malformed or chunked (left to the body
+    size limit)."""
+    length: int | None = 0
     for name, value in scope["headers"]:
         if name == b"transfer-encoding":
             return None

@@ -142,3 +142,13 @@ def test_no_fast_answer_once_the_settings_change_or_the_memo_is_off(svc: CryptoS
         for _ in range(2):
             assert c.post("/v1/crypto/ml-signal", json=ML_BODY).status_code == 200
         assert served == [200]  # computed by the standard path every time
+
+
+def test_a_post_without_body_takes_the_fast_path_too(svc: CryptoService, served: list[int]) -> None:
+    with TestClient(create_app(svc, start_service=False)) as c:
+        responses = [c.post("/v1/crypto/signal") for _ in range(3)]
+        assert [r.status_code for r in responses] == [200] * 3
+        assert c.head("/v1/crypto/signals/compare").status_code in (200, 405)
+    assert served == [200, 200]
+    direct = svc.signal("BTCUSDT", "1h", 200, 60, False, "binance", record=False)
+    assert responses[-1].content == _validated_bytes(direct, responses[-1].json()["timestamp"])
