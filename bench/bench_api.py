@@ -189,6 +189,10 @@ def start_grpc(env: dict[str, str], log: Path) -> str:
     return target
 
 
+MLFLOW_SKIPPED = (
+    "mlflow models serve not loaded: it needs a registered model (--champion trains and registers one, "
+    "a few minutes on a small box) and --mlflow; the API then serves that champion, so both run the same model"
+)
 PROCS: list[subprocess.Popen[bytes]] = []
 ROOT = Path(__file__).resolve().parents[1]
 GQL_ML = 'mutation { generateMlSignal(input: {symbol: "BTCUSDT", includeHeuristic: false}) ' + (
@@ -221,6 +225,8 @@ def main() -> int:
         "PREDICTION_FEED": "periodic",
         "LOG_LEVEL": "WARNING",
         "OHLCV_CACHE_TTL_S": "300",
+        # One client sends every request: the per-client rate limit (default 120/min) would answer 429s.
+        "RATE_LIMIT_PER_MIN": "0",
         "GIT_PYTHON_REFRESH": "quiet",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow spawns `uvicorn` by name
     }
@@ -256,6 +262,8 @@ def main() -> int:
         ]
         if version is not None and args.mlflow:
             http_targets.append(start_mlflow(env, work, version))
+        else:
+            notes.append(MLFLOW_SKIPPED)
         only = {name.strip() for name in args.only.split(",") if name.strip()}
         for name, url, method, payload in http_targets:
             if only and not any(o in name for o in only):

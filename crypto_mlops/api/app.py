@@ -17,11 +17,13 @@ from fastapi.staticfiles import StaticFiles
 
 from crypto_mlops import __version__
 from crypto_mlops.api.errors import invalid_input, invalid_request, unavailable
+from crypto_mlops.api.fast import FastLane
 from crypto_mlops.api.middleware import BodySizeLimit, RequestMetrics, SingleValuedQuery
 from crypto_mlops.api.routes import ROUTERS
 from crypto_mlops.api.routes.dashboard import STATIC_DIR
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.gql.app import graphql_router, rate_limiter_for
+from crypto_mlops.gql.lane import GraphQLLane
 from crypto_mlops.service import CryptoService, get_service
 from crypto_mlops.service.feed import select_feed
 
@@ -53,6 +55,9 @@ def create_app(
     app.add_middleware(SingleValuedQuery)
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_body_bytes)
+    gql = graphql_router(svc, app.state.rate_limiter)
+    app.add_middleware(GraphQLLane, schema=gql.schema, service=svc, limiter=app.state.rate_limiter, observe=True)
+    app.add_middleware(FastLane, api=app)  # outermost: repeated signal requests skip the stack (api.fast)
     app.exception_handler(InvalidInput)(invalid_input)
     app.exception_handler(DataUnavailable)(unavailable)
     app.exception_handler(RequestValidationError)(invalid_request)
@@ -62,7 +67,7 @@ def create_app(
     # After the dashboard router, so that its /static/vendor/plotly.min.js route wins over the mount.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    app.include_router(graphql_router(svc, app.state.rate_limiter), prefix="/graphql", include_in_schema=False)
+    app.include_router(gql, prefix="/graphql", include_in_schema=False)
     return app
 
 

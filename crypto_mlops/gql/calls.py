@@ -11,11 +11,12 @@ write them (`horizon_min` -> `horizonMin`).
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from graphql import GraphQLError
 from pydantic import BaseModel
@@ -25,8 +26,10 @@ from strawberry.utils.str_converters import to_camel_case
 
 from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.gql.inputs import INPUT_TYPES
+from crypto_mlops.gql.lane import note_answer
 from crypto_mlops.gql.types import to_graphql
 from crypto_mlops.service import CryptoService
+from crypto_mlops.service.answers import Answer, Answers, answers_for
 from crypto_mlops.service.limits import clip
 
 G = TypeVar("G")
@@ -76,12 +79,56 @@ _shared_runner = CallRunner()
 
 async def resolve(info: Info, gql_type: type[G], call: Callable[[CryptoService], BaseModel]) -> G:
     """Run `call` on the request's service in the bounded pool and return its result as `gql_type`."""
+    # The mapping to GraphQL objects runs in the worker too: for big answers it is real work.
+    return await call_service(info, lambda service: to_graphql(gql_type, call(service)))
+
+
+async def call_service(info: Info, call: Callable[[CryptoService], T]) -> T:
+    """`call(service)` in the bounded pool, the service's errors translated to GraphQL errors."""
     service: CryptoService = info.context["service"]
     runner: CallRunner = info.context.get("runner") or _shared_runner
     try:
-        # The mapping to GraphQL objects runs in the worker too: for big answers it is real work.
-        return await runner.run(lambda: to_graphql(gql_type, call(service)))
+        return await runner.run(lambda: call(service))
     except InvalidInput as exc:
         raise GraphQLError(graphql_wording(clip(str(exc))), extensions={"code": "BAD_USER_INPUT"}) from exc
     except DataUnavailable as exc:
         raise GraphQLError(clip(str(exc)), extensions={"code": "UNAVAILABLE"}) from exc
+
+
+async def resolve_answer(
+    info: Info,
+    gql_type: type[G],
+    lookup: Callable[[Answers], Answer[Any] | None],
+    compute: Callable[[Answers], tuple[Answer[Any], str]],
+    adapter: str,
+) -> G:
+    """Like `resolve` for the signal calls: a current stored answer (`service.answers`) is recorded and
+    returned on the event loop, its GraphQL object mapped once per answer; otherwise `compute` runs in
+    the pool as `resolve` does. The answer used is noted for the GraphQL lane (`gql.lane`); the lane's
+    template run (`answer_stamp` in the context) records nothing and stamps its marker."""
+    answers = answers_for(info.context["service"])
+    template_stamp = info.context.get("answer_stamp")
+    answer = lookup(answers)
+    if template_stamp is not None:
+        if answer is None:
+            raise GraphQLError("no current answer for the template")
+        info.context["answer_used"] = answer
+        return graphql_object(gql_type, answer, template_stamp)
+    if answer is None:
+        used, stamp = await call_service(info, lambda _: compute(answers))
+    else:
+        used, stamp = answer, answers.serve(answer, adapter)
+    note_answer(info.context.get("request"), lookup, used, stamp)
+    return graphql_object(gql_type, used, stamp)
+
+
+def graphql_object(gql_type: type[G], answer: Answer[Any], timestamp: str) -> G:
+    """`to_graphql` of the answer's result with `timestamp`; the mapping is kept with the answer."""
+    mapped = answer.encoded.get(gql_type.__name__)
+    if mapped is None:
+        mapped = answer.encoded[gql_type.__name__] = to_graphql(gql_type, answer.result)
+    if getattr(mapped, "timestamp", timestamp) == timestamp:
+        return cast(G, mapped)
+    fresh = copy.copy(mapped)  # nested objects are shared: execution only reads them
+    fresh.timestamp = timestamp  # type: ignore[attr-defined]
+    return cast(G, fresh)

@@ -50,10 +50,10 @@ class BodySizeLimit:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """A receive that returns the buffered body once, then the connection's own messages (disconnect)."""
     pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
 

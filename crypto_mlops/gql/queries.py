@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from crypto_mlops.gql.calls import resolve
+from crypto_mlops.gql.calls import resolve, resolve_answer
 from crypto_mlops.gql.inputs import MLSignalInput, OHLCVInput, SignalInput
 from crypto_mlops.gql.types import (
     ForecastHistory,
@@ -20,6 +20,7 @@ from crypto_mlops.gql.types import (
     Signal,
     SignalComparison,
 )
+from crypto_mlops.service.answers import CompareArgs, MLArgs, SignalArgs
 from crypto_mlops.service.forecast_history import DEFAULT_PAGE
 
 ADAPTER = "graphql"  # how the service counts and records our signals
@@ -43,7 +44,10 @@ class Query:
     @strawberry.field
     async def compare_signals(self, info: Info, input: OHLCVInput | None = None) -> SignalComparison:
         req = input or OHLCVInput()
-        return await resolve(info, SignalComparison, lambda s: s.compare(**req.args()))
+        args = CompareArgs(**req.args())
+        return await resolve_answer(
+            info, SignalComparison, lambda a: a.lookup_compare(args), lambda a: a.compare(args), ADAPTER
+        )
 
     @strawberry.field(description="Every listed pair (default: the PAIRS setting) with its forecast, side by side.")
     async def screener(
@@ -80,9 +84,15 @@ class Mutation:
     @strawberry.mutation
     async def generate_signal(self, info: Info, input: SignalInput | None = None) -> Signal:
         req = input or SignalInput()
-        return await resolve(info, Signal, lambda s: s.signal(**req.args(), adapter=ADAPTER))
+        args = SignalArgs(**req.args())
+        return await resolve_answer(
+            info, Signal, lambda a: a.lookup_signal(args), lambda a: a.signal(args, ADAPTER), ADAPTER
+        )
 
     @strawberry.mutation
     async def generate_ml_signal(self, info: Info, input: MLSignalInput | None = None) -> MLSignal:
         req = input or MLSignalInput()
-        return await resolve(info, MLSignal, lambda s: s.ml_signal(**req.args(), adapter=ADAPTER))
+        args = MLArgs(**req.args())
+        return await resolve_answer(
+            info, MLSignal, lambda a: a.lookup_ml_signal(args), lambda a: a.ml_signal(args, ADAPTER), ADAPTER
+        )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
+from crypto_mlops.gql.lane import REFUSED_KEY
 from crypto_mlops.gql.limits import fragments_of, market_calls
 from crypto_mlops.service.ratelimit import RateLimiter, retry_after_header
 
@@ -32,7 +33,8 @@ class RateLimitCalls(SchemaExtension):
                 and (ctx.operation_name is None or (op.name and op.name.value == ctx.operation_name))
             )
             client = request.client.host if request.client else "unknown"
-            wait = limiter.acquire(client, cost) if cost else 0.0
+            refused = request.scope.get(REFUSED_KEY)  # the GraphQL lane refused this call already
+            wait = refused if refused is not None else limiter.acquire(client, cost) if cost else 0.0
             if wait > 0:
                 response = context.get("response")
                 if response is not None:

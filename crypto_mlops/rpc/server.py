@@ -31,6 +31,7 @@ from crypto_mlops.data.errors import DataUnavailable, InvalidInput
 from crypto_mlops.rpc.mapping import M, to_message
 from crypto_mlops.rpc.stubs import load
 from crypto_mlops.service import CryptoService, get_service
+from crypto_mlops.service.answers import Answer, CompareArgs, MLArgs, SignalArgs, answers_for
 from crypto_mlops.service.limits import clip
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,18 @@ def _call(context: grpc.ServicerContext, fn: Callable[[], T]) -> T:
 def _respond(context: grpc.ServicerContext, message_type: type[M], fn: Callable[[], BaseModel]) -> M:
     """Run a service call and answer with its result as `message_type` (errors become status codes)."""
     return _call(context, lambda: to_message(fn(), message_type))
+
+
+def _answer(context: grpc.ServicerContext, message_type: type[M], fn: Callable[[], tuple[Answer[Any], str]]) -> M:
+    """Answer from `service.answers`: the message is mapped once per answer, then copied and stamped."""
+    answer, stamp = _call(context, fn)
+    mapped = answer.encoded.get(message_type.DESCRIPTOR.full_name)
+    if not isinstance(mapped, message_type):
+        mapped = answer.encoded[message_type.DESCRIPTOR.full_name] = to_message(answer.result, message_type)
+    message = message_type()
+    message.CopyFrom(mapped)
+    message.timestamp = stamp  # the result's only per-request field
+    return message
 
 
 class StreamBudget:
@@ -98,25 +111,17 @@ class CryptoServicer(pb2_grpc.CryptoServiceServicer):  # type: ignore[misc,name-
 
     def GenerateSignal(self, request: Any, context: grpc.ServicerContext) -> Message:
         symbol, timeframe, limit, exchange = _market_args(request)
-        horizon = request.horizon_min or 60
-        return _respond(
-            context,
-            pb2.SignalResponse,
-            lambda: self.service.signal(symbol, timeframe, limit, horizon, request.explain, exchange, adapter="grpc"),
-        )
+        args = SignalArgs(symbol, timeframe, limit, request.horizon_min or 60, request.explain, exchange)
+        return _answer(context, pb2.SignalResponse, lambda: answers_for(self.service).signal(args, "grpc"))
 
     def GenerateMLPrediction(self, request: Any, context: grpc.ServicerContext) -> Message:
         symbol, timeframe, limit, exchange = _market_args(request)
-        return _respond(
-            context,
-            pb2.MLPredictionResponse,
-            lambda: self.service.ml_signal(
-                symbol, timeframe, limit, request.include_heuristic, exchange, adapter="grpc"
-            ),
-        )
+        args = MLArgs(symbol, timeframe, limit, request.include_heuristic, exchange)
+        return _answer(context, pb2.MLPredictionResponse, lambda: answers_for(self.service).ml_signal(args, "grpc"))
 
     def CompareSignals(self, request: Any, context: grpc.ServicerContext) -> Message:
-        return _respond(context, pb2.CompareSignalsResponse, lambda: self.service.compare(*_market_args(request)))
+        args = CompareArgs(*_market_args(request))
+        return _answer(context, pb2.CompareSignalsResponse, lambda: answers_for(self.service).compare(args))
 
     def HealthCheck(self, request: Any, context: grpc.ServicerContext) -> Message:
         return _respond(context, pb2.HealthCheckResponse, self.service.health)

@@ -108,21 +108,30 @@ class OHLCVCache:
     # -- public -----------------------------------------------------------------------------
     def get(self, key: CacheKey, bars: int) -> Cached:
         """Candles for `key` with at least `bars` rows when the source has them (fewest waits possible)."""
+        cached = self.peek(key, bars)
+        if cached is not None:
+            return cached
+        self.misses += 1
+        return self._fetch_blocking(key, bars, stale=self._entries.get(key))
+
+    def peek(self, key: CacheKey, bars: int) -> Cached | None:
+        """What `get` returns when it need not wait on the source (counted as a hit), else None.
+
+        Never blocks on a fetch, so an event loop may call it (the REST fast path does).
+        """
         now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and self._covers(entry, bars):
-            age = now - entry.fetched_at
-            self._touch(key, entry, now)
-            ttl = self._ttl(key)
-            if age < ttl:
-                self.hits += 1
-                return Cached(entry.data, age)
-            if age < max(self.max_stale_s, ttl):
-                self.hits += 1
-                self._refresh_async(key)
-                return Cached(entry.data, age)
-        self.misses += 1
-        return self._fetch_blocking(key, bars, stale=entry)
+        if entry is None or not self._covers(entry, bars):
+            return None
+        age = now - entry.fetched_at
+        ttl = self._ttl(key)
+        if age >= max(self.max_stale_s, ttl):
+            return None
+        self._touch(key, entry, now)
+        self.hits += 1
+        if age >= ttl:
+            self._refresh_async(key)
+        return Cached(entry.data, age)
 
     def start(self) -> None:
         """Start the keep-warm thread (idempotent)."""

@@ -31,6 +31,14 @@ class LruMemo(Generic[K, V]):
         self.put_many([(key, value)])
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The stored value (None when there is none), made the most recently used."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
     def get_many(self, keys: Iterable[K]) -> dict[K, V | None]:
         """The stored value per key (None where there is none); does not change the LRU order."""
         with self._lock:

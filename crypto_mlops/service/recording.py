@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -37,22 +38,58 @@ def _leading(result: SignalResult | MLSignalResult) -> dict[str, Any]:
     }
 
 
+def signal_row(result: SignalResult) -> dict[str, Any]:
+    """The searchable columns of a signal's history row (the same for every serving of one result)."""
+    return {**_leading(result), **{name: getattr(result, name) for name in SIGNAL_COLUMNS}}
+
+
+def ml_row(result: MLSignalResult) -> dict[str, Any]:
+    ml = result.ml_prediction
+    return {**_leading(result), **{name: getattr(ml, name) for name in ML_COLUMNS}}
+
+
+@dataclass
+class HistoryForm:
+    """A result's history row and JSON payload, built once for a result that is served many times."""
+
+    row: dict[str, Any]
+    payload: dict[str, Any] | None = None  # dumped by the writer thread on first use
+
+
+def _payload(result: SignalResult | MLSignalResult, timestamp: str | None, form: HistoryForm | None) -> dict[str, Any]:
+    if form is None:
+        payload = result.model_dump(mode="json")
+    else:
+        if form.payload is None:
+            form.payload = result.model_dump(mode="json")
+        payload = dict(form.payload)
+    if timestamp is not None:  # a stored answer served again: the payload says when it was served
+        payload["timestamp"] = timestamp
+    return payload
+
+
 class Recorder:
+    """Counts and records every served signal. `timestamp` overrides the result's own (a reused answer);
+    `form` is the result's `HistoryForm` when the caller keeps one (the JSON payload is then dumped once)."""
+
     def __init__(self, history: HistoryStore, telemetry: Telemetry) -> None:
         self.history = history
         self.telemetry = telemetry
 
-    def signal(self, result: SignalResult, adapter: str) -> None:
+    def signal(
+        self, result: SignalResult, adapter: str, timestamp: str | None = None, form: HistoryForm | None = None
+    ) -> None:
         self.telemetry.count_signal(adapter)
-        row = {**_leading(result), **{name: getattr(result, name) for name in SIGNAL_COLUMNS}}
+        row = form.row if form is not None else signal_row(result)
         # The JSON payload is built by the history writer thread, off the request path.
-        self.history.add_signal(utc_now(), row, partial(result.model_dump, mode="json"))
+        self.history.add_signal(utc_now(), row, partial(_payload, result, timestamp, form))
 
-    def ml_prediction(self, result: MLSignalResult, adapter: str) -> None:
-        ml = result.ml_prediction
-        self.telemetry.count_ml_prediction(adapter, result.symbol, ml.predicted_rv_24h)
-        row = {**_leading(result), **{name: getattr(ml, name) for name in ML_COLUMNS}}
-        self.history.add_ml_prediction(utc_now(), row, partial(result.model_dump, mode="json"))
+    def ml_prediction(
+        self, result: MLSignalResult, adapter: str, timestamp: str | None = None, form: HistoryForm | None = None
+    ) -> None:
+        self.telemetry.count_ml_prediction(adapter, result.symbol, result.ml_prediction.predicted_rv_24h)
+        row = form.row if form is not None else ml_row(result)
+        self.history.add_ml_prediction(utc_now(), row, partial(_payload, result, timestamp, form))
 
     def tail(self, kind: HistoryKind, n: int, symbol: str | None = None) -> list[dict[str, Any]]:
         check_range("n", n, 1, MAX_HISTORY_N)

@@ -73,7 +73,10 @@ class WriteBehind(Generic[T]):
             self.high_water = max(self.high_water, len(self._items))
             if self._thread is None:
                 self._start()
-            self._cond.notify_all()
+            # Wake the writer only when it waits for a first item or a full batch: a notify per put
+            # woke the lingering writer (a thread switch, a GIL handoff) on every request.
+            if len(self._items) == 1 or len(self._items) >= self.batch:
+                self._cond.notify_all()
             return True
 
     def flush(self, timeout: float | None = 30.0) -> bool:

@@ -1,20 +1,24 @@
 """Market data, the heuristic and ML signals, and their comparison.
 
-The signal routes return `ResultJSON`: the service result serialised by pydantic-core straight to
-bytes. Returning a response (not the model) also spares FastAPI's re-validation of the result, which
-for a sync route is a second trip through the threadpool per request.
+The signal routes answer through `service.answers.Answers` (the last answer per request, reused while
+its candles and model are current) and return its JSON bytes, encoded once by pydantic-core. Returning
+a response (not the model) also spares FastAPI's re-validation of the result. A repeated request with a
+current answer does not even reach these functions: `api.fast.FastPathRoute` answers it on the event
+loop. `response_model` stays for the OpenAPI schema.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from crypto_mlops.api.deps import ERRORS, HEAVY_ERRORS, MarketDep, ServiceDep, heavy_call
+from crypto_mlops.api.fast import FastPathRoute, FastSpec, fast_path, json_response, remember_args
 from crypto_mlops.api.schemas import MLSignalRequest, SignalRequest
+from crypto_mlops.service.answers import Answers, CompareArgs, MLArgs, SignalArgs, answers_for
 from crypto_mlops.service.results import CompareResult, MLSignalResult, OHLCVResult, SignalResult
 
 
@@ -27,7 +31,7 @@ class ResultJSON(JSONResponse):
         return super().render(content)
 
 
-router = APIRouter(prefix="/v1/crypto", responses=ERRORS)
+router = APIRouter(prefix="/v1/crypto", responses=ERRORS, route_class=FastPathRoute)
 
 # The model routes: encoded once, charged to the caller's rate budget (429 documented).
 HEAVY_ML: dict[str, Any] = {
@@ -44,17 +48,28 @@ def ohlcv(service: ServiceDep, q: MarketDep) -> OHLCVResult:
 
 
 @router.post("/signal", response_model=SignalResult, response_class=ResultJSON, tags=["crypto"])
-def signal(service: ServiceDep, body: SignalRequest | None = None) -> ResultJSON:
+@fast_path(FastSpec(Answers.lookup_signal))
+def signal(request: Request, service: ServiceDep, body: SignalRequest | None = None) -> Response:
     req = body or SignalRequest()
-    return ResultJSON(service.signal(req.symbol, req.timeframe, req.limit, req.horizon_min, req.explain, req.exchange))
+    args = SignalArgs(req.symbol, req.timeframe, req.limit, req.horizon_min, req.explain, req.exchange)
+    answer, stamp = answers_for(service).signal(args, "rest")
+    remember_args(request, args)
+    return json_response(answer, stamp)
 
 
 @router.post("/ml-signal", response_model=MLSignalResult, **HEAVY_ML)
-def ml_signal(service: ServiceDep, body: MLSignalRequest | None = None) -> ResultJSON:
+@fast_path(FastSpec(Answers.lookup_ml_signal, heavy=True))
+def ml_signal(request: Request, service: ServiceDep, body: MLSignalRequest | None = None) -> Response:
     req = body or MLSignalRequest()
-    return ResultJSON(service.ml_signal(req.symbol, req.timeframe, req.limit, req.include_heuristic, req.exchange))
+    args = MLArgs(req.symbol, req.timeframe, req.limit, req.include_heuristic, req.exchange)
+    answer, stamp = answers_for(service).ml_signal(args, "rest")
+    remember_args(request, args)
+    return json_response(answer, stamp)
 
 
 @router.get("/signals/compare", response_model=CompareResult, **HEAVY_ML)
-def compare(service: ServiceDep, q: MarketDep) -> ResultJSON:
-    return ResultJSON(service.compare(q.symbol, q.timeframe, q.limit, q.exchange))
+@fast_path(FastSpec(Answers.lookup_compare, heavy=True))
+def compare(request: Request, service: ServiceDep, q: MarketDep) -> Response:
+    answer, stamp = answers_for(service).compare(CompareArgs(q.symbol, q.timeframe, q.limit, q.exchange))
+    remember_args(request, CompareArgs(q.symbol, q.timeframe, q.limit, q.exchange))
+    return json_response(answer, stamp)
