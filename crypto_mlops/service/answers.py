@@ -118,7 +118,7 @@ class Answers:
         if answer is not None:
             return answer, self.serve(answer, adapter)
         m = self._market(args.symbol, args.timeframe, args.limit, args.exchange)
-        predictor = self.service.models.get()
+        predictor = self.service.models.get(m.key.symbol)
         result = self.service.signals.ml(m, args.include_heuristic, args.exchange)
         self.service.recorder.ml_prediction(result, adapter)
         return self._store("ml_signal", args, m, predictor, result), result.timestamp
@@ -128,7 +128,7 @@ class Answers:
         if answer is not None:
             return answer, utc_second()
         m = self._market(args.symbol, args.timeframe, args.limit, args.exchange)
-        predictor = self.service.models.get()
+        predictor = self.service.models.get(m.key.symbol)
         result = self.service.signals.compare(m, args.exchange)
         return self._store("compare", args, m, predictor, result), result.timestamp
 
@@ -144,7 +144,9 @@ class Answers:
     ) -> Answer[R]:
         answer = Answer(result, m.key, m.limit, m.fetch_id, predictor, self.service.settings)
         # A model swapped while this result was computed: keep it out (the next request recomputes).
-        if self.service.settings.signal_memo and (predictor is None or self.service.models.get() is predictor):
+        if self.service.settings.signal_memo and (
+            predictor is None or self.service.models.peek(m.key.symbol) is predictor
+        ):
             self._answers.put_many([((kind, args), answer)])
         return answer
 
@@ -156,7 +158,7 @@ class Answers:
         settings = service.settings
         if answer.settings is not settings or not settings.signal_memo:
             return None
-        if answer.predictor is not None and (not service.models.loaded or service.models.get() is not answer.predictor):
+        if answer.predictor is not None and service.models.peek(answer.key.symbol) is not answer.predictor:
             return None
         cached = service.cache.peek(answer.key, answer.limit)  # never waits on the source
         if cached is None:

@@ -104,6 +104,11 @@ class ModelHolder:
     def loaded(self) -> bool:
         return self._predictor is not None
 
+    @property
+    def current(self) -> Predictor | None:
+        """The model serving now, without loading one (None before the first load)."""
+        return self._predictor
+
     def subscribe(self, callback: ModelCallback) -> None:
         """Call `callback(predictor, fallback)` after every model change (several callbacks allowed)."""
         self._subscribers.append(callback)

@@ -102,6 +102,21 @@ class PairModels:
             log.warning("%s could not be loaded (%s); serving %s the global model", own, holder.fallback_reason, pair)
         return Served(self.default.get(), self.default.served_alias, self.default)
 
+    def peek(self, symbol: str | None = None) -> Predictor | None:
+        """What `get(symbol)` would return, if that needs no registry read and no model load; else None."""
+        aliases = self._aliases if self._probe is not None else {}
+        if aliases is None:
+            return None
+        own = pair_alias(symbol or self.settings.default_symbol, self.settings.model_alias)
+        version = aliases.get(own)
+        if version is not None and self.default.version != version:
+            holder = self._holders.get(own)
+            if holder is None or not holder.loaded:
+                return None
+            if not holder.fallback:
+                return holder.current
+        return self.default.current
+
     def info(self, symbol: str | None = None) -> ModelInfo:
         served = self.serve(symbol)
         pair = symbol or self.settings.default_symbol

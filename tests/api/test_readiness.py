@@ -19,9 +19,9 @@ def test_not_ready_until_the_model_is_loaded(tmp_path: Path, monkeypatch: pytest
     gate = threading.Event()
     load = svc.models.get
 
-    def slow_load() -> Predictor:
+    def slow_load(symbol: str | None = None) -> Predictor:
         gate.wait(30)  # the model store is slow to answer
-        return load()
+        return load(symbol)
 
     monkeypatch.setattr(svc.models, "get", slow_load)
     svc.start()

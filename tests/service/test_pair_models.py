@@ -253,3 +253,21 @@ def test_rest_and_graphql_model_info_take_a_symbol(two_pair_service: Any) -> Non
         assert answer["data"]["modelInfo"] == {"modelAlias": "champion-ethusdt", "symbol": "ETH/USDT"}
         signal = client.post("/v1/crypto/ml-signal", json={"symbol": "ETHUSDT"}).json()
         assert signal["model_alias"] == signal["ml_prediction"]["model_alias"] == "champion-ethusdt"
+
+
+def test_stored_answers_follow_the_model_of_their_own_pair(two_pair_service: Any) -> None:
+    from crypto_mlops.service.answers import MLArgs, answers_for
+
+    svc = two_pair_service
+    answers = answers_for(svc)
+    eth_args, btc_args = (MLArgs(s, "1h", 200, False, "binance") for s in ("ETHUSDT", "BTCUSDT"))
+    eth, _ = answers.ml_signal(eth_args, "rest")
+    btc, _ = answers.ml_signal(btc_args, "rest")
+    assert eth.result.model_alias == "champion-ethusdt" and btc.result.model_alias == "champion"
+    assert answers.lookup_ml_signal(eth_args) is eth and answers.lookup_ml_signal(btc_args) is btc
+    eth_holder = svc.models.holders["champion-ethusdt"]
+    eth_holder._load_champion = lambda _s: baseline_predictor("ewma")  # a new load gives a new model object
+    assert eth_holder.reload().success  # ETH's champion reloaded: only ETH's stored answer is stale
+    assert answers.lookup_ml_signal(eth_args) is None
+    assert answers.lookup_ml_signal(btc_args) is btc
+    assert svc.models.peek("ETHUSDT") is eth_holder.current
