@@ -25,8 +25,10 @@ from typing import Any
 import pandas as pd
 
 from crypto_mlops.data.sources.csv_source import load_csv
-from crypto_mlops.models.backtest import Prepared, prepare
+from crypto_mlops.models.backtest import Prepared, prepare, score
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.mcs import model_confidence_set
+from crypto_mlops.models.metrics import qlike_losses
 from crypto_mlops.models.pooled import pooled_name, run_pooled_backtest
 from crypto_mlops.models.walkforward import (
     ModelRun,
@@ -96,7 +98,9 @@ def _print(pair: str, table: list[dict[str, Any]]) -> None:
     for r in table:
         extra = ""
         if "mcs_p" in r:
-            extra = f" cov80 {r['cov80']:.3f} MCS p {r['mcs_p']:.3f}{'*' if r['in_mcs'] else ' '} fit {r['fit_seconds']}"
+            extra = (
+                f" cov80 {r['cov80']:.3f} MCS p {r['mcs_p']:.3f}{'*' if r['in_mcs'] else ' '} fit {r['fit_seconds']}"
+            )
         print(f"{r['model']:16s} {r['qlike']:.4f} {r['qlike_vs_har']:.3f} DM {r['dm_t']:6.2f}{extra}")
     print(json.dumps(acceptance(table)))
 
@@ -112,6 +116,31 @@ def split(args: argparse.Namespace) -> None:
     for pair, r in res.items():
         _print(pair, r.table)
         report["pairs"][pair] = {**r.to_dict(), "acceptance": acceptance(r.table)}
+        if args.save is not None:  # a directory: <pair>.csv with realized + one column per model
+            args.save.mkdir(parents=True, exist_ok=True)
+            r.predictions.to_csv(args.save / f"{pair}.csv", float_format="%.10g")
+    _write(args.out, report)
+
+
+def split_combine(args: argparse.Namespace) -> None:
+    """Per pair: the prediction files of several `split --save DIR` runs joined, scored, with the 10 % MCS."""
+    report: dict[str, Any] = {"mode": "split-combine", "pairs": {}}
+    for pair in sorted({f.name for d in args.parts for f in d.glob("*.csv")}):
+        frames = [pd.read_csv(d / pair, index_col=0) for d in args.parts if (d / pair).exists()]
+        joined = frames[0]
+        for extra in frames[1:]:
+            joined = joined.join(extra.drop(columns="realized"), how="inner")
+        joined = joined.loc[:, ~joined.columns.duplicated()].dropna()
+        realized = joined.pop("realized").to_numpy()
+        order = {n: i for i, n in enumerate([*LINEAR, *LEARNED])}
+        names = sorted(joined.columns, key=lambda n: order.get(n, -1))
+        table = score(realized, {n: joined[n].to_numpy() for n in names})
+        mcs = model_confidence_set({n: qlike_losses(realized, joined[n].to_numpy()) for n in names}, block_size=24)
+        for r in table:
+            r["mcs_p"], r["in_mcs"] = mcs["pvalues"][r["model"]], r["model"] in mcs["included"]
+            r["cov80"], r["fit_seconds"] = float("nan"), float("nan")
+        _print(pair, table)
+        report["pairs"][pair] = {"origins": len(realized), "table": table, "mcs": mcs, "acceptance": acceptance(table)}
     _write(args.out, report)
 
 
@@ -176,9 +205,9 @@ def _write(out: Path | None, report: dict[str, Any]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["split", "wf-part", "wf-combine"])
-    ap.add_argument("parts", nargs="*", type=Path, help="wf-combine: the pickles written by wf-part")
-    ap.add_argument("--data", type=Path, action="append", required=True)
+    ap.add_argument("mode", choices=["split", "split-combine", "wf-part", "wf-combine"])
+    ap.add_argument("parts", nargs="*", type=Path, help="wf-combine: wf-part pickles; split-combine: split --save dirs")
+    ap.add_argument("--data", type=Path, action="append", default=[])
     ap.add_argument("--only", action="append", help="wf-part: per-pair models for these files only")
     ap.add_argument("--models", default="har,har_x,har_xsq,bilstm")
     ap.add_argument("--pooled", default="")
@@ -194,7 +223,8 @@ def main() -> None:
     ap.add_argument("--save", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    {"split": split, "wf-part": wf_part, "wf-combine": wf_combine}[args.mode](args)
+    modes = {"split": split, "split-combine": split_combine, "wf-part": wf_part, "wf-combine": wf_combine}
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":

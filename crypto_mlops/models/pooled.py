@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -128,6 +128,7 @@ def run_pooled_backtest(
     splits = common_split(prepared, train_frac)
     raw = {pair: fit_and_forecast(p, splits[pair], names, bilstm_config) for pair, p in prepared.items()}
     masks = {pair: raw[pair][3] for pair in prepared}
+    models_pooled: dict[str, PooledModel] = {}
     for name in pooled or []:
         start = time.perf_counter()
         model = make_pooled(name, bilstm_config)
@@ -138,6 +139,10 @@ def run_pooled_backtest(
             raw[pair][1][pooled_name(name)] = model.predict_pair(p.features, pair, test).to_numpy()
         for pair in prepared:  # one fit serves every pair
             raw[pair][2][pooled_name(name)] = round(time.perf_counter() - start, 2)
-    return {
+        models_pooled[pooled_name(name)] = model
+    results = {
         pair: scored_result(p, splits[pair], raw[pair][0], raw[pair][1], raw[pair][2]) for pair, p in prepared.items()
     }
+    for result in results.values():  # after scoring: a pooled model's confidence is not calibrated per pair
+        result.models.update({n: cast(VolatilityModel, m) for n, m in models_pooled.items()})
+    return results

@@ -123,3 +123,29 @@ def test_pooled_walk_forward_looks_at_no_pair_s_future(market: MarketData, other
         pd.testing.assert_frame_equal(a[pair].loc[common, cols], b[pair].loc[common, cols])
         later = a[pair].index[a[pair].index > cut + pd.Timedelta(days=4)].intersection(b[pair].index)
         assert not np.allclose(a[pair].loc[later, "har_x_pooled"], b[pair].loc[later, "har_x_pooled"])
+
+
+def test_pooled_training_logs_one_run_with_the_pairs_and_per_pair_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, market: MarketData, other: MarketData
+) -> None:
+    from dataclasses import replace
+
+    from crypto_mlops.config import Settings
+    from crypto_mlops.models.registry import get_client
+    from crypto_mlops.models.training_pooled import train_pooled_logged
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    settings = Settings(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT="pooled-test")
+    data = [replace(market.tail(2400), symbol="AAA/USDT"), replace(other.tail(2400), symbol="BBB/USDT")]
+    result = train_pooled_logged(data, settings, 0.7, "bilstm", _tiny(2), ["har", "har_x"])
+    assert result.pairs == ["AAA/USDT", "BBB/USDT"] and result.candidate == "bilstm_pooled"
+    for backtest in result.backtests.values():
+        assert [r["model"] for r in backtest.table] == ["har", "har_x", "bilstm_pooled"]
+    client = get_client(settings)
+    run = client.get_run(result.run_id)
+    assert run.data.tags["pooled.pairs"] == "AAA/USDT,BBB/USDT"
+    assert "AAAUSDT.bilstm_pooled.qlike" in run.data.metrics and "BBBUSDT.har_x.qlike" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"AAAUSDT", "BBBUSDT", "pooled_model"} <= artifacts
