@@ -45,7 +45,7 @@ from crypto_mlops.models.walkforward import (
 from crypto_mlops.models.walkforward_pooled import _walk_pooled
 
 LINEAR = ["har", "har_calendar", "har_x", "shar", "harq", "har_xsq", "har_x_pooled", "har_xsq_pooled"]
-LEARNED = ["bilstm", "bilstm_pooled"]
+LEARNED = ["bilstm", "bilstm_pooled", "bilstm_pooled_xsq"]
 
 
 def _load(paths: list[Path]) -> dict[str, Prepared]:
@@ -129,8 +129,8 @@ def split_combine(args: argparse.Namespace) -> None:
         frames = [pd.read_csv(d / pair, index_col=0) for d in args.parts if (d / pair).exists()]
         joined = frames[0]
         for extra in frames[1:]:
-            joined = joined.join(extra.drop(columns="realized"), how="inner")
-        joined = joined.loc[:, ~joined.columns.duplicated()].dropna()
+            joined = joined.join(extra.drop(columns=[c for c in extra.columns if c in joined]), how="inner")
+        joined = joined.dropna()
         realized = joined.pop("realized").to_numpy()
         order = {n: i for i, n in enumerate([*LINEAR, *LEARNED])}
         names = sorted(joined.columns, key=lambda n: order.get(n, -1))

@@ -15,6 +15,7 @@ Design (all inputs causal, all scaling statistics from the training part only, s
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -40,6 +41,17 @@ from crypto_mlops.models.har import HarXModel, har_design
 from crypto_mlops.models.har_semiq import HarXsqModel, relative_noise, semivariance_design
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
+
+
+@functools.cache
+def auto_threads() -> int:
+    """Idle cores when the process first trains (decided once, so fits in one process stay comparable)."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        return cores
+    return max(1, min(cores, round(cores - busy + 1)))
 
 
 @dataclass
@@ -187,8 +199,9 @@ class BiLSTMModel(VolatilityModel):
 
     def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
         cfg = self.config
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
+        threads = cfg.threads if cfg.threads > 0 else auto_threads()
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         device = pick_device(cfg.device)
