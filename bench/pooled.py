@@ -48,11 +48,13 @@ LINEAR = ["har", "har_calendar", "har_x", "shar", "harq", "har_xsq", "har_x_pool
 LEARNED = ["bilstm", "bilstm_pooled", "bilstm_pooled_xsq"]
 
 
-def _load(paths: list[Path]) -> dict[str, Prepared]:
+def _load(paths: list[Path], until: str | None = None) -> dict[str, Prepared]:
+    """Prepared candles per file; `until`: only candles before that UTC time (choices made on early data)."""
     out = {}
     for path in paths:
         market = load_csv(path)
-        out[path.name] = prepare(market.frame, market.timeframe)
+        frame = market.frame if until is None else market.frame[market.frame.index < pd.Timestamp(until, tz="UTC")]
+        out[path.name] = prepare(frame, market.timeframe)
     return out
 
 
@@ -106,7 +108,7 @@ def _print(pair: str, table: list[dict[str, Any]]) -> None:
 
 
 def split(args: argparse.Namespace) -> None:
-    prepared = _load(args.data)
+    prepared = _load(args.data, args.until)
     load = os.getloadavg()[0]
     start = time.perf_counter()
     res = run_pooled_backtest(prepared, args.train_frac, args.models.split(","), _names(args.pooled), _config(args))
@@ -145,7 +147,7 @@ def split_combine(args: argparse.Namespace) -> None:
 
 
 def wf_part(args: argparse.Namespace) -> None:
-    prepared = _load(args.data)
+    prepared = _load(args.data, args.until)
     config, cfg = _wf_config(args), quiet(_config(args))
     t0 = min(pd.DatetimeIndex(p.features.index)[first_origin(p, config)] for p in prepared.values())
     blocks = {pair: schedule(p, config, t0) for pair, p in prepared.items()}
@@ -166,7 +168,7 @@ def wf_part(args: argparse.Namespace) -> None:
 
 
 def wf_combine(args: argparse.Namespace) -> None:
-    prepared = _load(args.data)
+    prepared = _load(args.data, args.until)
     config = _wf_config(args)
     t0 = min(pd.DatetimeIndex(p.features.index)[first_origin(p, config)] for p in prepared.values())
     runs: dict[str, dict[str, ModelRun]] = {pair: {} for pair in prepared}
@@ -212,6 +214,7 @@ def main() -> None:
     ap.add_argument("--models", default="har,har_x,har_xsq,bilstm")
     ap.add_argument("--pooled", default="")
     ap.add_argument("--train-frac", type=float, default=0.7)
+    ap.add_argument("--until", default=None, help="use only candles before this UTC date (e.g. 2020-01-01)")
     ap.add_argument("--start", default="2020-01-01")
     ap.add_argument("--refit-every", default="7d")
     ap.add_argument("--window", default="expanding")
