@@ -15,7 +15,6 @@ Design (all inputs causal, all scaling statistics from the training part only, s
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import os
@@ -27,8 +26,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-# OpenMP threads that spin while waiting steal the shared cores from the thread doing the work; this
-# only takes effect if torch is not imported yet (it is read when torch's OpenMP runtime starts).
+# OpenMP threads that spin while waiting steal the shared cores from the thread doing the work (a
+# training step on 2 busy cores took 10-60x longer); this only takes effect if torch is not imported
+# yet (OpenMP reads it when torch loads). Set OMP_WAIT_POLICY yourself to override.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 from torch import nn
@@ -41,17 +41,6 @@ from crypto_mlops.models.har import HarXModel, har_design
 from crypto_mlops.models.har_semiq import HarXsqModel, relative_noise, semivariance_design
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
-
-
-@functools.cache
-def auto_threads() -> int:
-    """Idle cores when the process first trains (decided once, so fits in one process stay comparable)."""
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # no load average on this platform
-        return cores
-    return max(1, min(cores, round(cores - busy + 1)))
 
 
 @dataclass
@@ -199,9 +188,8 @@ class BiLSTMModel(VolatilityModel):
 
     def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
         cfg = self.config
-        threads = cfg.threads if cfg.threads > 0 else auto_threads()
-        if threads != torch.get_num_threads():
-            torch.set_num_threads(threads)
+        if cfg.threads > 0 and cfg.threads != torch.get_num_threads():
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         device = pick_device(cfg.device)

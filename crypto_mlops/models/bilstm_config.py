@@ -35,10 +35,9 @@ class BiLSTMConfig:
     seed: int = 42
     device: str = "auto"  # cuda when available
     max_train_seconds: float | None = None
-    # torch intra-op CPU threads while training. 0: auto, the idle cores when the process first trains
-    # (cores minus the 1-minute load average, counting this process; at least 1). On a busy machine
-    # every thread waits at each op's barrier for the slowest one, so two threads on two shared cores
-    # are many times slower than one (see docs/model.md, "Training under load").
+    # torch intra-op CPU threads while training (0: torch's default, one per core). What keeps training
+    # from collapsing under load is OMP_WAIT_POLICY=PASSIVE, which the BiLSTM module sets before torch
+    # loads; measured in docs/model.md, "Training under load".
     threads: int = 0
     progress: bool = True
 
