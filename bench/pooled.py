@@ -177,7 +177,8 @@ def wf_combine(args: argparse.Namespace) -> None:
         part = pickle.loads(path.read_bytes())
         parts.append(part["meta"])
         for pair, named in part["runs"].items():
-            runs[pair].update(named)
+            if pair in runs:
+                runs[pair].update(named)
     report: dict[str, Any] = {"mode": "walk-forward", "parts": parts, "pairs": {}}
     for pair, p in prepared.items():
         order = {n: i for i, n in enumerate([*LINEAR, *LEARNED])}
@@ -195,7 +196,10 @@ def _names(text: str | None) -> list[str]:
 
 
 def _args(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("func",)}
+    def plain(v: Any) -> Any:
+        return [plain(x) for x in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v
+
+    return {k: plain(v) for k, v in vars(args).items()}
 
 
 def _write(out: Path | None, report: dict[str, Any]) -> None:
