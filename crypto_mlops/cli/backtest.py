@@ -7,23 +7,20 @@ schedule and forecast until the next refit, as the pipeline runs.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from crypto_mlops.cli.common import console, friendly_errors
+from crypto_mlops.cli.tables import progress_console, results_table, walk_forward_table
 from crypto_mlops.data.errors import InvalidInput
 
 if TYPE_CHECKING:
     from crypto_mlops.data.market import MarketData
     from crypto_mlops.models.backtest import ForecastTable
     from crypto_mlops.models.bilstm_config import BiLSTMConfig
-
-progress_console = Console(stderr=True)
+    from crypto_mlops.models.walkforward import WalkForwardConfig
 
 
 def register(root: typer.Typer) -> None:
@@ -62,56 +59,14 @@ def show_step(status: Any, text: str) -> None:
         status.update(text)
 
 
-def _fmt(x: float, spec: str) -> str:
-    return "—" if x is None or not math.isfinite(x) else format(x, spec)
-
-
-def results_table(table: list[dict[str, Any]], title: str) -> Table:
-    best = min(r["qlike"] for r in table)
-    t = Table(title=title)
-    for col in ("model", "QLIKE", "vs HAR", "MSE", "MAE", "MZ R²", "DM t", "DM p"):
-        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
-    for r in table:
-        style = "bold green" if r["qlike"] == best else None
-        t.add_row(
-            r["model"],
-            _fmt(r["qlike"], ".4f"),
-            _fmt(r["qlike_vs_har"], ".3f"),
-            _fmt(r["mse"], ".3e"),
-            _fmt(r["mae"], ".4f"),
-            _fmt(r["mz_r2"], ".3f"),
-            _fmt(r["dm_t"], ".2f"),
-            _fmt(r["dm_p"], ".3f"),
-            style=style,
-        )
-    return t
-
-
-def walk_forward_table(table: list[dict[str, Any]], mcs_size: float) -> Table:
-    """Second table of a walk-forward run: quantile calibration, the Model Confidence Set, fit time."""
-    t = Table(title=f"80 % interval, quantiles and the {mcs_size:.0%} Model Confidence Set (QLIKE)")
-    for col in ("model", "cov 80%", "pinball", "MCS p", "in MCS", "fit s"):
-        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
-    for r in table:
-        t.add_row(
-            r["model"],
-            _fmt(r["cov80"], ".3f"),
-            _fmt(r["pinball"], ".5f"),
-            _fmt(r["mcs_p"], ".3f"),
-            "yes" if r["in_mcs"] else "no",
-            _fmt(r["fit_seconds"], ".1f"),
-            style="bold green" if r["in_mcs"] else None,
-        )
-    return t
-
-
 @friendly_errors
 def backtest(
     data: Annotated[
-        Path,
+        list[Path],
         typer.Option(
             "--data",
-            help="Candle CSV (CryptoDataDownload, Binance klines, timestamp,open,high,low,close,volume or date,...).",
+            help="Candle CSV (CryptoDataDownload, Binance klines, timestamp,open,high,low,close,volume or date,...). "
+            "Repeat for several pairs: per-pair and pooled models, scored per pair.",
         ),
     ],
     train_frac: Annotated[
@@ -143,6 +98,17 @@ def backtest(
         str | None, typer.Option(help="Walk-forward first origin (UTC date); default: after --train-frac of the rows.")
     ] = None,
     warm_start: Annotated[bool, typer.Option(help="Walk-forward: learned models fine-tune their previous fit.")] = True,
+    pooled: Annotated[
+        str | None,
+        typer.Option(
+            help="With several --data: models also trained on all pairs at once, shown as <name>_pooled "
+            "(default: har_x,har_xsq,bilstm among --models; 'none' for none)."
+        ),
+    ] = None,
+    base: Annotated[str, typer.Option(help="Linear base of the BiLSTM: har_x or har_xsq.")] = "har_x",
+    pair_embedding: Annotated[
+        int, typer.Option(help="Pooled BiLSTM: size of the learned pair embedding (0: none).", min=0)
+    ] = 0,
 ) -> None:
     """Out-of-sample backtest: QLIKE (variance), MSE/MAE (vol), Mincer-Zarnowitz R², Diebold-Mariano t vs HAR.
 
@@ -152,22 +118,22 @@ def backtest(
     from crypto_mlops.data.sources.csv_source import load_csv
 
     names = parse_models(models)
-    market = load_csv(data)
-    if walk_forward:
-        _walk_forward(
-            market,
-            data,
-            names,
-            train_frac,
-            refit_every,
-            window,
-            har_window,
-            start,
-            warm_start,
-            bilstm_config_from(epochs, tiny, seed),
-            as_json,
-            predictions_out,
-        )
+    bilstm_config = bilstm_config_from(epochs, tiny, seed)
+    if base not in ("har_x", "har_xsq"):
+        raise InvalidInput(f"--base must be har_x or har_xsq, got {base!r}")
+    bilstm_config.base, bilstm_config.pair_embedding = base, pair_embedding
+    wf_config = (
+        walk_forward_config(train_frac, refit_every, window, har_window, start, warm_start) if walk_forward else None
+    )
+    if len(data) > 1:
+        from crypto_mlops.cli.backtest_pooled import PooledRun, pooled_backtest
+
+        pooled_backtest(PooledRun(data, names, pooled, train_frac, bilstm_config, as_json, predictions_out), wf_config)
+        return
+    data_path = data[0]
+    market = load_csv(data_path)
+    if wf_config is not None:
+        _walk_forward(market, data_path, names, wf_config, bilstm_config, as_json, predictions_out)
         return
     from crypto_mlops.models.backtest import prepare, run_backtest
 
@@ -178,12 +144,12 @@ def backtest(
                 prepared,
                 train_frac,
                 names,
-                bilstm_config_from(epochs, tiny, seed),
+                bilstm_config,
                 on_model=lambda n: show_step(st, f"fitting and forecasting {n}"),
             )
         except (ValueError, KeyError) as exc:
             raise InvalidInput(str(exc).strip("'\"")) from None
-    if _write_outputs(result, market, data, train_frac, predictions_out, as_json):
+    if _write_outputs(result, market, data_path, train_frac, predictions_out, as_json):
         return
     s = result.split
     console.print(results_table(result.table, f"{market.symbol} {market.timeframe}: out-of-sample RV24 forecasts"))
@@ -199,27 +165,15 @@ def backtest(
     console.print("[dim]Research only — not trading advice.[/]")
 
 
-def _walk_forward(
-    market: Any,
-    data: Path,
-    names: list[str] | None,
-    train_frac: float,
-    refit_every: str,
-    window: str,
-    har_window: str | None,
-    start: str | None,
-    warm_start: bool,
-    bilstm_config: BiLSTMConfig,
-    as_json: bool,
-    predictions_out: Path | None,
-) -> None:
+def walk_forward_config(
+    train_frac: float, refit_every: str, window: str, har_window: str | None, start: str | None, warm_start: bool
+) -> WalkForwardConfig:
     import pandas as pd
 
-    from crypto_mlops.models.backtest import prepare
-    from crypto_mlops.models.walkforward import WalkForwardConfig, parse_span, parse_window, run_walk_forward
+    from crypto_mlops.models.walkforward import WalkForwardConfig, parse_span, parse_window
 
     try:
-        config = WalkForwardConfig(
+        return WalkForwardConfig(
             refit_every=parse_span(refit_every),
             window=parse_window(window),
             har_window=parse_window(har_window) if har_window else None,
@@ -229,13 +183,27 @@ def _walk_forward(
         )
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+
+
+def _walk_forward(
+    market: Any,
+    data: Path,
+    names: list[str] | None,
+    config: WalkForwardConfig,
+    bilstm_config: BiLSTMConfig,
+    as_json: bool,
+    predictions_out: Path | None,
+) -> None:
+    from crypto_mlops.models.backtest import prepare
+    from crypto_mlops.models.walkforward import run_walk_forward
+
     progress_console.print(f"preparing {market.symbol} {market.timeframe} ({len(market.frame)} candles)")
     prepared = prepare(market.frame, market.timeframe)
     try:
         result = run_walk_forward(prepared, config, names, bilstm_config)
     except (ValueError, KeyError) as exc:
         raise InvalidInput(str(exc).strip("'\"")) from None
-    if _write_outputs(result, market, data, train_frac, predictions_out, as_json):
+    if _write_outputs(result, market, data, config.train_frac, predictions_out, as_json):
         return
     s = result.split
     title = f"{market.symbol} {market.timeframe}: walk-forward RV24 ({s['window']}, refit every {s['refit_every']})"

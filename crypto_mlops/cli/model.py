@@ -44,7 +44,9 @@ def _registry_call(fn: Callable[..., T], *args: Any) -> T:
 
 @friendly_errors
 def train(
-    data: Annotated[Path | None, typer.Option("--data", help="Candle CSV (else --source).")] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="Candle CSV (else --source); repeat to train one pooled model.")
+    ] = None,
     source: Annotated[str | None, typer.Option(help="ccxt | csv | synthetic (default DATA_SOURCE).")] = None,
     symbol: Annotated[
         str | None,
@@ -79,7 +81,14 @@ def train(
     if candidate not in MODEL_CLASSES:
         raise InvalidInput(f"unknown candidate {candidate!r}; choose from {', '.join(MODEL_CLASSES)}")
     names = parse_models(models)
-    market = load_market_data("csv" if data and not source else source, symbol, timeframe, limit=limit, csv_path=data)
+    if data and len(data) > 1:
+        from crypto_mlops.cli.train_pooled import train_pooled
+
+        return train_pooled(data, train_frac, candidate, bilstm_config_from(epochs, tiny, seed), as_json)
+    csv_path = data[0] if data else None
+    market = load_market_data(
+        "csv" if data and not source else source, symbol, timeframe, limit=limit, csv_path=csv_path
+    )
     if symbol:  # --symbol names the pair of a --data file too
         market.symbol = normalize_symbol(symbol)
     with progress_console.status("training") as st:

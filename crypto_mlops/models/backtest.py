@@ -129,8 +129,20 @@ def run_backtest(
 ) -> BacktestResult:
     """Fit `models` (default: all) on the first `train_frac`, forecast every later origin, score them."""
     names = contenders(models)
+    split = chronological_split(len(prepared.features), train_frac, prepared.horizon)
+    fitted, forecasts, seconds, _ = fit_and_forecast(prepared, split, names, bilstm_config, on_model)
+    return scored_result(prepared, split, fitted, forecasts, seconds)
+
+
+def fit_and_forecast(
+    prepared: Prepared,
+    split: Split,
+    names: list[str],
+    bilstm_config: BiLSTMConfig | None = None,
+    on_model: Callable[[str], None] | None = None,
+) -> tuple[dict[str, VolatilityModel], dict[str, np.ndarray], dict[str, float], np.ndarray]:
+    """Each model fitted on the split's training origins and its forecasts of the test origins; the train mask."""
     f, y = prepared.features, prepared.target
-    split = chronological_split(len(f), train_frac, prepared.horizon)
     train_mask = split.train_mask() & (np.arange(len(f)) >= bars(WARMUP_HOURS, prepared.bar_hours))
     test_mask = split.test_mask()
     if train_mask.sum() < 200:
@@ -148,9 +160,20 @@ def run_backtest(
         forecasts[name] = model.predict(f, test_mask).to_numpy()
         seconds[name] = round(time.perf_counter() - start, 2)
         fitted[name] = model
+    return fitted, forecasts, seconds, train_mask
 
+
+def scored_result(
+    prepared: Prepared,
+    split: Split,
+    fitted: dict[str, VolatilityModel],
+    forecasts: dict[str, np.ndarray],
+    seconds: dict[str, float],
+) -> BacktestResult:
+    """Score every forecast on the test origins they all cover; calibrate the confidence of the `fitted` ones."""
+    f, y = prepared.features, prepared.target
     realized = y.to_numpy(float)
-    common = test_mask & np.isfinite(realized)
+    common = split.test_mask() & np.isfinite(realized)
     for fc in forecasts.values():
         common &= np.isfinite(fc) & (fc > 0)
     if common.sum() < 10:

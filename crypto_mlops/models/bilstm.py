@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,45 +25,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+# OpenMP threads that spin while waiting steal the shared cores from the thread doing the work (a
+# training step on 2 busy cores took 10-60x longer); this only takes effect if torch is not imported
+# yet (OpenMP reads it when torch loads). Set OMP_WAIT_POLICY yourself to override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.bilstm_net import BiLSTMNet, pick_device
 from crypto_mlops.models.catalog import register
 from crypto_mlops.models.har import HarXModel, har_design
+from crypto_mlops.models.har_semiq import HarXsqModel, relative_noise, semivariance_design
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
-
-
-class BiLSTMNet(nn.Module):
-    def __init__(self, n_seq: int, n_static: int, hidden: int, layers: int, head_hidden: int, dropout: float):
-        super().__init__()
-        self.lstm = nn.LSTM(
-            n_seq,
-            hidden,
-            num_layers=layers,
-            batch_first=True,
-            bidirectional=True,
-            dropout=dropout if layers > 1 else 0.0,
-        )
-        out = nn.Linear(head_hidden, 1)
-        # Start exactly at the HAR-X forecast; the net learns a correction.
-        nn.init.zeros_(out.weight)
-        nn.init.zeros_(out.bias)
-        self.head = nn.Sequential(nn.Linear(4 * hidden + n_static, head_hidden), nn.GELU(), nn.Dropout(dropout), out)
-
-    def forward(self, seq: torch.Tensor, static: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-        out, (h, _) = self.lstm(seq)
-        z = torch.cat([h[-2], h[-1], out.mean(dim=1), static], dim=1)
-        log_var_rel: torch.Tensor = base + self.head(z).squeeze(-1)
-        return log_var_rel
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
@@ -86,7 +64,7 @@ class BiLSTMModel(VolatilityModel):
     def __init__(self, config: BiLSTMConfig | None = None) -> None:
         super().__init__()
         self.config = config or BiLSTMConfig()
-        self.base_model = HarXModel()  # base forecast + calendar factors, fitted on the same training rows
+        self.base_model = self._make_base()  # base forecast + calendar factors, fitted on the same training rows
         self.seq_mean: list[float] = []
         self.seq_std: list[float] = []
         self.static_mean: list[float] = []
@@ -114,6 +92,25 @@ class BiLSTMModel(VolatilityModel):
     def sequence_length(self) -> int | None:
         return self.config.window
 
+    def _make_base(self) -> HarXModel:
+        if self.config.base not in ("har_x", "har_xsq"):
+            raise ValueError(f"bilstm base must be har_x or har_xsq, got {self.config.base!r}")
+        return HarXsqModel() if self.config.base == "har_xsq" else HarXModel()
+
+    def _new_net(self, n_static: int) -> BiLSTMNet:
+        c = self.config
+        return BiLSTMNet(5, n_static, c.hidden, c.layers, c.head_hidden, c.dropout)
+
+    def _clock(self, features: pd.DataFrame) -> np.ndarray:
+        """Bars since the first row, per row: splits and fine-tuning windows are cut on this clock."""
+        return np.arange(len(features))
+
+    def _forward(self, a: _Arrays, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+        s, x, base = self._scaled(a, idx, device)
+        assert self.net is not None
+        out: torch.Tensor = self.net(s, x, base)
+        return out
+
     # --- inputs ----------------------------------------------------------------------------
     def _inputs(self, features: pd.DataFrame) -> _Arrays:
         n_level = 720
@@ -134,6 +131,10 @@ class BiLSTMModel(VolatilityModel):
             return relative
 
         base = self.base_model.log_forecast(features) - log_level  # per-bar log variance, relative
+        semiq: list[np.ndarray] = []
+        if self.config.base == "har_xsq":  # the base's extra measures enter the static branch too
+            semi = semivariance_design(features)
+            semiq = [semi[:, 0] - log_level, semi[:, 1] - log_level, relative_noise(features)]
         static = np.column_stack(
             [
                 har[:, 0] - log_level,
@@ -146,6 +147,7 @@ class BiLSTMModel(VolatilityModel):
                 self.base_model.calendar_design(features),
                 np.sin(2 * np.pi * how / 24),
                 np.cos(2 * np.pi * how / 24),
+                *semiq,
                 base,
             ]
         )
@@ -186,6 +188,8 @@ class BiLSTMModel(VolatilityModel):
 
     def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
         cfg = self.config
+        if cfg.threads > 0 and cfg.threads != torch.get_num_threads():
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         device = pick_device(cfg.device)
@@ -200,13 +204,15 @@ class BiLSTMModel(VolatilityModel):
         if len(pos) < 200:
             raise ValueError(f"bilstm: too few training origins ({len(pos)})")
         n_val = max(50, int(len(pos) * cfg.val_frac))
-        val_pos = pos[-n_val:]
+        clock = self._clock(features)
+        val_from = np.sort(clock[pos])[-n_val]  # the validation tail: the latest origins
+        val_pos = pos[clock[pos] >= val_from]
         # Purge: training targets must end before the first validation origin.
-        tr_pos = pos[pos < val_pos[0] - self.horizon][:: cfg.train_stride]
+        tr_pos = pos[clock[pos] < val_from - self.horizon][:: cfg.train_stride]
         warm = self._warm
         self._warm = None  # keep no reference to the previous fit (a chain of them would pile up)
         if warm is not None:
-            tr_pos = tr_pos[tr_pos >= val_pos[0] - self.horizon - cfg.finetune_hours]
+            tr_pos = tr_pos[clock[tr_pos] >= val_from - self.horizon - cfg.finetune_hours]
 
         sample = torch.tensor(tr_pos[:: max(1, len(tr_pos) // 4000)])
         seq = self._sequences(a, sample).reshape(-1, 5)
@@ -216,7 +222,7 @@ class BiLSTMModel(VolatilityModel):
         self.static_mean = st.mean(0).tolist()
         self.static_std = st.std(0).clamp_min(1e-6).tolist()
 
-        self.net = BiLSTMNet(5, a.static.shape[1], cfg.hidden, cfg.layers, cfg.head_hidden, cfg.dropout)
+        self.net = self._new_net(a.static.shape[1])
         if warm is not None and warm.net is not None:
             self.seq_mean, self.seq_std = warm.seq_mean, warm.seq_std  # the weights expect the old scaling
             self.static_mean, self.static_std = warm.static_mean, warm.static_std
@@ -248,8 +254,7 @@ class BiLSTMModel(VolatilityModel):
             total, count = 0.0, 0
             for i in range(0, len(order), cfg.batch_size):
                 b = order[i : i + cfg.batch_size]
-                s, x, base = self._scaled(a, b, device)
-                loss = self._loss(self.net(s, x, base), y_t[b].to(device))
+                loss = self._loss(self._forward(a, b, device), y_t[b].to(device))
                 opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
@@ -295,9 +300,7 @@ class BiLSTMModel(VolatilityModel):
         self.net.eval()
         outs = []
         for i in range(0, len(idx), 2048):
-            b = idx[i : i + 2048]
-            s, x, base = self._scaled(a, b, device)
-            outs.append(self.net(s, x, base).cpu().numpy())
+            outs.append(self._forward(a, idx[i : i + 2048], device).cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros(0)
 
     def predict(self, features: pd.DataFrame, mask: np.ndarray | None = None) -> pd.Series:
@@ -335,7 +338,9 @@ class BiLSTMModel(VolatilityModel):
         }
 
     def set_params(self, params: dict[str, Any]) -> None:
-        self.config = BiLSTMConfig(**params["config"])
+        # A model saved before the `base` option existed was built on har_x, whatever today's default.
+        self.config = BiLSTMConfig(**{"base": "har_x", **params["config"]})
+        self.base_model = self._make_base()
         self.base_model.set_params(params["base_model"])
         self.base_model.fitted = True
         for k in (
@@ -349,8 +354,7 @@ class BiLSTMModel(VolatilityModel):
             "device_used",
         ):
             setattr(self, k, params[k])
-        c = self.config
-        self.net = BiLSTMNet(5, int(params["n_static"]), c.hidden, c.layers, c.head_hidden, c.dropout)
+        self.net = self._new_net(int(params["n_static"]))
 
     def _save_extra(self, directory: Path) -> None:
         assert self.net is not None

@@ -23,6 +23,11 @@ class BiLSTMConfig:
     train_stride: int = 2  # every other origin: neighbours share 167 of 168 bars
     loss: str = "mse_log"  # or "qlike"
     correction: str = "lognormal"  # or "empirical" (see the module docstring)
+    # linear base the net corrects: "har_x", or "har_xsq" (semivariances + quarticity, which then also
+    # enter the static branch)
+    base: str = "har_x"
+    # pooled training only: size of a learned per-pair embedding fed to the head (0: none)
+    pair_embedding: int = 0
     # walk-forward warm start: fine-tune the previous fit for a few epochs on the latest origins
     finetune_epochs: int = 2
     finetune_hours: int = 2160  # training origins before the validation tail used to fine-tune (90 days)
@@ -30,6 +35,10 @@ class BiLSTMConfig:
     seed: int = 42
     device: str = "auto"  # cuda when available
     max_train_seconds: float | None = None
+    # torch intra-op CPU threads while training (0: torch's default, one per core). What keeps training
+    # from collapsing under load is OMP_WAIT_POLICY=PASSIVE, which the BiLSTM module sets before torch
+    # loads; measured in docs/model.md, "Training under load".
+    threads: int = 0
     progress: bool = True
 
     @classmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,11 +76,16 @@ def span_text(span: pd.Timedelta) -> str:
     return f"{hours / 24:g}d" if hours % 24 == 0 else f"{hours:g}h"
 
 
-def refit_blocks(index: pd.DatetimeIndex, first: int, end: int, every: pd.Timedelta) -> list[tuple[int, int]]:
-    """[p, q) row blocks from `first` to `end`: a refit at `index[first] + k * every`, k = 0, 1, ..."""
+def refit_blocks(
+    index: pd.DatetimeIndex, first: int, end: int, every: pd.Timedelta, t0: pd.Timestamp | None = None
+) -> list[tuple[int, int]]:
+    """[p, q) row blocks from `first` to `end`: a refit at `t0 + k * every`, k = 0, 1, ... (t0: `index[first]`).
+
+    An earlier `t0` (pooled runs share one calendar) drops the marks before `first`.
+    """
     if end <= first:
         return []
-    t0, t_end = index[first], index[end - 1]
+    t0, t_end = (index[first] if t0 is None else t0), index[end - 1]
     marks = pd.date_range(t0, t_end, freq=every) if every > pd.Timedelta(0) else pd.DatetimeIndex([t0])
     starts = sorted({int(p) for p in index.searchsorted(marks) if first <= p < end})
     return list(zip(starts, [*starts[1:], end], strict=True))
@@ -97,6 +102,17 @@ class Refit:
     train_last: str  # last training origin; its target window closes before `at`
     train_origins: int
     seconds: float
+
+
+@dataclass
+class ModelRun:
+    """One model's walk-forward on one pair: forecasts, quantile band, refits and their seconds."""
+
+    forecast: np.ndarray
+    band: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    refits: list[Refit] = field(default_factory=list)
+    seconds: float = 0.0
+    conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # stated confidence per origin (NaN outside)
 
 
 @dataclass
@@ -146,7 +162,7 @@ def train_mask(n: int, p: int, horizon: int, warmup: int, window: int | None) ->
     return m
 
 
-def _bar(total: int, enabled: bool) -> Any:
+def progress_bar(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="walk-forward", unit="fit", disable=not enabled, leave=False)
@@ -179,6 +195,22 @@ def _fits(
         previous = model
 
 
+def schedule(prepared: Prepared, config: WalkForwardConfig, t0: pd.Timestamp | None = None) -> list[tuple[int, int]]:
+    """The refit blocks of a run: from the first origin to the last known target."""
+    n, h = len(prepared.features), prepared.horizon
+    index = pd.DatetimeIndex(prepared.features.index)
+    first, end = first_origin(prepared, config), n - h
+    blocks = refit_blocks(index, first, end, config.refit_every, t0)
+    if not blocks or end - blocks[0][0] < 10:
+        raise ValueError(f"no forecast origins between {index[min(first, n - 1)]} and the last known target")
+    return blocks
+
+
+def quiet(bilstm_config: BiLSTMConfig | None) -> BiLSTMConfig:
+    # One bar for the whole run: the BiLSTM's per-epoch bar would print at every refit.
+    return dataclasses.replace(bilstm_config or BiLSTMConfig(), progress=False)
+
+
 def run_walk_forward(
     prepared: Prepared,
     config: WalkForwardConfig | None = None,
@@ -188,59 +220,73 @@ def run_walk_forward(
     """Refit every model at each point of the schedule, forecast until the next, score all origins."""
     config = config or WalkForwardConfig()
     names = contenders(models)
-    # One bar for the whole run: the BiLSTM's per-epoch bar would print at every refit.
-    bilstm_config = dataclasses.replace(bilstm_config or BiLSTMConfig(), progress=False)
+    bilstm_config = quiet(bilstm_config)
+    blocks = schedule(prepared, config)
+    runs: dict[str, ModelRun] = {}
+    with progress_bar(len(blocks) * len(names), config.progress) as bar:
+        for name in names:
+            bar.set_description(f"walk-forward {name}")
+            runs[name] = _walk_model(prepared, name, blocks, config, bilstm_config, bar)
+    return assemble(prepared, config, blocks, runs)
+
+
+def _walk_model(
+    prepared: Prepared,
+    name: str,
+    blocks: list[tuple[int, int]],
+    config: WalkForwardConfig,
+    bilstm_config: BiLSTMConfig,
+    bar: Any,
+) -> ModelRun:
+    f, realized = prepared.features, prepared.target.to_numpy(float)
+    index = pd.DatetimeIndex(f.index)
+    run = ModelRun(np.full(len(f), np.nan))
+    seed = np.zeros(0)
+    conf_seed: confidence.Sample | None = None
+    for p, q, model, mask, took in _fits(prepared, name, blocks, config, bilstm_config):
+        block = np.zeros(q, dtype=bool)
+        block[p:q] = True
+        run.forecast[p:q] = model.predict(f.iloc[:q], block).to_numpy()[p:q]
+        if p == blocks[0][0]:  # training-tail errors seed the quantiles until out-of-sample ones exist
+            seed = _training_tail_errors(model, f.iloc[:p], realized[:p], mask[:p])
+            conf_seed = confidence.tail_sample(model, f.iloc[:p], realized[:p], mask[:p])
+        run.seconds += took
+        run.refits.append(refit_record(name, index, p, q, mask, took))
+        bar.update(1)
+    run.band = quantiles.block_quantiles(realized, run.forecast, blocks, prepared.horizon, seed)
+    run.conf = confidence.block_confidence(f, realized, run.forecast, blocks, prepared.horizon, conf_seed)
+    run.seconds = round(run.seconds, 2)
+    return run
+
+
+def refit_record(name: str, index: pd.DatetimeIndex, p: int, q: int, mask: np.ndarray, took: float) -> Refit:
+    used = np.flatnonzero(mask)
+    return Refit(
+        name,
+        index[p].isoformat(),
+        index[q - 1].isoformat(),
+        index[used[0]].isoformat(),
+        index[used[-1]].isoformat(),
+        len(used),
+        round(took, 3),
+    )
+
+
+def assemble(
+    prepared: Prepared, config: WalkForwardConfig, blocks: list[tuple[int, int]], runs: dict[str, ModelRun]
+) -> WalkForwardResult:
+    """Score every model's walk-forward on the origins where all of them have a forecast and a band."""
     f, y = prepared.features, prepared.target
     n, h = len(f), prepared.horizon
     index = pd.DatetimeIndex(f.index)
-    first, end = first_origin(prepared, config), n - h
-    blocks = refit_blocks(index, first, end, config.refit_every)
-    if not blocks or end - first < 10:
-        raise ValueError(f"no forecast origins between {index[min(first, n - 1)]} and the last known target")
-
+    first, end = blocks[0][0], n - h
     realized = y.to_numpy(float)
-    forecasts: dict[str, np.ndarray] = {}
-    bands: dict[str, np.ndarray] = {}
-    confs: dict[str, np.ndarray] = {}
-    refits: list[Refit] = []
-    seconds: dict[str, float] = {}
-    with _bar(len(blocks) * len(names), config.progress) as bar:
-        for name in names:
-            bar.set_description(f"walk-forward {name}")
-            fc = np.full(n, np.nan)
-            seed = np.zeros(0)
-            conf_seed: confidence.Sample | None = None
-            seconds[name] = 0.0
-            for p, q, model, mask, took in _fits(prepared, name, blocks, config, bilstm_config):
-                block = np.zeros(q, dtype=bool)
-                block[p:q] = True
-                fc[p:q] = model.predict(f.iloc[:q], block).to_numpy()[p:q]
-                if p == first:  # training-tail errors seed the quantiles until out-of-sample ones exist
-                    seed = _training_tail_errors(model, f.iloc[:p], realized[:p], mask[:p])
-                    conf_seed = confidence.tail_sample(model, f.iloc[:p], realized[:p], mask[:p])
-                seconds[name] += took
-                used = np.flatnonzero(mask)
-                refits.append(
-                    Refit(
-                        name,
-                        index[p].isoformat(),
-                        index[q - 1].isoformat(),
-                        index[used[0]].isoformat(),
-                        index[used[-1]].isoformat(),
-                        len(used),
-                        round(took, 3),
-                    )
-                )
-                bar.update(1)
-            forecasts[name] = fc
-            bands[name] = quantiles.block_quantiles(realized, fc, blocks, h, seed)
-            confs[name] = confidence.block_confidence(f, realized, fc, blocks, h, conf_seed)
-            seconds[name] = round(seconds[name], 2)
-
+    forecasts = {nm: r.forecast for nm, r in runs.items()}
+    bands = {nm: r.band for nm, r in runs.items()}
     common = np.zeros(n, dtype=bool)
     common[first:end] = True
     common &= np.isfinite(realized)
-    for name in names:
+    for name in runs:
         common &= np.isfinite(forecasts[name]) & (forecasts[name] > 0) & np.isfinite(bands[name]).all(axis=1)
     if common.sum() < 10:
         raise ValueError("fewer than 10 origins where every model has a forecast")
@@ -257,7 +303,7 @@ def run_walk_forward(
         r["pinball"] = quantiles.pinball(realized[common], band)
         r["mcs_p"] = mcs["pvalues"][r["model"]]
         r["in_mcs"] = r["model"] in mcs["included"]
-        r["fit_seconds"] = seconds[r["model"]]
+        r["fit_seconds"] = runs[r["model"]].seconds
     columns: dict[str, np.ndarray] = {"realized": realized[common]}
     columns.update({nm: fc[common] for nm, fc in forecasts.items()})
     for nm, band in bands.items():
@@ -266,17 +312,23 @@ def run_walk_forward(
     predictions = pd.DataFrame(columns, index=index[common])
     predictions.index.name = "timestamp"
     split = _split_info(prepared, index, first, common, blocks, config)
-    stated = {nm: c[common] for nm, c in confs.items()}
+    refits = [rf for r in runs.values() for rf in r.refits]
+    stated = {nm: r.conf[common] for nm, r in runs.items() if len(r.conf)}
+    seconds = {nm: r.seconds for nm, r in runs.items()}
     return WalkForwardResult(table, predictions, split, mcs, refits, seconds, stated)
 
 
 def _training_tail_errors(
-    model: VolatilityModel, features: pd.DataFrame, realized: np.ndarray, mask: np.ndarray
+    model: VolatilityModel,
+    features: pd.DataFrame,
+    realized: np.ndarray,
+    mask: np.ndarray,
+    predict: Callable[[pd.DataFrame, np.ndarray], pd.Series] | None = None,
 ) -> np.ndarray:
-    """Log errors of a fitted model on the last `CAL_ORIGINS` of its training origins."""
+    """Log errors of a fitted model (or of `predict`) on the last `CAL_ORIGINS` of its training origins."""
     tail = np.zeros(len(mask), dtype=bool)
     tail[np.flatnonzero(mask)[-quantiles.CAL_ORIGINS :]] = True
-    fc = model.predict(features, tail).to_numpy()
+    fc = (predict or model.predict)(features, tail).to_numpy()
     err = quantiles.log_errors(realized, fc)
     tail_errors: np.ndarray = err[tail & np.isfinite(err)]
     return tail_errors

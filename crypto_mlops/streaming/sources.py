@@ -24,6 +24,7 @@ from crypto_mlops.streaming.ticks import bars_per_day, ticks_from_candles
 
 log = logging.getLogger(__name__)
 
+
 def default_symbols(settings: Settings | None = None) -> list[str]:
     """The pairs the system follows (`PAIRS`): what the producer sends when no pairs are given."""
     settings = settings or get_settings()
