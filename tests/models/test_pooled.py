@@ -110,6 +110,10 @@ def test_pooled_walk_forward_looks_at_no_pair_s_future(market: MarketData, other
             frames = {k: perturbed_after(f, CUT, 3 + i) for i, (k, f) in enumerate(frames.items())}
         prepared = {k: prepare(f) for k, f in frames.items()}
         res = run_pooled_walk_forward(prepared, config, ["har"], ["har_x", "bilstm"], _tiny(2))
+        for r in res.values():  # every model states a confidence in [0, 1] at every scored origin
+            assert {"har", "har_x_pooled", "bilstm_pooled"} <= set(r.confidence)
+            for stated in r.confidence.values():
+                assert len(stated) == len(r.predictions) and np.all((stated >= 0) & (stated <= 1))
         return {k: r.predictions for k, r in res.items()}
 
     a, b = run(False), run(True)
