@@ -179,11 +179,14 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
     specs: list[ComponentSpec] = []
     if ctx.full:
         pg, s3, specs = _storage(ctx)
+    # With the background trainer, the bootstrap fits only the quick baselines: the trainer's
+    # `pipeline run` compares every baseline soon after and promotes the best through the gate.
+    quick = ("--quick",) if ctx.stack.background_train else ()
     bootstrap = ours(
         ctx,
         "bootstrap",
         "first model: best baseline as champion",
-        ("pipeline", "bootstrap"),
+        ("pipeline", "bootstrap", *quick),
         depends_on=("mlflow",) if ctx.full else (),
         job=True,
     )
@@ -216,5 +219,6 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
         specs.append(_airflow(ctx, pg))
     if ctx.stack.background_train:
         trainer = ("trainer", "background training (pipeline run)", ("pipeline", "run"))
-        specs.append(ours(ctx, *trainer, depends_on=("bootstrap", "api"), job=True))  # as before: after the bootstrap
+        # After the bootstrap, and once the stack is up: its imports and fits must not slow the start.
+        specs.append(ours(ctx, *trainer, depends_on=("bootstrap", "api", "consumer"), job=True))
     return specs

@@ -40,7 +40,15 @@ def test_embedded_components_and_their_order(tmp_path: Path) -> None:
     assert isinstance(mlflow, MlflowServer) and mlflow.wait_for is not None and not mlflow.wait_for()
     assert specs["broker"].health == HealthSpec(HealthKind.KAFKA, "127.0.0.1:19092")
     assert specs["bootstrap"].job and not specs["bootstrap"].required
-    assert specs["trainer"].depends_on == ("bootstrap", "api")  # the API may be ready a moment before it ends
+    # The API may be ready a moment before the bootstrap ends; the trainer also waits for the stack to be up
+    # (the consumer is the last to become healthy) so that its imports and fits do not slow the start.
+    assert specs["trainer"].depends_on == ("bootstrap", "api", "consumer")
+    # With a trainer, the bootstrap fits only the quick baselines (the trainer compares the rest).
+    bootstrap = specs["bootstrap"].build() if specs["bootstrap"].build else None
+    assert bootstrap is not None and bootstrap.command()[-3:] == ["pipeline", "bootstrap", "--quick"]
+    no_trainer = {s.name: s for s in component_specs(_context(tmp_path, train=False))}
+    job = no_trainer["bootstrap"].build() if no_trainer["bootstrap"].build else None
+    assert job is not None and job.command()[-2:] == ["pipeline", "bootstrap"] and "trainer" not in no_trainer
     assert specs["producer"].health is not None and specs["producer"].health.kind is HealthKind.PROCESS
     for spec in specs.values():
         assert set(spec.depends_on) <= set(specs), spec.name
