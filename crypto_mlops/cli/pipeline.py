@@ -81,13 +81,16 @@ def run(
 @friendly_errors
 def bootstrap(
     source: str | None = typer.Option(None, "--source", help="ccxt | csv | synthetic (default: DATA_SOURCE)."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Fit only naive, EWMA and HAR; leave the other baselines to the next `pipeline run`."
+    ),
 ) -> None:
     """Make sure the registry has a champion: fit the baselines quickly and register the best one."""
     from crypto_mlops.pipeline.bootstrap import ensure_champion
 
     quiet_libraries()
     _quiet_mlflow()
-    result = ensure_champion(source=source, console=err_console)
+    result = ensure_champion(source=source, console=err_console, quick=quick)
     table = Table(show_header=False)
     for key, value in result.items():
         table.add_row(key, str(value))

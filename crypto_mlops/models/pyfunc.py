@@ -88,8 +88,12 @@ def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str
 
 
 def load_volatility_model(model_uri: str) -> VolatilityModel:
-    """Load the fitted model behind a pyfunc URI (runs:/..., models:/name@alias)."""
-    loaded = mlflow.pyfunc.load_model(model_uri)
+    """Load the fitted model behind a pyfunc URI (runs:/..., models:/name@alias).
+
+    MLflow's requirement check is skipped (`suppress_warnings`): it scans every installed distribution
+    on each load, a quarter of a champion's load time, and the model's code is this installed package.
+    """
+    loaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
     python_model = loaded.unwrap_python_model()
     if not isinstance(python_model, VolatilityPyfunc):
         raise TypeError(f"{model_uri} is not a crypto-mlops volatility model")

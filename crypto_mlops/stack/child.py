@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from crypto_mlops.stack.ports import PortTimeout, wait_until
 from crypto_mlops.stack.process import ManagedProcess
 
 # Children of a non-interactive shell inherit SIGINT=ignored, and an ignored signal stays ignored
@@ -41,6 +43,7 @@ class ChildProcess(ManagedProcess):
         ready: Callable[[], bool] | None = None,
         start_timeout: float = 120.0,
         restore_sigint: bool = False,
+        wait_for: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(log_path)
         self.name = name
@@ -49,12 +52,19 @@ class ChildProcess(ManagedProcess):
         self._env = env
         self._ready = ready
         self.default_start_timeout = start_timeout
+        #: Launch only once this is true (checked every 0.2 s, at most `start_timeout`, then launched anyway).
+        self.wait_for = wait_for
 
     def command(self) -> list[str]:
         return self._command
 
     def environment(self) -> dict[str, str]:
         return self._env
+
+    def prepare(self) -> None:
+        if self.wait_for is not None:
+            with contextlib.suppress(PortTimeout):  # what it waited for is late: start as if it had no wait
+                wait_until(self.wait_for, self.default_start_timeout, f"{self.name}: its start condition", interval=0.2)
 
     def ready(self) -> bool:
         if self._ready is not None:

@@ -95,11 +95,13 @@ def ours(
     depends_on: tuple[str, ...] = (),
     job: bool = False,
     restart_after: tuple[str, ...] = (),
+    wait_for: Callable[[], bool] | None = None,
 ) -> ComponentSpec:
     """A component that runs one of our own CLI commands: a server with a probe, a worker or a job.
 
     A job counts as started once launched (the supervisor watches it end); a worker (process
-    check) once it survived a few seconds; a server once its probe passes.
+    check) once it survived a few seconds; a server once its probe passes. `wait_for` delays the
+    launch until it is true (see `ChildProcess.prepare`).
     """
     ready: Callable[[], bool] | None = None
     if job:
@@ -108,7 +110,7 @@ def ours(
         ready = probe_passes(health)
 
     def build() -> ManagedProcess:
-        return ChildProcess(name, cli_command(*args), ctx.env, ctx.log(name), ready=ready)
+        return ChildProcess(name, cli_command(*args), ctx.env, ctx.log(name), ready=ready, wait_for=wait_for)
 
     port = health.port if health is not None else None
     return ComponentSpec(

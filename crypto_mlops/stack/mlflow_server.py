@@ -94,3 +94,15 @@ def schema_ready(db: Path) -> bool:
             return conn.execute("SELECT 1 FROM experiments WHERE experiment_id = 0").fetchone() is not None
     except sqlite3.Error:
         return False
+
+
+def alias_set(db: Path, model: str, alias: str) -> bool:
+    """Does the registered model `model` have `alias` in this SQLite store? (read-only; False before the schema)"""
+    if not db.exists():
+        return False
+    query = "SELECT 1 FROM registered_model_aliases WHERE name = ? AND alias = ?"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.5)) as conn:
+            return conn.execute(query, (model, alias)).fetchone() is not None
+    except sqlite3.Error:
+        return False

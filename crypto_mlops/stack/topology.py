@@ -28,7 +28,7 @@ from crypto_mlops.stack.airflow_standalone import (
 from crypto_mlops.stack.component import ComponentSpec
 from crypto_mlops.stack.context import ProducerMode, StackContext, ours, prepare_context
 from crypto_mlops.stack.health import HealthKind, HealthSpec
-from crypto_mlops.stack.mlflow_server import MlflowServer, schema_ready, sqlite_path
+from crypto_mlops.stack.mlflow_server import MlflowServer, alias_set, schema_ready, sqlite_path
 from crypto_mlops.stack.ports import LOOPBACK
 from crypto_mlops.stack.postgres import PostgresServer
 from crypto_mlops.stack.process import ManagedProcess
@@ -179,11 +179,14 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
     specs: list[ComponentSpec] = []
     if ctx.full:
         pg, s3, specs = _storage(ctx)
+    # With the background trainer, the bootstrap fits only the quick baselines: the trainer's
+    # `pipeline run` compares every baseline soon after and promotes the best through the gate.
+    quick = ("--quick",) if ctx.stack.background_train else ()
     bootstrap = ours(
         ctx,
         "bootstrap",
         "first model: best baseline as champion",
-        ("pipeline", "bootstrap"),
+        ("pipeline", "bootstrap", *quick),
         depends_on=("mlflow",) if ctx.full else (),
         job=True,
     )
@@ -202,19 +205,36 @@ def component_specs(ctx: StackContext) -> list[ComponentSpec]:
     specs += [_broker(ctx, s3), _mlflow(ctx, pg, s3, bootstrap_ended), replace(bootstrap, build=build_bootstrap)]
     specs += serving_specs(ctx)
     mode = ctx.producer_mode
+    # The consumer loads the champion at start. Embedded, it starts as soon as the bootstrap has moved the
+    # `champion` alias (the last thing a promotion does), not once the bootstrap process has exited and
+    # printed its summary; full mode (PostgreSQL registry): once the bootstrap has ended, as before.
+    db = None if ctx.full else sqlite_path(ctx.settings.mlflow_tracking_uri, ctx.root)
+    consumer_after: tuple[str, ...] = ("broker", "bootstrap") if db is None else ("broker",)
+
+    def champion_or_bootstrap_ended() -> bool:
+        s = ctx.settings
+        return (db is not None and alias_set(db, s.model_name, s.model_alias)) or bootstrap_ended()
+
     workers = (
-        ("producer", f"price producer ({mode})", ("stream", "produce", "--mode", mode), ("broker",)),
-        ("consumer", "stream consumer (predictions, alerts)", ("stream", "consume"), ("broker", "bootstrap")),
+        ("producer", f"price producer ({mode})", ("stream", "produce", "--mode", mode), ("broker",), None),
+        (
+            "consumer",
+            "stream consumer (predictions, alerts)",
+            ("stream", "consume"),
+            consumer_after,
+            None if db is None else champion_or_bootstrap_ended,
+        ),
     )
-    for name, role, args, after in workers:
+    for name, role, args, after, wait in workers:
         # The producer rides out a broker restart in its buffer; the consumer starts over with the
         # broker (an in-memory broker forgets its group's offsets, the old positions would skip ticks).
         again = ("broker",) if name == "consumer" else ()
         process = HealthSpec.process()
-        specs.append(ours(ctx, name, role, args, health=process, depends_on=after, restart_after=again))
+        specs.append(ours(ctx, name, role, args, health=process, depends_on=after, restart_after=again, wait_for=wait))
     if pg is not None:
         specs.append(_airflow(ctx, pg))
     if ctx.stack.background_train:
         trainer = ("trainer", "background training (pipeline run)", ("pipeline", "run"))
-        specs.append(ours(ctx, *trainer, depends_on=("bootstrap", "api"), job=True))  # as before: after the bootstrap
+        # After the bootstrap, and once the stack is up: its imports and fits must not slow the start.
+        specs.append(ours(ctx, *trainer, depends_on=("bootstrap", "api", "consumer"), job=True))
     return specs

@@ -13,7 +13,7 @@ from crypto_mlops.stack.child import ChildProcess
 from crypto_mlops.stack.component import Component, ComponentState
 from crypto_mlops.stack.endpoint import ServingProcess, SharedEndpoint
 from crypto_mlops.stack.health import HealthKind, HealthSpec
-from crypto_mlops.stack.mlflow_server import MlflowServer, schema_ready, sqlite_path
+from crypto_mlops.stack.mlflow_server import MlflowServer, alias_set, schema_ready, sqlite_path
 from crypto_mlops.stack.ports import wait_until
 from crypto_mlops.stack.statefile import read_state, write_state
 from crypto_mlops.stack.status import default_components
@@ -40,7 +40,15 @@ def test_embedded_components_and_their_order(tmp_path: Path) -> None:
     assert isinstance(mlflow, MlflowServer) and mlflow.wait_for is not None and not mlflow.wait_for()
     assert specs["broker"].health == HealthSpec(HealthKind.KAFKA, "127.0.0.1:19092")
     assert specs["bootstrap"].job and not specs["bootstrap"].required
-    assert specs["trainer"].depends_on == ("bootstrap", "api")  # the API may be ready a moment before it ends
+    # The API may be ready a moment before the bootstrap ends; the trainer also waits for the stack to be up
+    # (the consumer is the last to become healthy) so that its imports and fits do not slow the start.
+    assert specs["trainer"].depends_on == ("bootstrap", "api", "consumer")
+    # With a trainer, the bootstrap fits only the quick baselines (the trainer compares the rest).
+    bootstrap = specs["bootstrap"].build() if specs["bootstrap"].build else None
+    assert bootstrap is not None and bootstrap.command()[-3:] == ["pipeline", "bootstrap", "--quick"]
+    no_trainer = {s.name: s for s in component_specs(_context(tmp_path, train=False))}
+    job = no_trainer["bootstrap"].build() if no_trainer["bootstrap"].build else None
+    assert job is not None and job.command()[-2:] == ["pipeline", "bootstrap"] and "trainer" not in no_trainer
     assert specs["producer"].health is not None and specs["producer"].health.kind is HealthKind.PROCESS
     for spec in specs.values():
         assert set(spec.depends_on) <= set(specs), spec.name
@@ -106,6 +114,37 @@ def test_mlflow_waits_for_the_schema_or_the_end_of_the_bootstrap(tmp_path: Path)
     assert sqlite_path("postgresql://x/mlflow", tmp_path) is None
 
 
+def test_consumer_starts_once_the_champion_alias_exists_or_the_bootstrap_ended(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    ctx.settings.mlflow_tracking_uri = "sqlite:///mlflow.db"
+    specs = {s.name: s for s in component_specs(ctx)}
+    assert specs["consumer"].depends_on == ("broker",)  # not the bootstrap's exit: its champion
+    consumer = specs["consumer"].build() if specs["consumer"].build else None
+    assert isinstance(consumer, ChildProcess) and consumer.wait_for is not None and not consumer.wait_for()
+    db = tmp_path / "mlflow.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE registered_model_aliases (alias TEXT, version INTEGER, name TEXT)")
+        conn.execute("INSERT INTO registered_model_aliases VALUES ('champion-btcusdt', 1, 'crypto-predictor')")
+    # Only the global alias counts: a promotion moves it last.
+    assert not alias_set(db, "crypto-predictor", "champion") and not consumer.wait_for()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO registered_model_aliases VALUES ('champion', 1, 'crypto-predictor')")
+    assert alias_set(db, "crypto-predictor", "champion") and consumer.wait_for()
+    assert not alias_set(tmp_path / "none.db", "crypto-predictor", "champion")
+    # A bootstrap that ended without a champion releases it too (it then starts as it always did).
+    other = {s.name: s for s in component_specs(_context(tmp_path / "other"))}
+    waiting, job = (other[n].build() if other[n].build else None for n in ("consumer", "bootstrap"))
+    assert isinstance(waiting, ChildProcess) and waiting.wait_for is not None and isinstance(job, ChildProcess)
+    assert not waiting.wait_for()
+    job._command = [sys.executable, "-c", "raise SystemExit(1)"]
+    job.start(timeout=30)
+    wait_until(lambda: job.returncode() is not None, 30, "bootstrap")
+    assert waiting.wait_for()
+    # Full mode (PostgreSQL registry): after the bootstrap's end, as before.
+    full = {s.name: s for s in component_specs(_context(tmp_path / "full", full=True))}
+    assert full["consumer"].depends_on == ("broker", "bootstrap")
+
+
 def test_full_mode_adds_storage_and_airflow(tmp_path: Path) -> None:
     ctx = _context(tmp_path, full=True, train=False)
     specs = {s.name: s for s in component_specs(ctx)}
@@ -157,3 +196,14 @@ def test_state_file_holds_enum_values(tmp_path: Path) -> None:
     assert record["state"] == "healthy" and ComponentState(record["state"]) is ComponentState.HEALTHY
     assert record["health"] == {"type": "kafka", "bootstrap": "127.0.0.1:19092"}
     assert read_state(tmp_path / "nowhere") is None
+
+
+def test_a_start_condition_that_never_comes_does_not_block_the_child(tmp_path: Path) -> None:
+    """`ChildProcess.wait_for` delays the launch at most `start_timeout`; then it starts as if it had none."""
+    calls: list[float] = []
+    child = ChildProcess("w", [sys.executable, "-c", "pass"], {}, tmp_path / "w.log", start_timeout=0.5)
+    child.wait_for = lambda: calls.append(0.0) is not None and False
+    child.prepare()
+    assert len(calls) >= 2
+    child.wait_for = lambda: True
+    child.prepare()
