@@ -144,6 +144,9 @@ def producer_config(settings: Settings | None = None, **overrides: Any) -> dict[
         # the config valid on minimal Kafka-protocol brokers.
         "enable.idempotence": False,
         "partitioner": PARTITIONER,
+        # One request in flight per broker: without idempotence, a batch retried after an outage could
+        # otherwise land after a later one, and the consumer skips a tick older than its symbol's last.
+        "max.in.flight.requests.per.connection": 1,
         "linger.ms": 5,
         # A broker outage shorter than this loses nothing: librdkafka keeps (bounded by
         # queue.buffering.max.messages) and retries every message until it is delivered.
