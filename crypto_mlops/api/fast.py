@@ -32,7 +32,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crypto_mlops.gql.http_limits import check_rate, replay_body
+from crypto_mlops.gql.http_limits import check_rate, read_body, replay_body
 from crypto_mlops.service.answers import Answer, Answers, answers_for
 from crypto_mlops.service.memo import LruMemo
 
@@ -91,7 +91,7 @@ class FastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method == "POST":
-            body = await _read_body(receive)
+            body = await read_body(receive)
             if body is None:  # the client left while sending
                 return
             receive = replay_body(body, receive)
@@ -166,7 +166,7 @@ class FastLane:
         else:
             length = _content_length(scope)
             if length is not None and length <= MAX_KEY_BYTES:
-                body = await _read_body(receive)
+                body = await read_body(receive)
                 if body is None:
                     return
                 receive = replay_body(body, receive)
@@ -225,14 +225,3 @@ def _content_type(scope: Scope) -> bytes:
         if name == b"content-type":
             return bytes(value)
     return b""
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)

@@ -53,6 +53,18 @@ class BodySizeLimit:
         await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
 
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (None when the client went away first)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def replay_body(body: bytes, receive: Receive) -> Receive:
     """A receive that returns the buffered body once, then the connection's own messages (disconnect)."""
     pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]

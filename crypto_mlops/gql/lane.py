@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.schema.base import BaseSchema
 
-from crypto_mlops.gql.http_limits import client_key, replay_body
+from crypto_mlops.gql.http_limits import client_key, read_body, replay_body
 from crypto_mlops.gql.limits import fragments_of, root_fields
 from crypto_mlops.service import CryptoService
 from crypto_mlops.service.answers import Answer, Answers, answers_for
@@ -91,7 +91,7 @@ class GraphQLLane:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return
         receive = replay_body(body, receive)
@@ -178,14 +178,3 @@ def _content_length(scope: Scope) -> int | None:
         return None
     value = _header(scope, b"content-length")
     return int(value) if value.isdigit() else None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
