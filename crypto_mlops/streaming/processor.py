@@ -51,7 +51,6 @@ ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
 FALLBACK_TIMEFRAME = "1h"
 
 PredictorProvider = Callable[[], Predictor | None]
-PairPredictorProvider = Callable[[str], Predictor | None]  # the model serving one pair (per-pair champions)
 AnyTick = Tick | PriceTick  # the consumer decodes `Tick`s; library callers and tests may pass `PriceTick`s
 
 
@@ -150,7 +149,7 @@ class StreamProcessor:
         alerts: AlertEngine | None = None,
         ml_min_bars: int = ML_MIN_BARS,
         *,
-        pair_predictor: PairPredictorProvider | None = None,
+        pair_predictor: Callable[[str], Predictor | None] | None = None,  # the model serving each pair
     ) -> None:
         self.predictor = predictor
         self.pair_predictor = pair_predictor
@@ -169,7 +168,7 @@ class StreamProcessor:
     def _model_for(self, symbol: str) -> Predictor | None:
         if self.pair_predictor is not None:
             return self.pair_predictor(symbol)
-        return self.predictor() if self.predictor is not None else None
+        return None if self.predictor is None else self.predictor()
 
     def window_length(self, symbol: str) -> int:
         w = self.windows.get(symbol)
