@@ -29,10 +29,10 @@ from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.walkforward import (
     WEEK,
     WalkForwardConfig,
-    _training_tail_errors,
     first_origin,
     refit_blocks,
     run_walk_forward,
+    tail_seeds,
     train_mask,
 )
 from crypto_mlops.models.zoo import MODEL_CLASSES, make_model
@@ -148,7 +148,7 @@ def _fill_tail(
                 (model, mask) if p == blocks[0][0] else _fit_at(prepared, wf_config, name, blocks[0][0])
             )
             p0 = blocks[0][0]
-            seed = _training_tail_errors(first_model, f.iloc[:p0], realized[:p0], first_mask[:p0])
+            seed = tail_seeds(first_model.predict, f.iloc[:p0], realized[:p0], first_mask[:p0])[0]
         # errors of origins whose realized window closed before p (the tail's targets are unknown: NaN)
         band[lo:q] = quantiles.block_quantiles(realized, fc, blocks, h, seed)[lo:q]
 

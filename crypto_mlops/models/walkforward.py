@@ -247,9 +247,8 @@ def _walk_model(
         block = np.zeros(q, dtype=bool)
         block[p:q] = True
         run.forecast[p:q] = model.predict(f.iloc[:q], block).to_numpy()[p:q]
-        if p == blocks[0][0]:  # training-tail errors seed the quantiles until out-of-sample ones exist
-            seed = _training_tail_errors(model, f.iloc[:p], realized[:p], mask[:p])
-            conf_seed = confidence.tail_sample(model, f.iloc[:p], realized[:p], mask[:p])
+        if p == blocks[0][0]:
+            seed, conf_seed = tail_seeds(model.predict, f.iloc[:p], realized[:p], mask[:p])
         run.seconds += took
         run.refits.append(refit_record(name, index, p, q, mask, took))
         bar.update(1)
@@ -318,20 +317,20 @@ def assemble(
     return WalkForwardResult(table, predictions, split, mcs, refits, seconds, stated)
 
 
-def _training_tail_errors(
-    model: VolatilityModel,
+def tail_seeds(
+    predict: Callable[[pd.DataFrame, np.ndarray], pd.Series],
     features: pd.DataFrame,
     realized: np.ndarray,
     mask: np.ndarray,
-    predict: Callable[[pd.DataFrame, np.ndarray], pd.Series] | None = None,
-) -> np.ndarray:
-    """Log errors of a fitted model (or of `predict`) on the last `CAL_ORIGINS` of its training origins."""
+) -> tuple[np.ndarray, confidence.Sample]:
+    """A first fit's last `CAL_ORIGINS` training origins, forecast once: their log errors seed the quantile
+    bands and their hits the confidence, until out-of-sample ones exist."""
     tail = np.zeros(len(mask), dtype=bool)
     tail[np.flatnonzero(mask)[-quantiles.CAL_ORIGINS :]] = True
-    fc = (predict or model.predict)(features, tail).to_numpy()
+    fc = predict(features, tail).to_numpy()
     err = quantiles.log_errors(realized, fc)
     tail_errors: np.ndarray = err[tail & np.isfinite(err)]
-    return tail_errors
+    return tail_errors, confidence.Sample.of(features, realized, fc, tail)
 
 
 def _split_info(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,6 @@ import pandas as pd
 from crypto_mlops.features.volatility import bars
 from crypto_mlops.models import confidence, quantiles
 from crypto_mlops.models.backtest import WARMUP_HOURS, Prepared, contenders
-from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.pooled import PooledModel, make_pooled, pooled_name
 from crypto_mlops.models.pooling import PairPart
@@ -28,7 +27,6 @@ from crypto_mlops.models.walkforward import (
     ModelRun,
     WalkForwardConfig,
     WalkForwardResult,
-    _training_tail_errors,
     _walk_model,
     assemble,
     first_origin,
@@ -36,6 +34,7 @@ from crypto_mlops.models.walkforward import (
     quiet,
     refit_record,
     schedule,
+    tail_seeds,
     train_mask,
 )
 
@@ -117,11 +116,7 @@ def _walk_pooled(
             runs[pair].forecast[p:q] = model.predict_pair(f.iloc[:q], pair, block).to_numpy()[p:q]
             mask = masks.get(pair, np.zeros(len(f), dtype=bool))
             if p == blocks[pair][0][0] and mask.any():
-                predict = _for_pair(model, pair)
-                seeds[pair] = _training_tail_errors(
-                    cast(VolatilityModel, model), f.iloc[:p], realized[:p], mask[:p], predict
-                )
-                conf_seeds[pair] = confidence.tail_sample(_PairView(predict), f.iloc[:p], realized[:p], mask[:p])
+                seeds[pair], conf_seeds[pair] = tail_seeds(_for_pair(model, pair), f.iloc[:p], realized[:p], mask[:p])
             runs[pair].seconds += took / len(prepared)  # one fit serves every pair: its time is shared
             if mask.any():
                 runs[pair].refits.append(
@@ -139,16 +134,6 @@ def _walk_pooled(
         )
         run.seconds = round(run.seconds, 2)
     return runs
-
-
-class _PairView:
-    """A pooled model seen as one pair's forecaster (what `confidence.tail_sample` asks for)."""
-
-    def __init__(self, predict: Callable[[pd.DataFrame, np.ndarray], pd.Series]) -> None:
-        self._predict = predict
-
-    def predict(self, features: pd.DataFrame, mask: np.ndarray | None = None) -> pd.Series:
-        return self._predict(features, np.ones(len(features), dtype=bool) if mask is None else mask)
 
 
 def _for_pair(model: PooledModel, pair: str) -> Callable[[pd.DataFrame, np.ndarray], pd.Series]:
