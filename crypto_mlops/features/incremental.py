@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
 from crypto_mlops.features.core import RV_WINDOWS, VOL_WINDOW
-from crypto_mlops.features.volatility import EWMA_LAMBDA, bars, hour_of_week, weekend_shares
+from crypto_mlops.features.volatility import EWMA_LAMBDA, VOLATILITY_COLUMNS, bars, hour_of_week, weekend_shares
 
 #: Candles before the new ones that make their rows equal to those of a longer frame.
 LOOKBACK = 720
@@ -50,14 +50,7 @@ FEATURE_COLUMNS = (
     "garman_klass24",
     "log_range",
     "rel_volume",
-    "hour_of_week",
-    "weekend_share_past24",
-    "weekend_share_next24",
-    "ewma_var",
-    "rv6",
-    "rs_pos24",
-    "rs_neg24",
-    "rq24",
+    *VOLATILITY_COLUMNS,
 )
 
 
