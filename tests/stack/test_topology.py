@@ -23,7 +23,11 @@ from crypto_mlops.stack.topology import StackContext, component_specs, serving_m
 def _context(tmp_path: Path, full: bool = False, train: bool = True) -> StackContext:
     # The store named explicitly: an earlier test in the same session may have left MLFLOW_TRACKING_URI set.
     settings = Settings(
-        API_PORT=18800, GRAPHQL_PORT=14000, GRPC_PORT=15051, MLFLOW_PORT=15000, MLFLOW_TRACKING_URI="sqlite:///mlflow.db"
+        API_PORT=18800,
+        GRAPHQL_PORT=14000,
+        GRPC_PORT=15051,
+        MLFLOW_PORT=15000,
+        MLFLOW_TRACKING_URI="sqlite:///mlflow.db",
     )
     settings.kafka_bootstrap_servers = "127.0.0.1:19092"
     stack = StackSettings(home=tmp_path / ".stack", background_train=train, postgres_port=15433, s3_port=18333)
