@@ -36,8 +36,9 @@ from crypto_mlops.data.errors import DataUnavailable
 from crypto_mlops.streaming.clients import consumer_config, producer_config
 from crypto_mlops.streaming.codec import Tick, decode_tick, encode
 from crypto_mlops.streaming.dead_letters import dead_letter_for
+from crypto_mlops.streaming.incoming import Incoming
 from crypto_mlops.streaming.lifecycle import StopOnSignals
-from crypto_mlops.streaming.processor import BatchInterrupted, Incoming, StreamProcessor
+from crypto_mlops.streaming.processor import BatchInterrupted, StreamProcessor
 from crypto_mlops.streaming.report import ConsumerReport
 from crypto_mlops.streaming.schemas import DeadLetter
 

@@ -36,12 +36,12 @@ from crypto_mlops.data.schema import timeframe_hours
 from crypto_mlops.features.incremental import LOOKBACK
 from crypto_mlops.models.contract import Predictor
 from crypto_mlops.streaming.alerts import AlertEngine, RuleBatch
-from crypto_mlops.streaming.codec import Alert, Prediction, PriceData, Tick
+from crypto_mlops.streaming.codec import Alert, Prediction, PriceData
 from crypto_mlops.streaming.heuristic_columns import HeuristicColumns as _HeuristicColumns
 from crypto_mlops.streaming.heuristic_columns import heuristic_columns
+from crypto_mlops.streaming.incoming import AnyTick, Incoming, iso_times, latencies_ms, rows_of
 from crypto_mlops.streaming.model_rows import RowForecaster, incremental_answers
-from crypto_mlops.streaming.schemas import PriceTick, utc_iso
-from crypto_mlops.streaming.windows import Rows, Window, epoch_ns
+from crypto_mlops.streaming.windows import Rows, Window
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +51,6 @@ ML_MIN_BARS = 240  # models.inference.MIN_BARS: the model refuses shorter frames
 FALLBACK_TIMEFRAME = "1h"
 
 PredictorProvider = Callable[[], Predictor | None]
-AnyTick = Tick | PriceTick  # the consumer decodes `Tick`s; library callers and tests may pass `PriceTick`s
-
-
-@dataclass(slots=True)
-class Incoming:
-    tick: AnyTick
-    ref: str  # "topic/partition/offset"
-    received: float = field(default_factory=time.perf_counter)  # perf_counter when consumed
-    emit: bool = True
-    broker_ms: int | None = None  # the message's broker timestamp (epoch ms), when it has one
 
 
 @dataclass
@@ -72,39 +62,6 @@ class Outputs:
 
 def _timeframe(tick: AnyTick) -> str:
     return tick.timeframe or FALLBACK_TIMEFRAME
-
-
-def _rows_of(items: list[Incoming]) -> Rows:
-    """The candles of the ticks; a plain ticker tick is a point candle at its event time."""
-    times = np.empty(len(items), dtype=np.int64)
-    ohlcv = np.empty((len(items), 5))
-    for k, item in enumerate(items):
-        tick = item.tick
-        c = tick.candle
-        if c is None:
-            times[k] = epoch_ns(tick.timestamp)
-            ohlcv[k] = (tick.price, tick.price, tick.price, tick.price, 0.0)
-        else:
-            times[k] = epoch_ns(c.open_time)
-            ohlcv[k] = (c.open, c.high, c.low, c.close, c.volume)
-    return Rows(times, ohlcv)
-
-
-def _iso_times(stamps: list[datetime]) -> list[str]:
-    """`utc_iso` of each event time; whole seconds (the usual case) are formatted by numpy in one call."""
-    ns = np.fromiter((epoch_ns(t) for t in stamps), dtype=np.int64, count=len(stamps))
-    if len(ns) and not np.any(ns % 1_000_000_000):
-        return [
-            f"{text}Z" for text in np.datetime_as_string(ns.view("datetime64[ns]").astype("datetime64[s]")).tolist()
-        ]
-    return [utc_iso(t) for t in stamps]
-
-
-def _since_ms(epoch_ms: int | None, now_ms: float) -> float | None:
-    """Milliseconds from `epoch_ms` to `now_ms` (never negative: clocks of producer and consumer differ)."""
-    if epoch_ms is None:
-        return None
-    return round(max(0.0, now_ms - epoch_ms), 3)
 
 
 def _finite(value: Any) -> float | None:
@@ -220,7 +177,7 @@ class StreamProcessor:
         if not fresh:
             return
         prior = len(w)
-        rows = w.rows.then(_rows_of(fresh))
+        rows = w.rows.then(rows_of(fresh))
         # The heuristic's columns look back at most 48 bars, and RSI's exponential smoothing forgets
         # (13/14)^600 < 1e-19 of what lies further back: features of the tail equal those of the window.
         start = max(0, prior - HEURISTIC_LOOKBACK)
@@ -250,15 +207,10 @@ class StreamProcessor:
         """Heuristic, model and alert rules for every fresh tick; messages for those to emit."""
         n_bars = [min(pos + 1, self.window_size) for pos in positions]
         heuristics = features.signals(positions, n_bars)
-        frame: list[pd.DataFrame] = []  # built once, only if a tick needs the model on its own
-        mls: list[dict[str, Any] | None] = []
-        for item, pos in zip(fresh, positions, strict=True):
-            ml = batched.get(pos)
-            if ml is None and item.emit:
-                if predictor is not None and not frame:
-                    frame.append(ordered.frame())
-                ml = self._ml(item.tick, frame[0] if frame else None, pos, predictor)
-            mls.append(ml)
+        if predictor is None and not self.has_model:  # the heuristic only: no model fields
+            mls: list[dict[str, Any] | None] = [None] * len(fresh)
+        else:
+            mls = self._model_answers(fresh, positions, ordered, batched, predictor)
         ticks = [i.tick for i in fresh]
         stamps = [t.timestamp for t in ticks]
         no_model: list[float | None] = [None] * len(ticks)
@@ -277,11 +229,12 @@ class StreamProcessor:
                 else no_model,
             ),
         )
-        times = _iso_times(stamps)
+        times = iso_times(stamps)
         now, done, now_ms = datetime.now(UTC), time.perf_counter(), time.time() * 1000.0
+        in_consumer, from_broker = latencies_ms(fresh, done, now_ms)
         cooldown_s = self.alerts.thresholds.cooldown / timedelta(seconds=1)
-        for item, tick, heuristic, ml, evaluation, bars, iso in zip(
-            fresh, ticks, heuristics, mls, evaluations, n_bars, times, strict=True
+        for item, tick, heuristic, ml, evaluation, bars, iso, consumer_ms, broker_ms in zip(
+            fresh, ticks, heuristics, mls, evaluations, n_bars, times, in_consumer, from_broker, strict=True
         ):
             if not item.emit:
                 continue
@@ -318,12 +271,32 @@ class StreamProcessor:
                     ml_prediction=ml,
                     anomalies=list(evaluation.anomalies) if evaluation is not None else [],
                     window_size=bars,
-                    processing_latency_ms=round((done - item.received) * 1000.0, 3),
+                    processing_latency_ms=consumer_ms,
                     processed_at=now,
                     source_offset=item.ref,
-                    broker_latency_ms=_since_ms(item.broker_ms, now_ms),
+                    broker_latency_ms=broker_ms,
                 )
             )
+
+    def _model_answers(
+        self,
+        fresh: list[Incoming],
+        positions: list[int],
+        ordered: Rows,
+        batched: dict[int, dict[str, Any]],
+        predictor: Predictor | None,
+    ) -> list[dict[str, Any] | None]:
+        """The batched answer of each tick, else one model call for it (or why there is none)."""
+        frame: list[pd.DataFrame] = []  # built once, only if a tick needs the model on its own
+        mls: list[dict[str, Any] | None] = []
+        for item, pos in zip(fresh, positions, strict=True):
+            ml = batched.get(pos)
+            if ml is None and item.emit:
+                if predictor is not None and not frame:
+                    frame.append(ordered.frame())
+                ml = self._ml(item.tick, frame[0] if frame else None, pos, predictor)
+            mls.append(ml)
+        return mls
 
     def _ml_rows(
         self,
