@@ -32,17 +32,20 @@ class Incoming:
 
 def rows_of(items: Sequence[Incoming]) -> Rows:
     """The candles of the ticks; a plain ticker tick is a point candle at its event time."""
-    times = np.empty(len(items), dtype=np.int64)
-    ohlcv = np.empty((len(items), 5))
-    for k, item in enumerate(items):
-        tick = item.tick
-        c = tick.candle
-        if c is None:
-            times[k] = epoch_ns(tick.timestamp)
-            ohlcv[k] = (tick.price, tick.price, tick.price, tick.price, 0.0)
-        else:
-            times[k] = epoch_ns(c.open_time)
-            ohlcv[k] = (c.open, c.high, c.low, c.close, c.volume)
+    times = np.fromiter(
+        (epoch_ns(i.tick.timestamp if i.tick.candle is None else i.tick.candle.open_time) for i in items),
+        dtype=np.int64,
+        count=len(items),
+    )
+    ohlcv = np.array(
+        [
+            (t.price, t.price, t.price, t.price, 0.0)
+            if (c := t.candle) is None
+            else (c.open, c.high, c.low, c.close, c.volume)
+            for t in (i.tick for i in items)
+        ],
+        dtype=float,
+    ).reshape(len(items), 5)
     return Rows(times, ohlcv)
 
 

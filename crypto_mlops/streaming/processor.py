@@ -184,7 +184,7 @@ class StreamProcessor:
         predictor = self._model_for(symbol) if any(i.emit for i in fresh) else None
         # Candle times that disagree with event order (a producer bug): keep the last candle per time.
         ordered = rows if rows.increasing_from(0 if predictor else start) else _deduplicated(rows)
-        positions = [min(prior + k, len(ordered) - 1) for k in range(len(fresh))]
+        positions = np.minimum(np.arange(prior, prior + len(fresh)), len(ordered) - 1).tolist()
         first = positions[0]  # positions only grow: the heuristic needs the rows from the first one on
         columns = heuristic_columns(ordered.ohlcv[start:, 3], w.bar_hours, n=len(ordered) - first)
         features = _HeuristicColumns(columns, first)
@@ -315,12 +315,14 @@ class StreamProcessor:
         new candles' rows only (model_rows.py); another predictor gets `predict_rows(frame, n)`, which
         computes the features once. If either fails, each tick is predicted on its own.
         """
+        if predictor is None:
+            return {}, None
         eligible = [
             p
             for i, p in zip(fresh, positions, strict=True)
             if i.emit and min(p + 1, self.window_size) >= self.ml_min_bars
         ]
-        if predictor is None or not eligible or eligible != list(range(len(ordered) - len(eligible), len(ordered))):
+        if not eligible or eligible != list(range(len(ordered) - len(eligible), len(ordered))):
             return {}, None
         source = fresh[-1].tick.source
         if ordered is rows and isinstance(predictor, RowForecaster) and self.window_size >= 2 * LOOKBACK:
