@@ -7,6 +7,8 @@ Starts its own tansu broker on a free loopback port and, in one run, measures:
 2. end-to-end: ticks produced to crypto-prices, answered by `StreamConsumer` (parse, heuristic, alert
    rules, produce predictions/alerts, flush with delivery checks, synchronous commit) with and without the
    model in process; ticks/s over the consumer's active time and p50/p99 `processing_latency_ms`;
+   and the floor (`--no-floor` skips it): the same consumer with a processor that answers every tick with
+   a fixed message of the usual size, so only decoding, encoding, producing and committing remain;
 3. paced: ticks at a fixed rate while the consumer runs (once its partitions are fetched from and the
    producer is connected), to show the latency of a live stream. Latency
    is measured from each tick's broker timestamp (the producer's CreateTime) to its answer being ready,
@@ -30,6 +32,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +42,10 @@ from confluent_kafka import Consumer, Producer
 from crypto_mlops.config import Settings
 from crypto_mlops.stack.tansu import TansuBroker
 from crypto_mlops.streaming.clients import consumer_config, producer_config
+from crypto_mlops.streaming.codec import Heuristic, Prediction, PriceData
 from crypto_mlops.streaming.consumer import DEFAULT_BATCH, MODEL_BATCH, StreamConsumer, consumer_overrides
-from crypto_mlops.streaming.processor import StreamProcessor
+from crypto_mlops.streaming.incoming import Incoming
+from crypto_mlops.streaming.processor import Outputs, StreamProcessor
 from crypto_mlops.streaming.producer import TickProducer
 from crypto_mlops.streaming.schemas import PriceTick
 from crypto_mlops.streaming.sources import simulate_ticks
@@ -108,10 +114,51 @@ def raw_consume_rate(settings: Settings, payloads: list[tuple[bytes, bytes]], ba
     return {"messages": count, "seconds": round(elapsed, 4), "msgs_per_s": round(count / elapsed, 1)}
 
 
-def end_to_end(settings: Settings, ticks: list[PriceTick], model: Any | None, batch: int | None) -> dict[str, Any]:
+class FloorProcessor(StreamProcessor):
+    """The consumer's fixed cost per tick: every tick answered with one prediction of the usual shape and
+    size, without features, heuristic, alert rules or windows. What is left is decoding, building and
+    encoding the message, producing it, flushing and committing: the most any processing could reach."""
+
+    def process(self, batch: Sequence[Incoming], should_stop: Callable[[], bool] | None = None) -> Outputs:
+        out = Outputs()
+        now, done = datetime.now(UTC), time.perf_counter()
+        fixed = Heuristic(
+            risk_score=0.5, risk_level="medium", vol_regime="normal", vol=0.01, nowcast_ret=0.0, momentum=1, rsi14=50.0
+        )
+        for item in batch:
+            t = item.tick
+            out.predictions.append(
+                Prediction(
+                    symbol=t.symbol,
+                    timestamp=t.timestamp,
+                    event_key=f"{t.symbol}@{item.ref}",
+                    source=t.source,
+                    price_data=PriceData(
+                        price=t.price,
+                        volume_24h=t.volume_24h,
+                        change_24h=t.change_24h,
+                        high_24h=t.high_24h,
+                        low_24h=t.low_24h,
+                        volatility=t.volatility,
+                        trend=t.trend,
+                        source=t.source,
+                    ),
+                    heuristic_signal=fixed,
+                    window_size=1,
+                    processing_latency_ms=(done - item.received) * 1000.0,
+                    processed_at=now,
+                    source_offset=item.ref,
+                )
+            )
+        return out
+
+
+def end_to_end(
+    settings: Settings, ticks: list[PriceTick], model: Any | None, batch: int | None, floor: bool = False
+) -> dict[str, Any]:
     ensure_topics(settings)
     produce_rate = produce(settings, ticks)
-    processor = StreamProcessor((lambda: model) if model is not None else None)
+    processor = FloorProcessor() if floor else StreamProcessor((lambda: model) if model is not None else None)
     consumer = StreamConsumer(processor, settings, batch_size=batch)
     try:
         report = consumer.run(max_messages=len(ticks), idle_exit_s=30, handle_signals=False)
@@ -186,6 +233,13 @@ def main() -> int:
     parser.add_argument("--ticks", type=int, default=50_000, help="ticks for the heuristic-only run (4 symbols)")
     parser.add_argument("--model-ticks", type=int, default=20_000, help="ticks for the run with the model (0: skip)")
     parser.add_argument("--paced-rate", type=float, default=50.0, help="ticks/s of the paced run (0: skip)")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the consumer with a constant-answer processor (its fixed cost per tick: the most any "
+        "processing could reach)",
+    )
     parser.add_argument("--raw-messages", type=int, default=100_000, help="messages for the raw consume rate")
     parser.add_argument(
         "--batch",
@@ -215,12 +269,17 @@ def main() -> int:
         payloads = (payloads * (-(-args.raw_messages // len(payloads))))[: max(args.raw_messages, len(payloads))]
         results["raw_consume"] = raw_consume_rate(raw_settings, payloads, args.batch or DEFAULT_BATCH)
         results["end_to_end_heuristic"] = end_to_end(settings_for(broker.bootstrap, "e2e"), ticks, None, args.batch)
+        if args.floor:
+            floor = end_to_end(settings_for(broker.bootstrap, "floor"), ticks, None, args.batch, floor=True)
+            results["end_to_end_floor"] = floor
         after = settings_for(broker.bootstrap, "raw-after")
         ensure_topics(after)
         results["raw_consume_after"] = raw_consume_rate(after, payloads, args.batch or DEFAULT_BATCH)
         raw_mean = (results["raw_consume"]["msgs_per_s"] + results["raw_consume_after"]["msgs_per_s"]) / 2
         results["raw_consume_mean_msgs_per_s"] = round(raw_mean, 1)
         results["ratio_e2e_to_raw"] = round(results["end_to_end_heuristic"]["ticks_per_s"] / raw_mean, 5)
+        if args.floor:
+            results["ratio_floor_to_raw"] = round(results["end_to_end_floor"]["ticks_per_s"] / raw_mean, 5)
         if args.model_ticks:
             from crypto_mlops.models.inference import MIN_BARS, baseline_predictor
 
