@@ -62,13 +62,24 @@ def show_step(status: Any, text: str) -> None:
 @friendly_errors
 def backtest(
     data: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Option(
             "--data",
             help="Candle CSV (CryptoDataDownload, Binance klines, timestamp,open,high,low,close,volume or date,...). "
             "Repeat for several pairs: per-pair and pooled models, scored per pair.",
         ),
-    ],
+    ] = None,
+    symbols: Annotated[
+        str | None,
+        typer.Option(help="Instead of --data: comma-separated pairs fetched from --source (e.g. BTC/USDT,ETH/USDT)."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source of --symbols: ccxt or synthetic (default DATA_SOURCE).")
+    ] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Candle timeframe of --symbols (default 1h).")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Newest candles per pair of --symbols (ccxt fetches that many).", min=1000)
+    ] = None,
     train_frac: Annotated[
         float, typer.Option(help="Share of rows used for training (chronological).", min=0.05, max=0.95)
     ] = 0.7,
@@ -115,7 +126,7 @@ def backtest(
     With --walk-forward also the 80 % interval coverage, the pinball loss of the 10/50/90 % quantiles and
     the 10 % Model Confidence Set (* marks its members).
     """
-    from crypto_mlops.data.sources.csv_source import load_csv
+    from crypto_mlops.cli.pairs import load_pairs_data
 
     names = parse_models(models)
     bilstm_config = bilstm_config_from(epochs, tiny, seed)
@@ -125,13 +136,13 @@ def backtest(
     wf_config = (
         walk_forward_config(train_frac, refit_every, window, har_window, start, warm_start) if walk_forward else None
     )
-    if len(data) > 1:
+    pairs = load_pairs_data(data, source, symbols, timeframe, limit)
+    if len(pairs) > 1:
         from crypto_mlops.cli.backtest_pooled import PooledRun, pooled_backtest
 
-        pooled_backtest(PooledRun(data, names, pooled, train_frac, bilstm_config, as_json, predictions_out), wf_config)
+        pooled_backtest(PooledRun(pairs, names, pooled, train_frac, bilstm_config, as_json, predictions_out), wf_config)
         return
-    data_path = data[0]
-    market = load_csv(data_path)
+    market, data_path = pairs[0].market, pairs[0].origin
     if wf_config is not None:
         _walk_forward(market, data_path, names, wf_config, bilstm_config, as_json, predictions_out)
         return
@@ -187,7 +198,7 @@ def walk_forward_config(
 
 def _walk_forward(
     market: Any,
-    data: Path,
+    data: str,
     names: list[str] | None,
     config: WalkForwardConfig,
     bilstm_config: BiLSTMConfig,
@@ -221,7 +232,7 @@ def _walk_forward(
 def _write_outputs(
     result: ForecastTable,
     market: MarketData,
-    data: Path,
+    data: str,
     train_frac: float,
     predictions_out: Path | None,
     as_json: bool,
@@ -231,6 +242,6 @@ def _write_outputs(
         predictions_out.parent.mkdir(parents=True, exist_ok=True)
         result.predictions_csv().to_csv(predictions_out, float_format="%.8g")
     if as_json:
-        payload = {"data": str(data), "symbol": market.symbol, "train_frac": train_frac, **result.to_dict()}
+        payload = {"data": data, "symbol": market.symbol, "train_frac": train_frac, **result.to_dict()}
         typer.echo(json.dumps(payload, indent=2))
     return as_json

@@ -1,4 +1,4 @@
-"""`crypto-mlops backtest --data A.csv --data B.csv`: per-pair and pooled models, one table per pair.
+"""`crypto-mlops backtest --data A.csv --data B.csv` (or `--symbols A,B`): per-pair and pooled models.
 
 Every model of `--models` is fitted on each pair alone; the poolable ones (`har_x`, `har_xsq`, `bilstm`,
 or `--pooled`) are also fitted once on all pairs together and appear as `<name>_pooled`. Scores are per
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from crypto_mlops.cli.common import console
+from crypto_mlops.cli.pairs import PairData
 from crypto_mlops.cli.tables import progress_console, results_table, walk_forward_table
 from crypto_mlops.data.errors import InvalidInput
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class PooledRun:
-    data: list[Path]
+    data: list[PairData]
     models: list[str] | None
     pooled: str | None
     train_frac: float
@@ -51,18 +52,15 @@ def pooled_names(pooled: str | None, models: list[str]) -> list[str]:
     return names
 
 
-def load_pairs(paths: list[Path]) -> dict[str, Prepared]:
-    """Prepared candles per pair, keyed by symbol (the file stem where two files share a symbol)."""
-    from crypto_mlops.data.sources.csv_source import load_csv
+def prepare_pairs(pairs: list[PairData]) -> dict[str, Prepared]:
+    """Prepared candles per pair, keyed by the pair's name."""
     from crypto_mlops.models.backtest import prepare
 
-    markets = [(path, load_csv(path)) for path in paths]
-    symbols = [m.symbol for _, m in markets]
     out: dict[str, Prepared] = {}
-    for path, market in markets:
-        key = market.symbol if symbols.count(market.symbol) == 1 else path.stem
-        progress_console.print(f"preparing {key} {market.timeframe} ({len(market.frame)} candles)")
-        out[key] = prepare(market.frame, market.timeframe)
+    for pair in pairs:
+        market = pair.market
+        progress_console.print(f"preparing {pair.key} {market.timeframe} ({len(market.frame)} candles)")
+        out[pair.key] = prepare(market.frame, market.timeframe)
     return out
 
 
@@ -71,7 +69,7 @@ def pooled_backtest(run: PooledRun, wf_config: WalkForwardConfig | None) -> None
     from crypto_mlops.models.pooled import run_pooled_backtest
     from crypto_mlops.models.walkforward_pooled import run_pooled_walk_forward
 
-    prepared = load_pairs(run.data)
+    prepared = prepare_pairs(run.data)
     try:
         names = contenders(run.models)
         pooled = pooled_names(run.pooled, names)
@@ -89,7 +87,7 @@ def pooled_backtest(run: PooledRun, wf_config: WalkForwardConfig | None) -> None
             result.predictions_csv().to_csv(run.predictions_out.with_suffix(f".{tag}.csv"), float_format="%.8g")
     if run.as_json:
         payload: dict[str, Any] = {
-            "data": [str(p) for p in run.data],
+            "data": [p.origin for p in run.data],
             "train_frac": run.train_frac,
             "pooled": [f"{n}_pooled" for n in pooled],
             "pairs": {pair: result.to_dict() for pair, result in results.items()},

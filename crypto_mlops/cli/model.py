@@ -52,6 +52,10 @@ def train(
         str | None,
         typer.Option(help="Pair to train for; promotes to its alias champion-<pair> (default DEFAULT_SYMBOL)."),
     ] = None,
+    symbols: Annotated[
+        str | None,
+        typer.Option(help="Several pairs from --source (e.g. BTC/USDT,ETH/USDT): one pooled model, logged only."),
+    ] = None,
     timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
     limit: Annotated[int | None, typer.Option(help="Newest candles to use / fetch.", min=1000)] = None,
     train_frac: Annotated[
@@ -81,10 +85,16 @@ def train(
     if candidate not in MODEL_CLASSES:
         raise InvalidInput(f"unknown candidate {candidate!r}; choose from {', '.join(MODEL_CLASSES)}")
     names = parse_models(models)
-    if data and len(data) > 1:
+    if (data and len(data) > 1) or symbols:
+        from crypto_mlops.cli.pairs import load_pairs_data
         from crypto_mlops.cli.train_pooled import train_pooled
 
-        return train_pooled(data, train_frac, candidate, bilstm_config_from(epochs, tiny, seed), as_json)
+        pairs = load_pairs_data(data, source, symbols, timeframe, limit)
+        if len(pairs) < 2:
+            raise InvalidInput("--symbols trains one pooled model: name two pairs or more (else use --symbol)")
+        return train_pooled(
+            [p.market for p in pairs], train_frac, candidate, bilstm_config_from(epochs, tiny, seed), as_json
+        )
     csv_path = data[0] if data else None
     market = load_market_data(
         "csv" if data and not source else source, symbol, timeframe, limit=limit, csv_path=csv_path

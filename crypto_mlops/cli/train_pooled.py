@@ -1,9 +1,9 @@
-"""`crypto-mlops train --data A.csv --data B.csv`: train one pooled candidate on all pairs, report per pair."""
+"""`crypto-mlops train --data A.csv --data B.csv` (or `--symbols A,B`): one pooled candidate, per-pair report."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,15 +12,16 @@ from crypto_mlops.cli.tables import progress_console, results_table
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 
+if TYPE_CHECKING:
+    from crypto_mlops.data.market import MarketData
+
 
 def train_pooled(
-    paths: list[Path], train_frac: float, candidate: str, bilstm_config: BiLSTMConfig, as_json: bool
+    markets: list[MarketData], train_frac: float, candidate: str, bilstm_config: BiLSTMConfig, as_json: bool
 ) -> None:
     """Logs one MLflow run (no registration: per-pair champions go through the promotion path)."""
-    from crypto_mlops.data.sources.csv_source import load_csv
     from crypto_mlops.models.training_pooled import train_pooled_logged
 
-    markets = [load_csv(path) for path in paths]
     with progress_console.status("training") as status:
         try:
             result = train_pooled_logged(

@@ -60,3 +60,69 @@ def test_two_files_walk_forward_table_per_pair(files: list[Path]) -> None:
 def test_a_model_that_cannot_be_pooled_exits_2(files: list[Path]) -> None:
     result = runner.invoke(app, _args(files, "--models", "har", "--pooled", "garch"))
     assert result.exit_code == 2 and "cannot pool" in result.output
+
+
+def test_symbols_from_a_source_are_pooled_like_files() -> None:
+    # Synthetic candles: each pair has its own seeded path and volatility level (no network, no files).
+    result = runner.invoke(
+        app,
+        [
+            *("backtest", "--source", "synthetic", "--symbols", "btc/usdt, ETH/USDT", "--limit", "2600"),
+            *("--models", "har,har_x", "--pooled", "har_x", "--json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["data"] == ["synthetic:BTC/USDT", "synthetic:ETH/USDT"]
+    assert set(payload["pairs"]) == {"BTC/USDT", "ETH/USDT"}
+    tables = {pair: {r["model"]: r["qlike"] for r in a["table"]} for pair, a in payload["pairs"].items()}
+    assert all(set(t) == {"har", "har_x", "har_x_pooled"} for t in tables.values())
+    assert tables["BTC/USDT"]["har"] != tables["ETH/USDT"]["har"]  # two different pairs, not one twice
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--symbols", "BTC/USDT,BTC/USDT"], "twice"),
+        (["--symbols", "BTC/USDT,ETH/USDT", "--source", "csv"], "ccxt or synthetic"),
+        ([], "--data FILE"),
+    ],
+)
+def test_bad_pair_selection_exits_2_with_a_reason(extra: list[str], message: str) -> None:
+    result = runner.invoke(app, ["backtest", "--models", "har", *extra])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_symbols_and_data_together_are_refused(files: list[Path]) -> None:
+    result = runner.invoke(app, [*_args(files), "--symbols", "BTC/USDT,ETH/USDT", "--source", "synthetic"])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_train_with_symbols_logs_one_pooled_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crypto_mlops.config import get_settings
+    from crypto_mlops.models.registry import get_client
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(
+            app,
+            [
+                *("train", "--source", "synthetic", "--symbols", "BTC/USDT,ETH/USDT", "--limit", "2400"),
+                *("--candidate", "har_x", "--models", "har", "--json"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.stdout)
+        assert payload["pairs"] == ["BTC/USDT", "ETH/USDT"]
+        run = get_client(get_settings()).get_run(payload["run_id"])
+        assert run.data.tags["pooled.pairs"] == "BTC/USDT,ETH/USDT"
+    finally:
+        get_settings.cache_clear()
+
+
+def test_train_with_one_symbol_in_symbols_is_refused() -> None:
+    result = runner.invoke(app, ["train", "--source", "synthetic", "--symbols", "BTC/USDT", "--no-register"])
+    assert result.exit_code == 2 and "two pairs or more" in result.output
