@@ -17,9 +17,10 @@ from crypto_mlops.features import model_features
 from crypto_mlops.features.volatility import bars
 from crypto_mlops.models import metrics
 from crypto_mlops.models.base import VolatilityModel
+from crypto_mlops.models.baselines import BASELINES, REFERENCE
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.catalog import known_names, make_model
 from crypto_mlops.models.target import Split, chronological_split, horizon_bars, realized_vol_target
-from crypto_mlops.models.zoo import BASELINES, LEARNED, MODEL_CLASSES, REFERENCE, make_model
 
 DM_LAGS = 24
 WARMUP_HOURS = 720  # the monthly HAR component needs a full month
@@ -40,10 +41,11 @@ class Prepared:
 
 def contenders(models: list[str] | None) -> list[str]:
     """The models to score (default: every one), the DM reference among them; KeyError names unknown ones."""
-    names = models or list(MODEL_CLASSES)
-    unknown = [n for n in names if n not in MODEL_CLASSES]
+    known = known_names()  # listed without importing torch: a baseline-only run never loads it
+    names = models or known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise KeyError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CLASSES)}")
+        raise KeyError(f"unknown model(s) {unknown}; choose from {', '.join(known)}")
     return names if REFERENCE in names else [REFERENCE, *names]
 
 
@@ -208,4 +210,4 @@ def split_info(index: pd.Index, split: Split, scored: np.ndarray, prepared: Prep
 
 
 # `model_features` is re-exported for callers that still import it from here (it lives in features).
-__all__ = ["BASELINES", "LEARNED", "BacktestResult", "Prepared", "model_features", "prepare", "run_backtest", "score"]
+__all__ = ["BASELINES", "BacktestResult", "Prepared", "model_features", "prepare", "run_backtest", "score"]

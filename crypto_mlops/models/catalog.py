@@ -27,6 +27,9 @@ LAZY: dict[str, tuple[str, str]] = {
     "bilstm": ("crypto_mlops.models.bilstm", "the BiLSTM needs torch: pip install 'crypto-mlops[train]'"),
 }
 
+# lazy name -> the third-party module it needs (checked by `known_names` without importing it)
+LAZY_NEEDS: dict[str, str] = {"bilstm": "torch"}
+
 M = TypeVar("M", bound=type[VolatilityModel])
 
 
@@ -59,6 +62,20 @@ def import_all() -> None:
     for name in LAZY:
         if name not in MODEL_CLASSES and name not in UNAVAILABLE:
             _import_lazy(name)
+
+
+def _installed(name: str) -> bool:
+    """Whether a lazy model's module can be imported, without importing it (torch is a big import)."""
+    import importlib.util
+
+    requirement = LAZY_NEEDS.get(name)
+    return requirement is None or importlib.util.find_spec(requirement) is not None
+
+
+def known_names() -> list[str]:
+    """Every model this install can build, lazy ones included, without importing the lazy modules."""
+    lazy = [n for n in LAZY if n not in MODEL_CLASSES and n not in UNAVAILABLE and _installed(n)]
+    return [*MODEL_CLASSES, *lazy]
 
 
 def model_class(name: str) -> type[VolatilityModel]:

@@ -25,11 +25,12 @@ import plotly.graph_objects as go
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.models.backtest import BacktestResult, Prepared, prepare, run_backtest
+from crypto_mlops.models.baselines import BASELINES
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.catalog import known_names
 from crypto_mlops.models.gate import GateDecision, score_window
 from crypto_mlops.models.promotion import Contenders, Provenance, champion_forecast, promote
 from crypto_mlops.models.registry import get_client
-from crypto_mlops.models.zoo import BASELINES, MODEL_CLASSES
 
 
 @dataclass
@@ -125,8 +126,8 @@ def train_and_register(
     on_step: Callable[[str], None] | None = None,
 ) -> TrainResult:
     settings = settings or get_settings()
-    if candidate not in MODEL_CLASSES:
-        raise KeyError(f"unknown candidate {candidate!r}; choose from {', '.join(MODEL_CLASSES)}")
+    if candidate not in known_names():
+        raise KeyError(f"unknown candidate {candidate!r}; choose from {', '.join(known_names())}")
     step = on_step or (lambda _s: None)
     names = list(dict.fromkeys([*(models or BASELINES), candidate]))
     fingerprint = dataset_fingerprint(data)

@@ -50,7 +50,7 @@ def ensure_champion(
         }
 
     from crypto_mlops.models.training import train_and_register
-    from crypto_mlops.models.zoo import BASELINES
+    from crypto_mlops.models.baselines import BASELINES
 
     source = source or PipelineSettings().source or settings.data_source
     with console.status(f"no champion yet: loading candles ({source})..."):

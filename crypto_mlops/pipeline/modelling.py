@@ -166,7 +166,7 @@ def _train_pair(
 
     from crypto_mlops.models.promotion import register_version
     from crypto_mlops.models.training import train_and_register
-    from crypto_mlops.models.zoo import BASELINES
+    from crypto_mlops.models.baselines import BASELINES
 
     candles = history.load_history(store, series)
     if training.max_bars:
