@@ -129,7 +129,7 @@ def main() -> None:
             pair[name] = {"first": first.isoformat(), "last": last.isoformat()}
             pair[name] |= {"width_bins": width.to_dict(), "quintile_bins": quintiles.to_dict()}
             print(f"\n== {market.symbol} {name}: {first:%Y-%m-%d} .. {last:%Y-%m-%d}")
-            print("\n".join([*width.lines(), "quintiles of stated confidence:", *quintiles.lines()[:-1]]))
+            print("\n".join([*width.lines(), "quintiles of stated confidence:", *quintiles.lines()[:-2]]))
         report["pairs"][market.symbol] = pair
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
