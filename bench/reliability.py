@@ -1,7 +1,7 @@
 """Benchmark: reliability of the stated confidence, out of sample, on the development candles (not a test).
 
     .venv/bin/python bench/reliability.py [--data FILE ...] [--start 2020-01-01] [--end YYYY-MM-DD]
-        [--models har_xsq,har_x] [--single-split [--train-frac 0.7]] [--half-life 1440] [--shrink 720]
+        [--models har_xsq,har_x] [--single-split [--train-frac 0.7]] [--half-life 2880] [--shrink 720]
         [--threads N] [--out FILE]
 
 Per pair and model: a weekly walk-forward with an expanding window (`models/walkforward.py`); at every
@@ -11,9 +11,9 @@ groups origins by stated confidence: count, mean stated, observed hit rate (real
 ±25 % of the forecast), gap in points. `--end` scores only origins up to that date (the validation
 run that chose the half-life and the shrinkage ends 2019-12-31). `--single-split` fits each model once
 on the first `--train-frac` (as `crypto-mlops backtest` does) and re-estimates only the confidence
-weekly over the test part: the cheap protocol for the BiLSTM; `--half-life 0 --shrink 30` is the
-confidence as it was before (unweighted, light shrinkage). Prints the tables (fixed-width bins and
-quintiles of stated confidence) and writes JSON to --out.
+weekly over the test part: the cheap protocol for the BiLSTM. `--half-life 1440` is the confidence of
+the first round (60 days), `--half-life 0 --shrink 30` the one before it (unweighted, light shrinkage).
+Prints the tables (fixed-width bins and quintiles of stated confidence) and writes JSON to --out.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def main() -> None:
             pair[name] = {"first": first.isoformat(), "last": last.isoformat()}
             pair[name] |= {"width_bins": width.to_dict(), "quintile_bins": quintiles.to_dict()}
             print(f"\n== {market.symbol} {name}: {first:%Y-%m-%d} .. {last:%Y-%m-%d}")
-            print("\n".join([*width.lines(), "quintiles of stated confidence:", *quintiles.lines()[:-1]]))
+            print("\n".join([*width.lines(), "quintiles of stated confidence:", *quintiles.lines()[:-2]]))
         report["pairs"][market.symbol] = pair
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))

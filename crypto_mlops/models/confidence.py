@@ -28,9 +28,10 @@ BAND = 0.25
 N_BINS = 6
 # Both chosen on the 2018-07..2019-12 walk-forward (BTC, ETH; har_x, har_xsq), before the 2020+ test
 # period (docs/confidence.md). SHRINK: pseudo-origins pulling a bin towards the overall rate; 720 is 30
-# independent days, as hourly origins with a 24 h target overlap 24-fold. HALF_LIFE: 60 days of origins.
+# independent days, as hourly origins with a 24 h target overlap 24-fold. HALF_LIFE: 120 days of origins
+# (second round, among 25 candidates; 60 days before it).
 SHRINK = 720.0
-HALF_LIFE = 1440.0
+HALF_LIFE = 2880.0
 MIN_ORIGINS = 20
 
 

@@ -6,11 +6,17 @@ the gap in percentage points. The summary gives the count-weighted mean absolute
 largest gap among bins with enough origins (MCE) and the Brier score. Hourly origins with a 24 h
 target overlap, so neighbouring hits are far from independent: `se_pts` is an approximate standard
 error that counts one independent draw per `overlap` origins.
+
+`chance_within` puts the tolerance in proportion: the probability that a bin of the same size and
+stated rate lands within it by chance when the stated rate is exactly right (same approximate
+standard error). Summed over the judged bins it is how many of them a perfectly calibrated forecaster
+would keep within the tolerance, on average; hits that cluster over longer spans lower it further.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -30,6 +36,7 @@ class ReliabilityBin:
     observed: float  # hit rate in the bin
     gap_pts: float  # (observed - stated) in percentage points: > 0 means under-confident
     se_pts: float  # approximate standard error of `observed`, points
+    chance_within: float = 1.0  # P(|gap| <= tolerance) for a perfectly calibrated bin of this size
 
     @property
     def judged(self) -> bool:
@@ -57,6 +64,16 @@ class Reliability:
     def within(self) -> bool:
         return not self.misses
 
+    @property
+    def expected_within(self) -> float:
+        """Judged bins a perfectly calibrated forecaster would keep within the tolerance, on average."""
+        return float(sum(b.chance_within for b in self.bins if b.count >= self.min_count))
+
+    @property
+    def chance_all_within(self) -> float:
+        """Probability that every judged bin of a perfectly calibrated forecaster is within (bins independent)."""
+        return float(math.prod(b.chance_within for b in self.bins if b.count >= self.min_count))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
@@ -68,6 +85,9 @@ class Reliability:
             "tolerance_pts": self.tolerance_pts,
             "min_count": self.min_count,
             "within": self.within,
+            "judged_within": sum(b.count >= self.min_count for b in self.bins) - len(self.misses),
+            "expected_within": self.expected_within,
+            "chance_all_within": self.chance_all_within,
             "bins": [asdict(b) for b in self.bins],
         }
 
@@ -83,6 +103,12 @@ class Reliability:
         out.append(
             f"all {self.n} origins: stated {self.stated:.3f}, observed {self.observed:.3f}, "
             f"ECE {self.ece_pts:.1f} pts, MCE {self.mce_pts:.1f} pts, Brier {self.brier:.4f}"
+        )
+        judged = sum(b.count >= self.min_count for b in self.bins)
+        out.append(
+            f"judged bins within {self.tolerance_pts:.0f} pts: {judged - len(self.misses)} of {judged} "
+            f"(a perfectly calibrated forecaster: {self.expected_within:.1f} on average, "
+            f"all of them with probability {self.chance_all_within:.2f})"
         )
         return out
 
@@ -128,7 +154,9 @@ def reliability_table(
         s, o = float(p[sel].mean()), float(y[sel].mean())
         effective = max(1.0, count / max(overlap, 1))
         se = 100 * float(np.sqrt(max(o * (1 - o), 1e-12) / effective))
-        bins.append(ReliabilityBin(float(lo), float(hi), count, s, o, 100 * (o - s), se))
+        se_true = 100 * float(np.sqrt(max(s * (1 - s), 1e-12) / effective))  # were `s` the true rate
+        chance = math.erf(tolerance_pts / (se_true * math.sqrt(2)))
+        bins.append(ReliabilityBin(float(lo), float(hi), count, s, o, 100 * (o - s), se, chance))
     gaps = np.array([abs(b.gap_pts) for b in bins])
     counts = np.array([b.count for b in bins])
     judged = [abs(b.gap_pts) for b in bins if b.count >= min_count]

@@ -10,6 +10,7 @@ import pytest
 from crypto_mlops.models.backtest import Prepared
 from crypto_mlops.models.confidence import (
     BAND,
+    HALF_LIFE,
     ConfidenceModel,
     Sample,
     block_confidence,
@@ -105,3 +106,14 @@ def test_walk_forward_states_a_confidence_for_every_scored_origin(prepared: Prep
         stated = result.confidence[name]
         assert len(stated) == len(result.predictions)
         assert np.isfinite(stated).all() and ((stated >= 0) & (stated <= 1)).all() and stated.std() > 0
+
+
+def test_saved_half_life_is_kept_when_the_default_moves() -> None:
+    features, realized, forecast, _ = _synthetic(3000, 6)
+    everything = np.ones(3000, dtype=bool)
+    default = ConfidenceModel.fit(features, realized, forecast, everything)
+    assert default.half_life == HALF_LIFE
+    first_round = ConfidenceModel.fit(features, realized, forecast, everything, half_life=1440.0)
+    loaded = ConfidenceModel.from_dict(first_round.to_dict())
+    assert loaded.half_life == 1440.0 and loaded == first_round
+    assert np.array_equal(loaded.score(features, forecast), first_round.score(features, forecast))

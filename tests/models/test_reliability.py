@@ -64,3 +64,21 @@ def test_missing_pairs_are_dropped_and_bad_input_raises() -> None:
     with pytest.raises(ValueError):
         reliability_table(np.array([np.nan]), np.array([1.0]))
     assert reliability_table(np.array([0.5, 0.5]), np.array([1.0, 0.0])).to_dict()["within"] is True
+
+
+def test_chance_within_matches_how_often_calibrated_bins_stay_within() -> None:
+    rng = np.random.default_rng(5)
+    within, expected, all_within = [], [], []
+    for _ in range(300):
+        stated = rng.uniform(0.3, 0.7, 2000)  # 8 bins of 250, se about 3 points: often within 5, not always
+        hit = (rng.uniform(size=stated.size) < stated).astype(float)
+        table = reliability_table(stated, hit, overlap=1)
+        judged = [b for b in table.bins if b.judged]
+        within.append(len(judged) - len(table.misses))
+        expected.append(table.expected_within)
+        all_within.append(table.within)
+        assert all(0.0 < b.chance_within < 1.0 for b in table.bins)
+    assert np.mean(within) == pytest.approx(np.mean(expected), abs=0.1)
+    assert np.mean(all_within) == pytest.approx(table.chance_all_within, abs=0.1)
+    d = table.to_dict()
+    assert d["judged_within"] == within[-1] and d["expected_within"] == pytest.approx(expected[-1])
