@@ -143,7 +143,7 @@ class ForecastHistory:
 
     def model_for(self, symbol: str, model: str | None) -> str:
         """The asked model (refittable catalog name), else the served model's type when refittable, else har_x."""
-        if model:
+        if model is not None:  # an empty name is refused, not taken for "the default"
             return check_model(model)
         try:
             served = self.served_model(symbol)
@@ -168,7 +168,7 @@ class ForecastHistory:
         if lo is not None and hi is not None and lo > hi:
             raise InvalidInput(f"from ({iso_z(lo)}) is after to ({iso_z(hi)})")
         after = parse_time("cursor", cursor)
-        tf = check_timeframe(timeframe or self.markets.settings.default_timeframe)
+        tf = check_timeframe(self.markets.settings.default_timeframe if timeframe is None else timeframe)
         m = self.markets.market(symbol, tf, MIN_LIMIT, exchange)
         name = self.model_for(m.key.symbol, model)
         table = self._tables.get_or_compute((m.key, m.fetch_id, name), lambda: self._compute(m, name))

@@ -104,6 +104,8 @@ def test_model_can_be_chosen(client: TestClient) -> None:
         ({"limit": 1001}, 422, "limit"),
         ({"model": "nope"}, 400, "model must be one of"),
         ({"model": "bilstm"}, 400, "model must be one of"),
+        ({"model": ""}, 400, "model must be one of"),  # empty is not "the default" (schemathesis found it)
+        ({"timeframe": ""}, 400, "timeframe must be one of 1h"),
         ({"timeframe": "1m"}, 400, "timeframe must be one of 1h"),
         ({"timeframe": "1d"}, 400, "timeframe must be one of 1h"),
         ({"timeframe": "2y"}, 400, "timeframe must be one of 1h"),
