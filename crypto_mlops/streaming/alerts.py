@@ -223,5 +223,10 @@ class AlertEngine:
         state.last_regime = last
         return out
 
+    def reset(self) -> None:
+        """Forget every symbol's rule state and cooldowns (they are rebuilt from replayed ticks)."""
+        self._state.clear()
+        self._last_alert.clear()
+
     def snapshot(self) -> dict[str, Any]:
         return {f"{s}|{r}": t.isoformat() for (s, r), t in self._last_alert.items()}

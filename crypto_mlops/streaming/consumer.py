@@ -11,6 +11,8 @@ A crash between 4 and 5 re-delivers the batch; its outputs are re-sent under the
 
 On partition assignment the consumer rewinds up to `rewind` messages before the committed offset and
 feeds them with `emit=False`, so windows and alert cooldowns are rebuilt without answering anything twice.
+A later assignment in the same process (a rebalance, a restarted broker) first resets the processor:
+reading resumes at the committed offset, and windows already past those ticks would skip them as stale.
 """
 
 from __future__ import annotations
@@ -144,6 +146,8 @@ class StreamConsumer:
 
     # -- rebalance callbacks --------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.report.batches:  # assigned again (a rebalance, a broker restart): reading resumes from the
+            self.processor.reset()  # committed offsets, so the windows are rebuilt from there (see reset)
         committed = consumer.committed(partitions, timeout=10.0)
         for tp, done in zip(partitions, committed, strict=True):
             key = (tp.topic, tp.partition)

@@ -127,6 +127,15 @@ class StreamProcessor:
             return self.pair_predictor(symbol)
         return None if self.predictor is None else self.predictor()
 
+    def reset(self) -> None:
+        """Forget every window and alert state: the next ticks (replayed with `emit=False` first) rebuild them.
+
+        The consumer calls it when partitions are assigned again in the same process: it then re-reads from
+        the committed offset, and windows that already moved past those ticks would skip them as stale,
+        leaving ticks whose answers were never delivered unanswered."""
+        self.windows.clear()
+        self.alerts.reset()
+
     def window_length(self, symbol: str) -> int:
         w = self.windows.get(symbol)
         return len(w.rows) if w else 0

@@ -95,6 +95,23 @@ def test_stale_and_duplicate_ticks_are_not_answered_twice() -> None:
     assert [i.tick.event_key for i in again.stale] == [ticks[3].event_key]
 
 
+def test_after_a_reset_replayed_ticks_rebuild_state_and_the_rest_is_answered_as_before(sim_ticks: list) -> None:
+    # The consumer resets the processor when partitions are assigned again in the same process, then
+    # replays from the committed offset: ticks already seen must not be skipped as stale.
+    reference = {p.event_key: p for p in run(StreamProcessor(), sim_ticks, batch=50)}
+    proc = StreamProcessor()
+    run(proc, sim_ticks[:500], batch=100)
+    assert run(proc, sim_ticks[300:500], batch=100) == []  # without a reset: all stale
+    proc.reset()
+    assert proc.windows == {} and proc.alerts.snapshot() == {}
+    assert run(proc, sim_ticks[:300], batch=100, emit=False) == []
+    again = run(proc, sim_ticks[300:], batch=100)
+    assert sorted(p.event_key for p in again) == sorted(t.event_key for t in sim_ticks[300:])
+    for p in again:
+        assert p.heuristic_signal == reference[p.event_key].heuristic_signal
+        assert p.anomalies == reference[p.event_key].anomalies
+
+
 def test_model_gets_the_window_and_its_failures_stay_per_tick(sim_ticks: list) -> None:
     model = FakePredictor()
     proc = StreamProcessor(lambda: model, window_size=250, ml_min_bars=100)
