@@ -131,6 +131,7 @@ def start_api(env: dict[str, str], log: Path, body: dict[str, Any]) -> tuple[str
     """`crypto-mlops serve api` on a free port, warmed (model loaded, candles cached)."""
     port = free_port()
     proc = start([str(BIN / "crypto-mlops"), "serve", "api", "--port", str(port)], env, log)
+    PROCS.append(proc)  # stopped by main's `finally` even when the wait below is interrupted
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/health", 180, proc, log)  # 200 only once the model is loaded and candles cached
     warm = httpx.post(f"{url}/v1/crypto/ml-signal", json=body, timeout=120)
@@ -252,8 +253,7 @@ def main() -> int:
         body = {"symbol": "BTCUSDT", "timeframe": "1h", "limit": 200}
         ml_body = {**body, "include_heuristic": False}
         started = time.monotonic()
-        api, api_proc, served = start_api(env, work / "api.log", body)
-        PROCS.append(api_proc)
+        api, _, served = start_api(env, work / "api.log", body)
         notes.append(f"API ready and warm {time.monotonic() - started:.1f} s after start; serves {served}")
         bare = start_bare(env, work / "bare.log", sync=False)
         bare_sync = start_bare(env, work / "bare-sync.log", sync=True)
