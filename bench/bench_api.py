@@ -10,10 +10,12 @@ One run, everything on loopback, no network:
    `def` (a sync route, run in the threadpool like the project's);
 4. closed-loop load with 1, 16 and 64 connections per target for `--seconds` each: `wrk` (installed
    with apt-get or found on PATH; `--client python` or its absence falls back to an httpx client);
-   gRPC is driven by a `grpc.aio` client (wrk speaks no HTTP/2);
+   gRPC by `h2load` (nghttp2-client, installed the same way; unary calls over h2c, one in flight per
+   connection as with wrk, each call checked by the bytes of its reply), or a `grpc.aio` client
+   (`--grpc-client python`, or when h2load is missing; `both` runs the two);
 5. `--mlflow`: `mlflow models serve` for the same champion, each request carrying the candles it needs.
 
-    .venv/bin/python bench/bench_api.py [--seconds 6] [--champion] [--mlflow] [--json out.json]
+    .venv/bin/python bench/bench_api.py [--seconds 6] [--champion] [--mlflow] [--grpc-client both] [--json out.json]
 
 The load generator shares the machine with the servers: on a small box the figures are a lower bound,
 and only figures of one run (same conditions) compare.
@@ -39,7 +41,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import Cell, find_wrk, grpc_cell, python_cell, table, wrk_cell
+from loadgen import Cell, find_h2load, find_wrk, grpc_cell, h2load_grpc_cell, python_cell, table, wrk_cell
 
 from crypto_mlops.rpc.stubs import load as load_stubs
 
@@ -129,6 +131,7 @@ def start_api(env: dict[str, str], log: Path, body: dict[str, Any]) -> tuple[str
     """`crypto-mlops serve api` on a free port, warmed (model loaded, candles cached)."""
     port = free_port()
     proc = start([str(BIN / "crypto-mlops"), "serve", "api", "--port", str(port)], env, log)
+    PROCS.append(proc)  # stopped by main's `finally` even when the wait below is interrupted
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/health", 180, proc, log)  # 200 only once the model is loaded and candles cached
     warm = httpx.post(f"{url}/v1/crypto/ml-signal", json=body, timeout=120)
@@ -207,6 +210,9 @@ def main() -> int:
     parser.add_argument("--candidate", default="har", help="Model trained and registered with --champion.")
     parser.add_argument("--mlflow", action="store_true", help="Also load `mlflow models serve` (with --champion).")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk", help="HTTP load generator.")
+    parser.add_argument(
+        "--grpc-client", choices=("h2load", "python", "both"), default="h2load", help="gRPC load generator."
+    )
     parser.add_argument("--only", default="", help="Comma-separated target names to run (default: all).")
     parser.add_argument("--json", type=Path, help="Also write the results here.")
     args = parser.parse_args()
@@ -214,6 +220,9 @@ def main() -> int:
     wrk = find_wrk() if args.client == "wrk" else None
     if args.client == "wrk" and wrk is None:
         print("wrk unavailable: falling back to the httpx client", flush=True)
+    h2load = find_h2load() if args.grpc_client != "python" else None
+    if args.grpc_client != "python" and h2load is None:
+        print("h2load unavailable: falling back to the grpc.aio client", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     env = {
         **os.environ,
@@ -244,8 +253,7 @@ def main() -> int:
         body = {"symbol": "BTCUSDT", "timeframe": "1h", "limit": 200}
         ml_body = {**body, "include_heuristic": False}
         started = time.monotonic()
-        api, api_proc, served = start_api(env, work / "api.log", body)
-        PROCS.append(api_proc)
+        api, _, served = start_api(env, work / "api.log", body)
         notes.append(f"API ready and warm {time.monotonic() - started:.1f} s after start; serves {served}")
         bare = start_bare(env, work / "bare.log", sync=False)
         bare_sync = start_bare(env, work / "bare-sync.log", sync=True)
@@ -276,16 +284,19 @@ def main() -> int:
                 if name.startswith("ceiling"):
                     ceiling[concurrency] = cell
                 report(cell, cells)
-        pb2, _ = load_stubs()
         grpc_name = "gRPC GenerateMLPrediction"
         if not only or any(o in grpc_name for o in only):
-            request = pb2.MLPredictionRequest(symbol="BTCUSDT", include_heuristic=False)
+            drivers = ["h2load"] if h2load else []
+            if args.grpc_client in ("python", "both") or h2load is None:
+                drivers.append("python")
             for concurrency in CONCURRENCY:
-                report(grpc_cell(grpc_name, rpc, concurrency, args.seconds, "GenerateMLPrediction", request), cells)
+                for driver in drivers:
+                    report(grpc_load(driver, h2load, grpc_name, rpc, concurrency, args.seconds), cells)
     finally:
         for proc in PROCS:
             stop(proc)
 
+    notes.extend(versus_rest(cells))
     host = f"{platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()}"
     load = os.getloadavg()
     notes.append(f"load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min)")
@@ -312,6 +323,37 @@ def main() -> int:
         )
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def grpc_load(driver: str, h2load: str | None, name: str, target: str, concurrency: int, seconds: float) -> Cell:
+    """One gRPC cell, `GenerateMLPrediction` on cached candles; a Python call before and after checks the server."""
+    import grpc
+
+    pb2, pb2_grpc = load_stubs()
+    request = pb2.MLPredictionRequest(symbol="BTCUSDT", include_heuristic=False)
+    with grpc.insecure_channel(target) as channel:
+        reply = pb2_grpc.CryptoServiceStub(channel).GenerateMLPrediction(request, timeout=60)
+    if driver == "h2load" and h2load is not None:
+        path = "/crypto.CryptoService/GenerateMLPrediction"
+        size = 5 + reply.ByteSize()  # the timestamp has a fixed width: every reply has this size
+        cell = h2load_grpc_cell(h2load, name, target, concurrency, seconds, path, request.SerializeToString(), size)
+    else:
+        cell = grpc_cell(name, target, concurrency, seconds, "GenerateMLPrediction", request)
+    with grpc.insecure_channel(target) as channel:
+        pb2_grpc.CryptoServiceStub(channel).GenerateMLPrediction(request, timeout=60)
+    return cell
+
+
+def versus_rest(cells: list[Cell]) -> list[str]:
+    """GraphQL's and gRPC's req/s next to REST `ml-signal`'s at each concurrency (the "within 2x" check)."""
+    rest = {c.concurrency: c for c in cells if c.target.startswith("REST POST /v1/crypto/ml-signal")}
+    lines = []
+    for cell in cells:
+        ref = rest.get(cell.concurrency)
+        if ref and cell.rps and (cell.target.startswith("gRPC") or cell.target.startswith("GraphQL")):
+            ratio = ref.rps / cell.rps
+            lines.append(f"{cell.target} ({cell.driver}) @{cell.concurrency}: REST ml-signal {ratio:.2f}x its req/s")
+    return lines
 
 
 def report(cell: Cell, cells: list[Cell]) -> None:

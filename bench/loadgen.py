@@ -1,4 +1,5 @@
-"""Load drivers for `bench_api.py`: wrk (preferred), an httpx client (fallback), a grpc.aio client.
+"""Load drivers for `bench_api.py`: wrk (preferred), an httpx client (fallback); for gRPC, h2load
+(preferred: nghttp2's HTTP/2 load generator, C like wrk) and a grpc.aio client (fallback).
 
 Each drives closed-loop load with a fixed number of connections for a fixed time and returns a `Cell`
 (requests/s, p50/p99 latency in ms, errors).
@@ -10,6 +11,7 @@ import asyncio
 import json
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
@@ -34,14 +36,22 @@ class Cell:
     driver: str
 
 
-def find_wrk(install: bool = True) -> str | None:
-    """`wrk` on PATH; else try `apt-get install -y wrk` (Debian/Ubuntu, as root) once."""
-    found = shutil.which("wrk")
+def find_tool(tool: str, package: str, install: bool = True) -> str | None:
+    """`tool` on PATH; else try `apt-get install -y <package>` (Debian/Ubuntu, as root) once."""
+    found = shutil.which(tool)
     if found or not install or shutil.which("apt-get") is None:
         return found
-    print("wrk not found: apt-get install -y wrk ...", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, timeout=300, check=False)
-    return shutil.which("wrk")
+    print(f"{tool} not found: apt-get install -y {package} ...", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True, timeout=300, check=False)
+    return shutil.which(tool)
+
+
+def find_wrk(install: bool = True) -> str | None:
+    return find_tool("wrk", "wrk", install)
+
+
+def find_h2load(install: bool = True) -> str | None:
+    return find_tool("h2load", "nghttp2-client", install)
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -105,15 +115,15 @@ async def _closed_loop(
     return latencies, errors, time.perf_counter() - started
 
 
+def _percentile(ordered: list[float], q: float) -> float:
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else float("nan")
+
+
 def _cell(name: str, concurrency: int, latencies: list[float], errors: int, elapsed: float, driver: str) -> Cell:
     latencies.sort()
-
-    def pct(q: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3) if latencies else float("nan")
-
     return Cell(
         name, concurrency, len(latencies), errors, round(elapsed, 2), round(len(latencies) / elapsed, 1),
-        pct(0.50), pct(0.99), driver,
+        _percentile(latencies, 0.50), _percentile(latencies, 0.99), driver,
     )  # fmt: skip
 
 
@@ -155,6 +165,40 @@ def grpc_cell(name: str, target: str, concurrency: int, seconds: float, method: 
         return _cell(name, concurrency, latencies, errors, elapsed, "grpc.aio")
 
     return asyncio.run(run())
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """A gRPC length-prefixed message: not compressed (0), 4-byte big-endian length, the protobuf bytes."""
+    return b"\x00" + struct.pack(">I", len(message)) + message
+
+
+def h2load_grpc_cell(
+    h2load: str, name: str, target: str, concurrency: int, seconds: float, path: str, request: bytes, reply_bytes: int
+) -> Cell:
+    """Unary gRPC calls with h2load over h2c: `concurrency` connections, one call in flight on each (as wrk).
+
+    h2load sees HTTP statuses only, and a failed gRPC call is an HTTP 200 whose trailers carry the
+    grpc-status, with no message. So every call is checked by its DATA bytes instead: a successful call
+    returns one `reply_bytes`-long message (5-byte prefix included); each missing message is an error.
+    Latency percentiles come from h2load's per-request log.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        body, log = Path(tmp) / "request.bin", Path(tmp) / "requests.log"
+        body.write_bytes(grpc_frame(request))
+        headers = ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+        cmd = [h2load, "-c", str(concurrency), "-m", "1", "-t", "1", "-D", str(max(1, round(seconds)))]
+        cmd += [*headers, "-d", str(body), f"--log-file={log}", f"http://{target}{path}"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
+        durations = sorted(int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines() if line.strip())
+    done = int(m.group(1)) if (m := re.search(r"(\d+) done", out)) else 0
+    failed = sum(int(x) for x in re.findall(r"(\d+) (?:failed|errored|timeout)", out))
+    elapsed = _ms(m.group(1)) / 1000 if (m := re.search(r"finished in ([\d.]+\w+),", out)) else seconds
+    data = int(m.group(1)) if (m := re.search(r"\((\d+)\) data", out)) else 0
+    ok = min(done, data // reply_bytes) if reply_bytes else 0
+    p50, p99 = _percentile(durations, 0.50), _percentile(durations, 0.99)  # every call: h2load cannot tell which failed
+    return Cell(
+        name, concurrency, ok, failed + done - ok, round(elapsed, 2), round(ok / elapsed, 1), p50, p99, "h2load"
+    )
 
 
 def table(cells: list[Cell], ceiling: dict[int, Cell] | None = None) -> str:

@@ -198,7 +198,9 @@ def create_server(
     workers = max_workers or svc.settings.grpc_workers
     streams = max_streams or svc.settings.grpc_max_streams
     pool = futures.ThreadPoolExecutor(max_workers=workers + streams, thread_name_prefix="grpc")
-    server = grpc.server(pool)
+    # gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start without a word
+    # and share the calls with the first (a stale process, another model). A taken port must fail.
+    server = grpc.server(pool, options=[("grpc.so_reuseport", 0)])
     pb2_grpc.add_CryptoServiceServicer_to_server(CryptoServicer(svc, streams), server)
 
     health_servicer = health.HealthServicer()
@@ -213,7 +215,10 @@ def create_server(
         ),
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
     if bound == 0:
         raise RuntimeError(f"could not bind gRPC server to {host}:{port}")
     return server, bound
