@@ -49,8 +49,8 @@ def ensure_champion(
             "seconds": round(time.monotonic() - started, 1),
         }
 
-    from crypto_mlops.models.training import train_and_register
     from crypto_mlops.models.baselines import BASELINES
+    from crypto_mlops.models.training import train_and_register
 
     source = source or PipelineSettings().source or settings.data_source
     with console.status(f"no champion yet: loading candles ({source})..."):

@@ -164,9 +164,9 @@ def _train_pair(
     if not decision.retrain:
         return details, f"no retrain ({symbol}): {decision.reason}"
 
+    from crypto_mlops.models.baselines import BASELINES
     from crypto_mlops.models.promotion import register_version
     from crypto_mlops.models.training import train_and_register
-    from crypto_mlops.models.baselines import BASELINES
 
     candles = history.load_history(store, series)
     if training.max_bars:
