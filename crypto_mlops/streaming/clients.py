@@ -151,6 +151,12 @@ def producer_config(settings: Settings | None = None, **overrides: Any) -> dict[
         # A broker outage shorter than this loses nothing: librdkafka keeps (bounded by
         # queue.buffering.max.messages) and retries every message until it is delivered.
         "message.timeout.ms": OUTAGE_BUFFER_MS,
+        # Never create a topic by producing to it: tansu would make it with 4 partitions where ours have 3
+        # (`topics.py`), and after a restart of a memory-storage broker a symbol's ticks would then land in
+        # two partitions, later ones read first and earlier ones skipped as stale. Messages for a missing
+        # topic wait (as long as the outage buffer) until `ensure_topics` creates it.
+        "allow.auto.create.topics": False,
+        "topic.metadata.propagation.max.ms": OUTAGE_BUFFER_MS,
         "retry.backoff.ms": 200,
         "retry.backoff.max.ms": 2000,
         "reconnect.backoff.max.ms": 2000,
