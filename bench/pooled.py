@@ -45,7 +45,7 @@ from crypto_mlops.models.walkforward import (
 from crypto_mlops.models.walkforward_pooled import _walk_pooled
 
 LINEAR = ["har", "har_calendar", "har_x", "shar", "harq", "har_xsq", "har_x_pooled", "har_xsq_pooled"]
-LEARNED = ["bilstm", "bilstm_pooled", "bilstm_pooled_xsq"]
+LEARNED = ["bilstm", "bilstm_pooled", "bilstm_pooled_xsq", "bilstm_pooled_r90d"]
 
 
 def _load(paths: list[Path], until: str | None = None) -> dict[str, Prepared]:
@@ -71,6 +71,7 @@ def _wf_config(args: argparse.Namespace) -> WalkForwardConfig:
         window=parse_window(args.window),
         start=pd.Timestamp(args.start),
         warm_start=not args.no_warm_start,
+        retrain_every=parse_span(args.retrain_every) if args.retrain_every else None,
         progress=False,
     )
 
@@ -80,7 +81,7 @@ def acceptance(table: list[dict[str, Any]]) -> dict[str, Any]:
     linear = [n for n in LINEAR if n in rows]
     best = min(linear, key=lambda n: rows[n]["qlike"]) if linear else None
     out: dict[str, Any] = {"best_linear": best}
-    for name in [n for n in LEARNED if n in rows]:
+    for name in [n for n in rows if n.startswith("bilstm")]:
         r = rows[name]
         vs_har = r["qlike"] / rows["har"]["qlike"]
         vs_best = r["qlike"] / rows[best]["qlike"] if best else float("nan")
@@ -160,7 +161,7 @@ def wf_part(args: argparse.Namespace) -> None:
                 runs[pair][name] = _walk_model(prepared[pair], name, blocks[pair], config, cfg, bar)
         for name in _names(args.pooled):
             for pair, run in _walk_pooled(prepared, name, blocks, config, cfg, bar).items():
-                runs[pair][pooled_name(name)] = run
+                runs[pair][pooled_name(name) + args.suffix] = run
     meta = {"args": _args(args), "wall_seconds": round(time.perf_counter() - start, 1)}
     meta["load_avg_1m"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     args.save.write_bytes(pickle.dumps({"runs": runs, "meta": meta}))
@@ -223,6 +224,8 @@ def main() -> None:
     ap.add_argument("--refit-every", default="7d")
     ap.add_argument("--window", default="expanding")
     ap.add_argument("--no-warm-start", action="store_true")
+    ap.add_argument("--retrain-every", default=None, help="learned models: hold the fit, retrain every span (90d)")
+    ap.add_argument("--suffix", default="", help="wf-part: appended to the pooled models' names (e.g. _r90d)")
     ap.add_argument("--finetune-epochs", type=int, default=None)
     ap.add_argument("--base", default="har_x")
     ap.add_argument("--pair-embedding", type=int, default=0)
