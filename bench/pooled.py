@@ -162,6 +162,8 @@ def wf_part(args: argparse.Namespace) -> None:
         for name in _names(args.pooled):
             for pair, run in _walk_pooled(prepared, name, blocks, config, cfg, bar).items():
                 runs[pair][pooled_name(name) + args.suffix] = run
+                for refit in run.refits:
+                    refit.model += args.suffix
     meta = {"args": _args(args), "wall_seconds": round(time.perf_counter() - start, 1)}
     meta["load_avg_1m"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     args.save.write_bytes(pickle.dumps({"runs": runs, "meta": meta}))
