@@ -28,7 +28,7 @@ from crypto_mlops.data.sources.csv_source import load_csv
 from crypto_mlops.models.backtest import Prepared, prepare, score
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.mcs import model_confidence_set
-from crypto_mlops.models.metrics import qlike_losses
+from crypto_mlops.models.metrics import diebold_mariano, qlike_losses
 from crypto_mlops.models.pooled import pooled_name, run_pooled_backtest
 from crypto_mlops.models.walkforward import (
     ModelRun,
@@ -76,7 +76,8 @@ def _wf_config(args: argparse.Namespace) -> WalkForwardConfig:
     )
 
 
-def acceptance(table: list[dict[str, Any]]) -> dict[str, Any]:
+def acceptance(table: list[dict[str, Any]], predictions: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Each learned row against the targets; with `predictions`, also its DM t vs the best linear row."""
     rows = {r["model"]: r for r in table}
     linear = [n for n in LINEAR if n in rows]
     best = min(linear, key=lambda n: rows[n]["qlike"]) if linear else None
@@ -93,6 +94,10 @@ def acceptance(table: list[dict[str, Any]]) -> dict[str, Any]:
             "meets_15pct_below_har": vs_har <= 0.85,
             "meets_3pct_below_best_linear": vs_best <= 0.97,
         }
+        if predictions is not None and best:  # Newey-West, 24 lags; t < 0: lower QLIKE than the best linear
+            y = predictions["realized"].to_numpy()
+            loss, ref = (qlike_losses(y, predictions[n].to_numpy()) for n in (name, best))
+            out[name]["dm_t_vs_best_linear"] = round(diebold_mariano(loss, ref, 24)[0], 3)
     return out
 
 
@@ -190,7 +195,7 @@ def wf_combine(args: argparse.Namespace) -> None:
         _print(pair, res.table)
         d = res.to_dict()
         d["split"].pop("refit_points")
-        report["pairs"][pair] = {**d, "acceptance": acceptance(res.table)}
+        report["pairs"][pair] = {**d, "acceptance": acceptance(res.table, res.predictions)}
     _write(args.out, report)
 
 
