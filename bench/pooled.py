@@ -45,7 +45,8 @@ from crypto_mlops.models.walkforward import (
 from crypto_mlops.models.walkforward_pooled import _walk_pooled
 
 LINEAR = ["har", "har_calendar", "har_x", "shar", "harq", "har_xsq", "har_x_pooled", "har_xsq_pooled"]
-LEARNED = ["bilstm", "bilstm_pooled", "bilstm_pooled_xsq", "bilstm_pooled_r90d"]
+LEARNED = ["bilstm", "bilstm_pooled", "bilstm_pooled_xsq"]
+ORDER = {n: i for i, n in enumerate(["naive", "ewma", "garch", *LINEAR, *LEARNED])}  # others (suffixed runs) last
 
 
 def _load(paths: list[Path], until: str | None = None) -> dict[str, Prepared]:
@@ -140,8 +141,7 @@ def split_combine(args: argparse.Namespace) -> None:
             joined = joined.join(extra.drop(columns=[c for c in extra.columns if c in joined]), how="inner")
         joined = joined.dropna()
         realized = joined.pop("realized").to_numpy()
-        order = {n: i for i, n in enumerate([*LINEAR, *LEARNED])}
-        names = sorted(joined.columns, key=lambda n: order.get(n, -1))
+        names = sorted(joined.columns, key=lambda n: ORDER.get(n, len(ORDER)))
         table = score(realized, {n: joined[n].to_numpy() for n in names})
         mcs = model_confidence_set({n: qlike_losses(realized, joined[n].to_numpy()) for n in names}, block_size=24)
         for r in table:
@@ -189,8 +189,7 @@ def wf_combine(args: argparse.Namespace) -> None:
                 runs[pair].update(named)
     report: dict[str, Any] = {"mode": "walk-forward", "parts": parts, "pairs": {}}
     for pair, p in prepared.items():
-        order = {n: i for i, n in enumerate([*LINEAR, *LEARNED])}
-        ordered = dict(sorted(runs[pair].items(), key=lambda kv: order.get(kv[0], -1)))
+        ordered = dict(sorted(runs[pair].items(), key=lambda kv: ORDER.get(kv[0], len(ORDER))))
         res = assemble(p, config, schedule(p, config, t0), ordered)
         _print(pair, res.table)
         d = res.to_dict()
