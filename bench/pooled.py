@@ -119,7 +119,11 @@ def split(args: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     start = time.perf_counter()
     res = run_pooled_backtest(prepared, args.train_frac, args.models.split(","), _names(args.pooled), _config(args))
-    report = {"mode": "split", "args": _args(args), "wall_seconds": round(time.perf_counter() - start, 1)}
+    report: dict[str, Any] = {
+        "mode": "split",
+        "args": _args(args),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
     report["load_avg_1m"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     report["pairs"] = {}
     for pair, r in res.items():
