@@ -3,7 +3,8 @@
 At each refit point p (a row position), every model is fitted on the frame cut at p, on the origins
 whose 24 h target window closed before p (expanding, or the trailing `window`), and forecasts every
 origin of [p, next refit). The cut frame guarantees that no fit sees a candle at or after p. Learned
-models may warm-start from their previous fit (`VolatilityModel.warm_start`).
+models may warm-start from their previous fit (`VolatilityModel.warm_start`), or, with `retrain_every`,
+keep their fit between retrains from scratch on a slower calendar (`retrain_marks`).
 """
 
 from __future__ import annotations
