@@ -60,7 +60,7 @@ def _load(paths: list[Path], until: str | None = None) -> dict[str, Prepared]:
 
 
 def _config(args: argparse.Namespace) -> BiLSTMConfig:
-    cfg = BiLSTMConfig(base=args.base, pair_embedding=args.pair_embedding, threads=args.threads or 0)
+    cfg = BiLSTMConfig(base=args.base, pair_embedding=args.pair_embedding, threads=args.threads or 0, seed=args.seed)
     if args.finetune_epochs is not None:
         cfg.finetune_epochs = args.finetune_epochs
     return cfg
@@ -240,6 +240,7 @@ def main() -> None:
     ap.add_argument("--base", default="har_x")
     ap.add_argument("--pair-embedding", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=42, help="the BiLSTM's seed")
     ap.add_argument("--save", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
