@@ -15,6 +15,7 @@ Every figure is printed with the machine's load average: timings on a shared mac
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pickle
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crypto_mlops.data.sources.csv_source import load_csv
@@ -191,7 +193,11 @@ def wf_combine(args: argparse.Namespace) -> None:
         for pair, named in part["runs"].items():
             if pair in runs:
                 runs[pair].update(named)
-    report: dict[str, Any] = {"mode": "walk-forward", "parts": parts, "pairs": {}}
+    for spec in args.ensemble or []:  # NAME=a+b+c: the members' variance forecasts and bands averaged
+        name, _, members = spec.partition("=")
+        for named in runs.values():
+            named[name] = _average([named[m] for m in members.split("+")], name)
+    report: dict[str, Any] = {"mode": "walk-forward", "parts": parts, "pairs": {}, "ensembles": args.ensemble}
     for pair, p in prepared.items():
         ordered = dict(sorted(runs[pair].items(), key=lambda kv: ORDER.get(kv[0], len(ORDER))))
         res = assemble(p, config, schedule(p, config, t0), ordered)
@@ -200,6 +206,14 @@ def wf_combine(args: argparse.Namespace) -> None:
         d["split"].pop("refit_points")
         report["pairs"][pair] = {**d, "acceptance": acceptance(res.table, res.predictions)}
     _write(args.out, report)
+
+
+def _average(members: list[ModelRun], name: str) -> ModelRun:
+    """One run from several (e.g. seeds): mean variance forecast and mean variance of each band quantile."""
+    forecast = np.sqrt(np.mean([m.forecast**2 for m in members], axis=0))
+    band = np.sqrt(np.mean([m.band**2 for m in members], axis=0))
+    refits = [dataclasses.replace(r, model=name) for m in members for r in m.refits]
+    return ModelRun(forecast, band, refits, round(sum(m.seconds for m in members), 2))
 
 
 def _names(text: str | None) -> list[str]:
@@ -241,6 +255,7 @@ def main() -> None:
     ap.add_argument("--pair-embedding", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=42, help="the BiLSTM's seed")
+    ap.add_argument("--ensemble", action="append", help="wf-combine: NAME=run1+run2+... averaged (e.g. seeds)")
     ap.add_argument("--save", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
