@@ -15,6 +15,7 @@ Every figure is printed with the machine's load average: timings on a shared mac
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pickle
@@ -22,13 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crypto_mlops.data.sources.csv_source import load_csv
 from crypto_mlops.models.backtest import Prepared, prepare, score
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.mcs import model_confidence_set
-from crypto_mlops.models.metrics import qlike_losses
+from crypto_mlops.models.metrics import diebold_mariano, qlike_losses
 from crypto_mlops.models.pooled import pooled_name, run_pooled_backtest
 from crypto_mlops.models.walkforward import (
     ModelRun,
@@ -46,6 +48,7 @@ from crypto_mlops.models.walkforward_pooled import _walk_pooled
 
 LINEAR = ["har", "har_calendar", "har_x", "shar", "harq", "har_xsq", "har_x_pooled", "har_xsq_pooled"]
 LEARNED = ["bilstm", "bilstm_pooled", "bilstm_pooled_xsq"]
+ORDER = {n: i for i, n in enumerate(["naive", "ewma", "garch", *LINEAR, *LEARNED])}  # others (suffixed runs) last
 
 
 def _load(paths: list[Path], until: str | None = None) -> dict[str, Prepared]:
@@ -59,7 +62,7 @@ def _load(paths: list[Path], until: str | None = None) -> dict[str, Prepared]:
 
 
 def _config(args: argparse.Namespace) -> BiLSTMConfig:
-    cfg = BiLSTMConfig(base=args.base, pair_embedding=args.pair_embedding, threads=args.threads or 0)
+    cfg = BiLSTMConfig(base=args.base, pair_embedding=args.pair_embedding, threads=args.threads or 0, seed=args.seed)
     if args.finetune_epochs is not None:
         cfg.finetune_epochs = args.finetune_epochs
     return cfg
@@ -71,16 +74,18 @@ def _wf_config(args: argparse.Namespace) -> WalkForwardConfig:
         window=parse_window(args.window),
         start=pd.Timestamp(args.start),
         warm_start=not args.no_warm_start,
+        retrain_every=parse_span(args.retrain_every) if args.retrain_every else None,
         progress=False,
     )
 
 
-def acceptance(table: list[dict[str, Any]]) -> dict[str, Any]:
+def acceptance(table: list[dict[str, Any]], predictions: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Each learned row against the targets; with `predictions`, also its DM t vs the best linear row."""
     rows = {r["model"]: r for r in table}
     linear = [n for n in LINEAR if n in rows]
     best = min(linear, key=lambda n: rows[n]["qlike"]) if linear else None
     out: dict[str, Any] = {"best_linear": best}
-    for name in [n for n in LEARNED if n in rows]:
+    for name in [n for n in rows if n.startswith("bilstm")]:
         r = rows[name]
         vs_har = r["qlike"] / rows["har"]["qlike"]
         vs_best = r["qlike"] / rows[best]["qlike"] if best else float("nan")
@@ -92,6 +97,10 @@ def acceptance(table: list[dict[str, Any]]) -> dict[str, Any]:
             "meets_15pct_below_har": vs_har <= 0.85,
             "meets_3pct_below_best_linear": vs_best <= 0.97,
         }
+        if predictions is not None and best:  # Newey-West, 24 lags; t < 0: lower QLIKE than the best linear
+            y = predictions["realized"].to_numpy()
+            loss, ref = (qlike_losses(y, predictions[n].to_numpy()) for n in (name, best))
+            out[name]["dm_t_vs_best_linear"] = round(diebold_mariano(loss, ref, 24)[0], 3)
     return out
 
 
@@ -112,7 +121,11 @@ def split(args: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     start = time.perf_counter()
     res = run_pooled_backtest(prepared, args.train_frac, args.models.split(","), _names(args.pooled), _config(args))
-    report = {"mode": "split", "args": _args(args), "wall_seconds": round(time.perf_counter() - start, 1)}
+    report: dict[str, Any] = {
+        "mode": "split",
+        "args": _args(args),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
     report["load_avg_1m"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     report["pairs"] = {}
     for pair, r in res.items():
@@ -134,8 +147,7 @@ def split_combine(args: argparse.Namespace) -> None:
             joined = joined.join(extra.drop(columns=[c for c in extra.columns if c in joined]), how="inner")
         joined = joined.dropna()
         realized = joined.pop("realized").to_numpy()
-        order = {n: i for i, n in enumerate([*LINEAR, *LEARNED])}
-        names = sorted(joined.columns, key=lambda n: order.get(n, -1))
+        names = sorted(joined.columns, key=lambda n: ORDER.get(n, len(ORDER)))
         table = score(realized, {n: joined[n].to_numpy() for n in names})
         mcs = model_confidence_set({n: qlike_losses(realized, joined[n].to_numpy()) for n in names}, block_size=24)
         for r in table:
@@ -160,7 +172,9 @@ def wf_part(args: argparse.Namespace) -> None:
                 runs[pair][name] = _walk_model(prepared[pair], name, blocks[pair], config, cfg, bar)
         for name in _names(args.pooled):
             for pair, run in _walk_pooled(prepared, name, blocks, config, cfg, bar).items():
-                runs[pair][pooled_name(name)] = run
+                runs[pair][pooled_name(name) + args.suffix] = run
+                for refit in run.refits:
+                    refit.model += args.suffix
     meta = {"args": _args(args), "wall_seconds": round(time.perf_counter() - start, 1)}
     meta["load_avg_1m"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     args.save.write_bytes(pickle.dumps({"runs": runs, "meta": meta}))
@@ -179,16 +193,27 @@ def wf_combine(args: argparse.Namespace) -> None:
         for pair, named in part["runs"].items():
             if pair in runs:
                 runs[pair].update(named)
-    report: dict[str, Any] = {"mode": "walk-forward", "parts": parts, "pairs": {}}
+    for spec in args.ensemble or []:  # NAME=a+b+c: the members' variance forecasts and bands averaged
+        name, _, members = spec.partition("=")
+        for named in runs.values():
+            named[name] = _average([named[m] for m in members.split("+")], name)
+    report: dict[str, Any] = {"mode": "walk-forward", "parts": parts, "pairs": {}, "ensembles": args.ensemble}
     for pair, p in prepared.items():
-        order = {n: i for i, n in enumerate([*LINEAR, *LEARNED])}
-        ordered = dict(sorted(runs[pair].items(), key=lambda kv: order.get(kv[0], -1)))
+        ordered = dict(sorted(runs[pair].items(), key=lambda kv: ORDER.get(kv[0], len(ORDER))))
         res = assemble(p, config, schedule(p, config, t0), ordered)
         _print(pair, res.table)
         d = res.to_dict()
         d["split"].pop("refit_points")
-        report["pairs"][pair] = {**d, "acceptance": acceptance(res.table)}
+        report["pairs"][pair] = {**d, "acceptance": acceptance(res.table, res.predictions)}
     _write(args.out, report)
+
+
+def _average(members: list[ModelRun], name: str) -> ModelRun:
+    """One run from several (e.g. seeds): mean variance forecast and mean variance of each band quantile."""
+    forecast = np.sqrt(np.mean([m.forecast**2 for m in members], axis=0))
+    band = np.sqrt(np.mean([m.band**2 for m in members], axis=0))
+    refits = [dataclasses.replace(r, model=name) for m in members for r in m.refits]
+    return ModelRun(forecast, band, refits, round(sum(m.seconds for m in members), 2))
 
 
 def _names(text: str | None) -> list[str]:
@@ -223,10 +248,14 @@ def main() -> None:
     ap.add_argument("--refit-every", default="7d")
     ap.add_argument("--window", default="expanding")
     ap.add_argument("--no-warm-start", action="store_true")
+    ap.add_argument("--retrain-every", default=None, help="learned models: hold the fit, retrain every span (90d)")
+    ap.add_argument("--suffix", default="", help="wf-part: appended to the pooled models' names (e.g. _r90d)")
     ap.add_argument("--finetune-epochs", type=int, default=None)
     ap.add_argument("--base", default="har_x")
     ap.add_argument("--pair-embedding", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=42, help="the BiLSTM's seed")
+    ap.add_argument("--ensemble", action="append", help="wf-combine: NAME=run1+run2+... averaged (e.g. seeds)")
     ap.add_argument("--save", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()

@@ -109,6 +109,13 @@ def backtest(
         str | None, typer.Option(help="Walk-forward first origin (UTC date); default: after --train-frac of the rows.")
     ] = None,
     warm_start: Annotated[bool, typer.Option(help="Walk-forward: learned models fine-tune their previous fit.")] = True,
+    retrain_every: Annotated[
+        str | None,
+        typer.Option(
+            help="Walk-forward: learned models keep their fit between refits and are retrained from scratch "
+            "at this interval (e.g. 90d); baselines still refit every --refit-every."
+        ),
+    ] = None,
     pooled: Annotated[
         str | None,
         typer.Option(
@@ -134,7 +141,9 @@ def backtest(
         raise InvalidInput(f"--base must be har_x or har_xsq, got {base!r}")
     bilstm_config.base, bilstm_config.pair_embedding = base, pair_embedding
     wf_config = (
-        walk_forward_config(train_frac, refit_every, window, har_window, start, warm_start) if walk_forward else None
+        walk_forward_config(train_frac, refit_every, window, har_window, start, warm_start, retrain_every)
+        if walk_forward
+        else None
     )
     pairs = load_pairs_data(data, source, symbols, timeframe, limit)
     if len(pairs) > 1:
@@ -177,7 +186,13 @@ def backtest(
 
 
 def walk_forward_config(
-    train_frac: float, refit_every: str, window: str, har_window: str | None, start: str | None, warm_start: bool
+    train_frac: float,
+    refit_every: str,
+    window: str,
+    har_window: str | None,
+    start: str | None,
+    warm_start: bool,
+    retrain_every: str | None = None,
 ) -> WalkForwardConfig:
     import pandas as pd
 
@@ -191,6 +206,7 @@ def walk_forward_config(
             start=pd.Timestamp(start) if start else None,
             train_frac=train_frac,
             warm_start=warm_start,
+            retrain_every=parse_span(retrain_every) if retrain_every else None,
         )
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
@@ -218,6 +234,8 @@ def _walk_forward(
         return
     s = result.split
     title = f"{market.symbol} {market.timeframe}: walk-forward RV24 ({s['window']}, refit every {s['refit_every']})"
+    if s.get("retrain_every"):
+        title = f"{title[:-1]}; learned models retrained every {s['retrain_every']})"
     console.print(results_table(result.table, title))
     console.print(walk_forward_table(result.table, s["mcs_size"]))
     console.print(

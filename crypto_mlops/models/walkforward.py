@@ -3,7 +3,8 @@
 At each refit point p (a row position), every model is fitted on the frame cut at p, on the origins
 whose 24 h target window closed before p (expanding, or the trailing `window`), and forecasts every
 origin of [p, next refit). The cut frame guarantees that no fit sees a candle at or after p. Learned
-models may warm-start from their previous fit (`VolatilityModel.warm_start`).
+models may warm-start from their previous fit (`VolatilityModel.warm_start`), or, with `retrain_every`,
+keep their fit between retrains from scratch on a slower calendar (`retrain_marks`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class WalkForwardConfig:
     start: pd.Timestamp | None = None  # first forecast origin; None: after `train_frac` of the rows
     train_frac: float = 0.7
     warm_start: bool = True  # learned models fine-tune from their previous fit
+    # learned models only: None, refit at every mark like the baselines; else keep the fit (net and base)
+    # between marks and retrain it from scratch at the first mark on or after each `t0 + k * retrain_every`
+    retrain_every: pd.Timedelta | None = None
     mcs_size: float = MCS_SIZE
     mcs_reps: int = 1000
     progress: bool = True
@@ -50,6 +54,7 @@ class WalkForwardConfig:
             "window": "expanding" if self.window is None else f"rolling:{span_text(self.window)}",
             "har_window": None if self.har_window is None else f"rolling:{span_text(self.har_window)}",
             "warm_start": self.warm_start,
+            "retrain_every": None if self.retrain_every is None else span_text(self.retrain_every),
         }
 
 
@@ -91,6 +96,25 @@ def refit_blocks(
     return list(zip(starts, [*starts[1:], end], strict=True))
 
 
+def retrain_marks(stamps: list[pd.Timestamp], every: pd.Timedelta | None) -> set[pd.Timestamp]:
+    """Of the refit times `stamps` (in order), those at which a held learned model is retrained: the first,
+    then the first one on or after each later `stamps[0] + k * every`. `every` None: all of them."""
+    if every is None or not stamps:
+        return set(stamps)
+    out, due = set(), stamps[0]
+    for t in stamps:
+        if t >= due:
+            out.add(t)
+            while due <= t:
+                due += every
+    return out
+
+
+def held(name: str, config: WalkForwardConfig) -> bool:
+    """Whether model `name` keeps its fit between retrains (learned models, with `retrain_every` set)."""
+    return config.retrain_every is not None and model_class(name).model_type != "baseline"
+
+
 @dataclass
 class Refit:
     """One refit of one model: when, on which origins, and how long it took."""
@@ -129,9 +153,8 @@ class WalkForwardResult(ForecastTable):
         return next(r for r in self.table if r["model"] == name)
 
     def to_dict(self) -> dict[str, Any]:
-        per_refit = {
-            m: round(s / max(1, sum(r.model == m for r in self.refits)), 3) for m, s in self.fit_seconds.items()
-        }
+        fits = {m: sum(r.model == m for r in self.refits) for m in self.fit_seconds}  # held blocks are not fits
+        per_refit = {m: round(s / max(1, fits[m]), 3) for m, s in self.fit_seconds.items()}
         return {
             "mode": "walk-forward",
             "split": self.split,
@@ -139,6 +162,7 @@ class WalkForwardResult(ForecastTable):
             "mcs": self.mcs,
             "fit_seconds": self.fit_seconds,
             "fit_seconds_per_refit": per_refit,
+            "fits": fits,
         }
 
 
@@ -171,7 +195,8 @@ def progress_bar(total: int, enabled: bool) -> Any:
 def _fits(
     prepared: Prepared, name: str, blocks: list[tuple[int, int]], config: WalkForwardConfig, model_config: object
 ) -> Iterator[tuple[int, int, VolatilityModel, np.ndarray, float]]:
-    """Each refit of model `name`: (p, q, fitted model, its training mask, seconds)."""
+    """Each block of model `name`: (p, q, model, its training mask, seconds); a held model (`held`) comes
+    back unchanged between retrains, with an empty mask and 0 s."""
     f, y = prepared.features, prepared.target
     n, h = len(f), prepared.horizon
     warmup = bars(WARMUP_HOURS, prepared.bar_hours)
@@ -181,14 +206,20 @@ def _fits(
         else config.window
     )
     window = None if span is None else bars(span.total_seconds() / 3600, prepared.bar_hours)
+    index = pd.DatetimeIndex(f.index)
+    hold = held(name, config)
+    retrain = retrain_marks([index[p] for p, _ in blocks], config.retrain_every if hold else None)
     previous: VolatilityModel | None = None
     for p, q in blocks:
+        if previous is not None and index[p] not in retrain:
+            yield p, q, previous, np.zeros(n, dtype=bool), 0.0  # held: no fit, nothing new trained on
+            continue
         mask = train_mask(n, p, h, warmup, window)
         if mask.sum() < MIN_TRAIN_ORIGINS:
             raise ValueError(f"only {int(mask.sum())} training origins at the refit of {f.index[p]}")
         start = time.perf_counter()
         model = make_model(name, bilstm_config=model_config)
-        if config.warm_start and previous is not None:
+        if config.warm_start and previous is not None and not hold:  # a scheduled retrain starts from scratch
             model.warm_start(previous)
         model.fit(f.iloc[:p], y.iloc[:p], mask[:p], prepared.bar_hours)
         yield p, q, model, mask, time.perf_counter() - start
@@ -249,8 +280,9 @@ def _walk_model(
         run.forecast[p:q] = model.predict(f.iloc[:q], block).to_numpy()[p:q]
         if p == blocks[0][0]:
             seed, conf_seed = tail_seeds(model.predict, f.iloc[:p], realized[:p], mask[:p])
-        run.seconds += took
-        run.refits.append(refit_record(name, index, p, q, mask, took))
+        if mask.any():  # a fit, not a held model
+            run.seconds += took
+            run.refits.append(refit_record(name, index, p, q, mask, took))
         bar.update(1)
     run.band = quantiles.block_quantiles(realized, run.forecast, blocks, prepared.horizon, seed)
     run.conf = confidence.block_confidence(f, realized, run.forecast, blocks, prepared.horizon, conf_seed)

@@ -33,6 +33,7 @@ from crypto_mlops.models.walkforward import (
     progress_bar,
     quiet,
     refit_record,
+    retrain_marks,
     schedule,
     tail_seeds,
     train_mask,
@@ -87,8 +88,11 @@ def _walk_pooled(
     block_at = {
         pair: {pd.DatetimeIndex(prepared[pair].features.index)[p]: (p, q) for p, q in b} for pair, b in blocks.items()
     }
+    marks, hold = _marks(blocks, prepared), held_pooled(name, config)
+    retrain = retrain_marks(marks, config.retrain_every if hold else None)
+    bar_hours = next(iter(prepared.values())).bar_hours
     previous: PooledModel | None = None
-    for mark in _marks(blocks, prepared):
+    for mark in marks:
         parts: dict[str, PairPart] = {}
         masks: dict[str, np.ndarray] = {}
         for pair, prep in prepared.items():
@@ -99,13 +103,12 @@ def _walk_pooled(
                 masks[pair] = mask
         if not parts:
             raise ValueError(f"no pair has {MIN_TRAIN_ORIGINS} training origins at the refit of {mark}")
-        start = time.perf_counter()
-        model = make_pooled(name, bilstm_config)
-        if config.warm_start and previous is not None:
-            model.pairs = list(parts)  # the warm start only carries over between fits on the same pairs
-            model.warm_start(previous)
-        model.fit_pooled(parts, next(iter(prepared.values())).bar_hours)
-        took = time.perf_counter() - start
+        fitted = previous is None or mark in retrain
+        if fitted:
+            model, took = _fit_pooled(name, parts, bar_hours, None if hold else previous, config, bilstm_config)
+        else:  # held between scheduled retrains: net, base and correction as they were
+            assert previous is not None
+            model, took = previous, 0.0
         for pair, prep in prepared.items():
             if mark not in block_at[pair]:
                 continue
@@ -118,7 +121,7 @@ def _walk_pooled(
             if p == blocks[pair][0][0] and mask.any():
                 seeds[pair], conf_seeds[pair] = tail_seeds(_for_pair(model, pair), f.iloc[:p], realized[:p], mask[:p])
             runs[pair].seconds += took / len(prepared)  # one fit serves every pair: its time is shared
-            if mask.any():
+            if mask.any() and fitted:
                 runs[pair].refits.append(
                     refit_record(pooled_name(name), pd.DatetimeIndex(f.index), p, q, mask, took / len(prepared))
                 )
@@ -134,6 +137,29 @@ def _walk_pooled(
         )
         run.seconds = round(run.seconds, 2)
     return runs
+
+
+def held_pooled(name: str, config: WalkForwardConfig) -> bool:
+    """Whether pooled model `name` keeps its fit between retrains (the BiLSTM, with `retrain_every` set)."""
+    return config.retrain_every is not None and name.removesuffix("_pooled") == "bilstm"
+
+
+def _fit_pooled(
+    name: str,
+    parts: dict[str, PairPart],
+    bar_hours: float,
+    previous: PooledModel | None,
+    config: WalkForwardConfig,
+    bilstm_config: BiLSTMConfig,
+) -> tuple[PooledModel, float]:
+    """A pooled fit on `parts` and its seconds; warm-started from `previous` if given and `warm_start`."""
+    start = time.perf_counter()
+    model = make_pooled(name, bilstm_config)
+    if config.warm_start and previous is not None:
+        model.pairs = list(parts)  # the warm start only carries over between fits on the same pairs
+        model.warm_start(previous)
+    model.fit_pooled(parts, bar_hours)
+    return model, time.perf_counter() - start
 
 
 def _for_pair(model: PooledModel, pair: str) -> Callable[[pd.DataFrame, np.ndarray], pd.Series]:

@@ -127,3 +127,13 @@ def test_walk_forward_table_and_bad_options(candles: pd.DataFrame, tmp_path: Pat
     assert bad.exit_code == 2 and "rolling" in bad.output
     late = runner.invoke(app, [*args, "--start", "2030-01-01"])
     assert late.exit_code == 2 and "Traceback" not in late.output
+
+
+def test_walk_forward_retrain_schedule_for_learned_models(candles: pd.DataFrame, tmp_path: Path) -> None:
+    csv = _write_date_layout(candles, tmp_path / "wf3.csv")
+    args = ["--models", "har,bilstm", "--tiny", "--walk-forward", "--refit-every", "7d", "--start", "2024-03-10"]
+    payload = _backtest(csv, *args, "--retrain-every", "14d")
+    assert payload["split"]["retrain_every"] == "14d" and payload["split"]["refits"] == 3
+    assert payload["fits"] == {"har": 3, "bilstm": 2}  # bilstm retrained on 2024-03-10 and 2024-03-24 only
+    bad = runner.invoke(app, ["backtest", "--data", str(csv), *args, "--retrain-every", "-3d"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
