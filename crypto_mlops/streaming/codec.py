@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from crypto_mlops.streaming.schemas import SCHEMA_VERSION, SUPPORTED_VERSIONS, utc_iso
+from crypto_mlops.streaming.schemas import SCHEMA_VERSION, SUPPORTED_VERSIONS, PriceTick, utc_iso
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -111,6 +111,20 @@ class PriceData(msgspec.Struct, kw_only=True, gc=False):
     volatility: float | None
     trend: str
     source: str
+
+    @classmethod
+    def of(cls, tick: Tick | PriceTick) -> PriceData:
+        """The tick's market fields, as a prediction repeats them."""
+        return cls(
+            price=tick.price,
+            volume_24h=tick.volume_24h,
+            change_24h=tick.change_24h,
+            high_24h=tick.high_24h,
+            low_24h=tick.low_24h,
+            volatility=tick.volatility,
+            trend=tick.trend,
+            source=tick.source,
+        )
 
 
 class Heuristic(msgspec.Struct, kw_only=True, gc=False):

@@ -266,16 +266,7 @@ class StreamProcessor:
                     event_key=f"{tick.symbol}@{iso}",  # tick.event_key, its time formatted per run
                     source=tick.source,
                     candle_time=tick.candle.open_time if tick.candle else None,
-                    price_data=PriceData(
-                        price=tick.price,
-                        volume_24h=tick.volume_24h,
-                        change_24h=tick.change_24h,
-                        high_24h=tick.high_24h,
-                        low_24h=tick.low_24h,
-                        volatility=tick.volatility,
-                        trend=tick.trend,
-                        source=tick.source,
-                    ),
+                    price_data=PriceData.of(tick),
                     heuristic_signal=heuristic,
                     ml_prediction=ml,
                     anomalies=list(evaluation.anomalies) if evaluation is not None else [],
