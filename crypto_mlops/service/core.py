@@ -43,7 +43,7 @@ from crypto_mlops.service.results import (
 )
 from crypto_mlops.service.screener import Screener
 from crypto_mlops.service.signals import Signals
-from crypto_mlops.service.telemetry import Telemetry
+from crypto_mlops.service.telemetry import ServedModel, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class CryptoService:
         # The history replays the model type that serves each pair now (its own champion, else the global).
         self.forecast_history = ForecastHistory(self.markets, lambda pair: str(self.models.get(pair).model_type))
         self.models.subscribe(self._report_model)
+        self.telemetry.watch_models(self._served_models)
         self.models.subscribe(self.dashboard.forget_forecasts)
         self.feed: PredictionFeed = PeriodicPredictionFeed(
             self.prediction_event, self._settings.pair_list(), interval_s=5.0
@@ -161,6 +162,10 @@ class CryptoService:
             log.warning("could not precompute the default signals: %s", exc)
         freeze_heap(self.settings.gc_freeze)  # servers only: the warm objects are long-lived
         self._ready.set()
+
+    def _served_models(self) -> list[ServedModel]:
+        holders = [self.models.default, *self.models.holders.values()]
+        return [(h.alias, h.current, h.fallback) for h in holders if h.current is not None]
 
     def _report_model(self, predictor: Predictor, fallback: bool) -> None:
         self.telemetry.set_model(

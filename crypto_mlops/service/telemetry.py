@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from crypto_mlops.models.contract import Predictor
 from crypto_mlops.service.cache import CacheStats
 from crypto_mlops.service.results import MetricsResult, iso_z, utc_now
 
@@ -83,6 +84,10 @@ class Telemetry:
         """Report the candle cache (entries, bytes, bounds, evictions) in the Prometheus exposition."""
         self.registry.register(_CacheCollector(stats))
 
+    def watch_models(self, served: Callable[[], list[ServedModel]]) -> None:
+        """Report every loaded model (the global champion and each pair's) at scrape time."""
+        self.registry.register(_ModelsCollector(served))
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
             self.requests_total += 1
@@ -123,6 +128,29 @@ class Telemetry:
         self.history_dropped.set(history_dropped)
         self.history_pending.set(history_pending)
         return generate_latest(self.registry)
+
+
+# (registry alias it serves for, e.g. champion or champion-ethusdt; the model; whether it is the fallback)
+ServedModel = tuple[str, Predictor, bool]
+
+
+class _ModelsCollector(Collector):
+    """`crypto_served_model_info`: one series per loaded holder, read at scrape time. `crypto_model_info`
+    keeps showing the most recently changed model only; this one shows what serves each pair."""
+
+    def __init__(self, served: Callable[[], list[ServedModel]]) -> None:
+        self._served = served
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "crypto_served_model_info",
+            "Every loaded model by the registry alias it serves for (value 1; labels say which).",
+            labels=["alias", "model_name", "model_version", "model_type", "fallback"],
+        )
+        for alias, predictor, fallback in self._served():
+            labels = [alias, str(predictor.model_name), str(predictor.model_version), str(predictor.model_type)]
+            family.add_metric([*labels, str(fallback).lower()], 1)
+        yield family
 
 
 class _CacheCollector(Collector):

@@ -239,6 +239,17 @@ def test_every_answer_names_the_model_and_alias_of_its_pair(two_pair_service: An
     assert event["ml_prediction"]["model_alias"] == "champion-ethusdt"
 
 
+def test_prometheus_lists_the_model_serving_each_loaded_alias(two_pair_service: Any) -> None:
+    svc = two_pair_service
+    svc.ml_signal("ETHUSDT", "1h", 200, record=False)  # loads ETH's own champion
+    text = svc.prometheus().decode()
+    served = sorted(line for line in text.splitlines() if line.startswith("crypto_served_model_info{"))
+    assert len(served) == 2, text
+    assert 'alias="champion"' in served[0] and 'model_type="har"' in served[0]
+    assert 'alias="champion-ethusdt"' in served[1] and 'model_type="ewma"' in served[1]
+    assert all('fallback="false"' in line and line.endswith(" 1.0") for line in served)
+
+
 def test_rest_and_graphql_model_info_take_a_symbol(two_pair_service: Any) -> None:
     from fastapi.testclient import TestClient
 
