@@ -47,6 +47,7 @@ from crypto_mlops.streaming.consumer import DEFAULT_BATCH, MODEL_BATCH, StreamCo
 from crypto_mlops.streaming.incoming import Incoming
 from crypto_mlops.streaming.processor import Outputs, StreamProcessor
 from crypto_mlops.streaming.producer import TickProducer
+from crypto_mlops.streaming.report import ConsumerReport
 from crypto_mlops.streaming.schemas import PriceTick
 from crypto_mlops.streaming.sources import simulate_ticks
 from crypto_mlops.streaming.topics import ensure_topics
@@ -165,7 +166,7 @@ def end_to_end(
         "batch": consumer.batch_size,
         "batches": report.batches,
         "alerts": report.emitted_alerts,
-        **latencies(report.latencies_ms, report.broker_latencies_ms),
+        **latencies(report),
     }
 
 
@@ -198,24 +199,22 @@ def paced(settings: Settings, ticks: list[PriceTick], rate: float, batch: int | 
         "rate_per_s": rate,
         "answered": consumer.report.emitted_predictions,
         "batches": consumer.report.batches,
-        **latencies(consumer.report.latencies_ms, consumer.report.broker_latencies_ms),
+        **latencies(consumer.report),
     }
 
 
-def latencies(consumer_ms: list[float], broker_ms: list[float]) -> dict[str, float | None]:
+def latencies(report: ConsumerReport) -> dict[str, float | None]:
     """p50/p99 from the broker timestamp (the end-to-end figure) and from the consumer receiving the tick."""
 
-    def pct(values: list[float], q: float) -> float | None:
-        if not values:
-            return None
-        ordered = sorted(values)
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+    def pct(q: float, broker: bool) -> float | None:
+        value = report.latency_percentile(q, broker=broker)
+        return None if value is None else round(value, 2)
 
     return {
-        "latency_p50_ms": pct(broker_ms, 0.5),
-        "latency_p99_ms": pct(broker_ms, 0.99),
-        "in_consumer_p50_ms": pct(consumer_ms, 0.5),
-        "in_consumer_p99_ms": pct(consumer_ms, 0.99),
+        "latency_p50_ms": pct(50, True),
+        "latency_p99_ms": pct(99, True),
+        "in_consumer_p50_ms": pct(50, False),
+        "in_consumer_p99_ms": pct(99, False),
     }
 
 

@@ -10,6 +10,7 @@ that serves a baseline never loads torch.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import TypeVar
@@ -22,13 +23,11 @@ MODEL_CLASSES: dict[str, type[VolatilityModel]] = {}
 # name -> why it cannot be built in this install (an optional dependency is missing).
 UNAVAILABLE: dict[str, str] = {}
 
-# name -> (module that registers it, how to install what it needs); imported on first use.
-LAZY: dict[str, tuple[str, str]] = {
-    "bilstm": ("crypto_mlops.models.bilstm", "the BiLSTM needs torch: pip install 'crypto-mlops[train]'"),
+# name -> (module that registers it, the third-party module it needs, how to install that); imported on
+# first use. `known_names` checks the third-party module is installed without importing it.
+LAZY: dict[str, tuple[str, str, str]] = {
+    "bilstm": ("crypto_mlops.models.bilstm", "torch", "the BiLSTM needs torch: pip install 'crypto-mlops[train]'"),
 }
-
-# lazy name -> the third-party module it needs (checked by `known_names` without importing it)
-LAZY_NEEDS: dict[str, str] = {"bilstm": "torch"}
 
 M = TypeVar("M", bound=type[VolatilityModel])
 
@@ -48,7 +47,7 @@ def missing_model(name: str, reason: str) -> None:
 
 
 def _import_lazy(name: str) -> None:
-    module, install = LAZY[name]
+    module, _, install = LAZY[name]
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -65,11 +64,8 @@ def import_all() -> None:
 
 
 def _installed(name: str) -> bool:
-    """Whether a lazy model's module can be imported, without importing it (torch is a big import)."""
-    import importlib.util
-
-    requirement = LAZY_NEEDS.get(name)
-    return requirement is None or importlib.util.find_spec(requirement) is not None
+    """Whether a lazy model's third-party dependency is installed, without importing it (torch is big)."""
+    return importlib.util.find_spec(LAZY[name][1]) is not None
 
 
 def known_names() -> list[str]:

@@ -216,7 +216,7 @@ class StreamProcessor:
         """Heuristic, model and alert rules for every fresh tick; messages for those to emit."""
         n_bars = [min(pos + 1, self.window_size) for pos in positions]
         heuristics = features.signals(positions, n_bars)
-        if predictor is None and not self.has_model:  # the heuristic only: no model fields
+        if not self.has_model:  # the heuristic only: no model fields
             mls: list[dict[str, Any] | None] = [None] * len(fresh)
         else:
             mls = self._model_answers(fresh, positions, ordered, batched, predictor)

@@ -108,7 +108,7 @@ class TickProducer:
         """Fetch the topic's metadata, which opens the connection to the broker; False if it is unreachable.
 
         librdkafka connects lazily: without this the first tick waits for the connection and the metadata
-        (~100 ms on loopback), and a latency measured from its timestamp includes that wait."""
+        request, and a latency measured from its timestamp includes that wait."""
         try:
             self._producer.list_topics(self.topic, timeout=timeout)
         except KafkaException as exc:
