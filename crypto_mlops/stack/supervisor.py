@@ -76,8 +76,12 @@ class StackSupervisor:
             if detail is not None:
                 component.detail = detail
 
-    def _launch(self, component: Component) -> str | None:
-        """Start one component and wait until it is ready; the failure in one line, None when it started."""
+    def _launch(self, component: Component, restarting: bool = False) -> str | None:
+        """Start one component and wait until it is ready; the failure in one line, None when it started.
+
+        A restart is booked in the same locked step that marks the component healthy, so no
+        snapshot (and no state file) shows it healthy with the old restart count.
+        """
         spec, service = component.spec, component.service
         self._set(component, ComponentState.STARTING)
         t0 = time.monotonic()
@@ -91,18 +95,22 @@ class StackSupervisor:
         except Exception as exc:
             return failure_summary(exc)
         with self._lock:
-            component.seconds = None if spec.job else round(time.monotonic() - t0, 1)
+            now = time.monotonic()
+            component.seconds = None if spec.job else round(now - t0, 1)
+            if restarting:
+                self._say(f"↻ {restart.on_restarted(component, now, now - t0)}", "yellow")
             component.state = ComponentState.RUNNING if spec.job else ComponentState.HEALTHY
-            component.healthy_since = time.monotonic()
+            component.healthy_since = now
             if component.health is not None and component.health.kind is HealthKind.PROCESS:
                 component.health = component.health.with_pid(component.pid)
+            self.write_state()
         return None
 
     def _start_one(self, component: Component) -> None:
         error = self._launch(component)
         if error is not None:
             self._set(component, ComponentState.FAILED, error)
-        self.write_state()
+            self.write_state()
 
     def _say(self, line: str, style: str) -> None:
         self.console.print(f"[{style}]{line}[/]")  # the `stack up` output; the component's log has it too
@@ -163,12 +171,9 @@ class StackSupervisor:
                 threading.Thread(target=self._restart, args=(component,), name=f"restart-{component.name}").start()
 
     def _restart(self, component: Component) -> None:
-        t0 = time.monotonic()
-        error = self._launch(component)
+        error = self._launch(component, restarting=True)
         now = time.monotonic()
-        if error is None:
-            self._say(f"↻ {restart.on_restarted(component, now, now - t0)}", "yellow")
-        else:
+        if error is not None:
             self._say(f"✗ {restart.on_crash(component, self.policy, now, reason=f'restart failed: {error}')}", "red")
         restart.release_dependants(self.components, component, now)
         self.write_state()

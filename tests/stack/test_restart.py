@@ -17,7 +17,7 @@ from crypto_mlops.stack.child import ChildProcess
 from crypto_mlops.stack.component import Component, ComponentSpec, ComponentState
 from crypto_mlops.stack.health import HealthSpec
 from crypto_mlops.stack.restart import RestartPolicy
-from crypto_mlops.stack.statefile import read_state
+from crypto_mlops.stack.statefile import ComponentRecord, read_state
 from crypto_mlops.stack.status import probe
 from crypto_mlops.stack.supervisor import StackSupervisor
 from tests.stack.helpers import SLEEPER
@@ -49,6 +49,12 @@ def _watch_until(sup: StackSupervisor, done: object, timeout: float) -> bool:
     return False
 
 
+def _record(sup: StackSupervisor, name: str) -> ComponentRecord:
+    state = read_state(sup.home)
+    assert state is not None
+    return next(c for c in state.get("components", []) if c["name"] == name)
+
+
 def test_policy_backoff_doubles_up_to_its_cap() -> None:
     policy = RestartPolicy(backoff_s=1.0, max_backoff_s=5.0)
     assert [policy.delay(n) for n in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
@@ -71,10 +77,11 @@ def test_a_killed_worker_is_restarted_and_its_orphan_is_ended(tmp_path: Path) ->
         os.kill(first, signal.SIGKILL)
         assert _watch_until(sup, lambda: component.state == ComponentState.RESTARTING, 5)
         assert not _alive(orphan)  # the child of the killed parent does not survive it
-        assert _watch_until(sup, lambda: component.state == ComponentState.HEALTHY, 15)
+        # What another shell sees: the state file turns healthy together with the new restart count.
+        assert _watch_until(sup, lambda: _record(sup, "worker")["state"] == "healthy", 15)
         assert worker.pid not in (None, first)
         assert component.restarts == 1 and "SIGKILL" in (component.last_exit or "")
-        record = next(c for c in read_state(sup.home)["components"] if c["name"] == "worker")  # type: ignore[index]
+        record = _record(sup, "worker")
         assert record["restarts"] == 1 and "SIGKILL" in (record["last_exit"] or "")
         assert record["health"]["pid"] == worker.pid
         assert "supervisor: worker restarted" in (sup.logs / "worker.log").read_text()
@@ -101,7 +108,7 @@ def test_a_crash_loop_ends_in_failed_after_the_limit(tmp_path: Path) -> None:
     finally:
         sup.stop_all()
     assert component.restarts <= FAST.max_restarts and "crash loop" in component.detail
-    record = next(c for c in read_state(sup.home)["components"] if c["name"] == "crasher")  # type: ignore[index]
+    record = _record(sup, "crasher")
     assert record["state"] == "failed" and "crash loop" in record["detail"]
 
 
