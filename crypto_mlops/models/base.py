@@ -41,6 +41,9 @@ class VolatilityModel(ABC):
     model_type: ClassVar[str] = "baseline"
     # Feature columns the model reads (shown by the service as the model's inputs).
     inputs: ClassVar[tuple[str, ...]] = ()
+    # A model that wraps another (a pooled model bound to one pair) is saved with this kind, and
+    # `catalog.load_model` reads it back through the loader registered for it; "" for the catalog's models.
+    saved_kind: ClassVar[str] = ""
 
     def __init__(self) -> None:
         self.bar_hours = 1.0
@@ -89,6 +92,10 @@ class VolatilityModel(ABC):
         forecast = self.predict(features, mask).to_numpy()
         self.confidence = ConfidenceModel.fit(features, target.to_numpy(), forecast, np.asarray(mask, bool))
 
+    def version_tags(self) -> dict[str, str]:
+        """Tags the registry adds to this model's version besides the promotion path's (none by default)."""
+        return {}
+
     def fit_log(self) -> tuple[list[dict[str, float]], dict[str, float]]:
         """What the last fit reports to the tracker: per-epoch metrics (each with an `epoch`) and totals."""
         return [], {}
@@ -110,6 +117,8 @@ class VolatilityModel(ABC):
             "params": self.params(),
             "confidence": self.confidence.to_dict() if self.confidence else None,
         }
+        if self.saved_kind:
+            state["kind"] = self.saved_kind
         (directory / STATE_FILE).write_text(json.dumps(state, indent=1))
         self._save_extra(directory)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from crypto_mlops.models.base import STATE_FILE, VolatilityModel
 
@@ -29,6 +30,14 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "bilstm": ("crypto_mlops.models.bilstm", "torch", "the BiLSTM needs torch: pip install 'crypto-mlops[train]'"),
 }
 
+# Saved models that wrap another one carry a `kind` in their state (`VolatilityModel.saved_kind`): kind -> the
+# module that registers its loader (`register_kind`), imported by the first `load_model` that meets it, so
+# a process serving a baseline never imports it. Such models are loaded only, never listed or built by name.
+LAZY_KINDS: dict[str, str] = {"pooled_pair": "crypto_mlops.models.pooled_pair"}
+
+# kind -> (state.json, directory) -> the fitted model.
+KIND_LOADERS: dict[str, Callable[[dict[str, Any], Path], VolatilityModel]] = {}
+
 M = TypeVar("M", bound=type[VolatilityModel])
 
 
@@ -39,6 +48,11 @@ def register(cls: M) -> M:
         raise ValueError(f"model name {cls.name!r} is taken by {known.__qualname__}")
     MODEL_CLASSES[cls.name] = cls
     return cls
+
+
+def register_kind(kind: str, loader: Callable[[dict[str, Any], Path], VolatilityModel]) -> None:
+    """Make saved models of `kind` loadable by `load_model`."""
+    KIND_LOADERS[kind] = loader
 
 
 def missing_model(name: str, reason: str) -> None:
@@ -93,4 +107,11 @@ def make_model(name: str, bilstm_config: object | None = None) -> VolatilityMode
 def load_model(directory: Path) -> VolatilityModel:
     """The fitted model saved in `directory` by `VolatilityModel.save`."""
     state = json.loads((directory / STATE_FILE).read_text())
-    return model_class(state["name"]).build().restore(state, directory)
+    kind = state.get("kind")
+    if not kind:
+        return model_class(state["name"]).build().restore(state, directory)
+    if kind not in KIND_LOADERS and kind in LAZY_KINDS:
+        importlib.import_module(LAZY_KINDS[kind])
+    if kind not in KIND_LOADERS:
+        raise KeyError(f"unknown kind {kind!r} of saved model {state['name']!r}")
+    return KIND_LOADERS[kind](state, directory)
