@@ -54,7 +54,7 @@ def train(
     ] = None,
     symbols: Annotated[
         str | None,
-        typer.Option(help="Several pairs from --source (e.g. BTC/USDT,ETH/USDT): one pooled model, logged only."),
+        typer.Option(help="Several pairs from --source (e.g. BTC/USDT,ETH/USDT): one pooled model (see --promote)."),
     ] = None,
     timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
     limit: Annotated[int | None, typer.Option(help="Newest candles to use / fetch.", min=1000)] = None,
@@ -67,12 +67,22 @@ def train(
     tiny: Annotated[bool, typer.Option(help="Tiny BiLSTM (seconds; for smoke tests).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the learned model.")] = 42,
     no_register: Annotated[bool, typer.Option("--no-register", help="Log the run only.")] = False,
+    promote: Annotated[
+        bool,
+        typer.Option(
+            "--promote",
+            help="Several pairs (pooled): bind the model to each pair, gate it against that pair's champion "
+            "and move champion-<pair> where it wins (a single pair is gated unless --no-register).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Train, backtest against the baselines, log to MLflow, register and gate the pair's champion.
 
     One pair's model is gated on that pair's validation window against the model serving the pair
     (champion-<pair>, else champion) and moves champion-<pair>; the default pair also moves champion.
+    Several pairs train one pooled model, logged only; with --promote it is bound to each pair and gated
+    there the same way.
     """
     from crypto_mlops.config import get_settings
     from crypto_mlops.data import load_market_data
@@ -92,9 +102,10 @@ def train(
         pairs = load_pairs_data(data, source, symbols, timeframe, limit)
         if len(pairs) < 2:
             raise InvalidInput("--symbols trains one pooled model: name two pairs or more (else use --symbol)")
-        return train_pooled(
-            [p.market for p in pairs], train_frac, candidate, bilstm_config_from(epochs, tiny, seed), as_json
-        )
+        if promote and no_register:
+            raise InvalidInput("--promote registers the pooled model per pair: drop --no-register")
+        config = bilstm_config_from(epochs, tiny, seed)
+        return train_pooled([p.market for p in pairs], train_frac, candidate, config, as_json, names, promote)
     csv_path = data[0] if data else None
     market = load_market_data(
         "csv" if data and not source else source, symbol, timeframe, limit=limit, csv_path=csv_path

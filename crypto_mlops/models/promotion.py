@@ -12,6 +12,8 @@ serving the pair now (`champion-<pair>`, else the global `champion`) and moves `
 (and `champion` too for the default pair, as before pairs existed); a model trained on several
 pairs (pooled) is gated against, and moves, the global `champion`. `pairs` defaults to the
 provenance's (`data.pairs` tag); pass it to gate one model on one pair's window explicitly.
+A pooled model bound to one of its pairs (`pooled_pair.bind`) is such a one-pair model:
+`promotion_pooled.promote_pooled` runs steps 1 and 2 for each pair of a pooled training.
 
 `crypto-mlops train` (`training.train_and_register`) runs both back to back; the pipeline runs 1 in its
 evaluate step and 2 in its deploy step. Every version registered here (`register_version`) carries the
@@ -47,12 +49,13 @@ RUN_TAGS = {ROLE_CANDIDATE: "gate.decision", ROLE_BASELINE: "gate.baseline_decis
 
 
 def register_version(model: VolatilityModel, provenance: Provenance, role: str, settings: Settings) -> str:
-    """Log `model` as a pyfunc into the training's MLflow run and register it; `champion` is not touched."""
+    """Log `model` as a pyfunc into the training's MLflow run and register it with the provenance's tags and
+    the model's own (`version_tags`: a pooled model's pair); `champion` is not touched."""
     client = get_client(settings)
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_id=provenance.mlflow_run_id):
         info = log_pyfunc(model, Path(tmp), registered_model_name=settings.model_name)
     version = str(info.registered_model_version)
-    for key, value in provenance.tags(model.name, role).items():
+    for key, value in {**provenance.tags(model.name, role), **model.version_tags()}.items():
         client.set_model_version_tag(settings.model_name, version, key, value)
     return version
 

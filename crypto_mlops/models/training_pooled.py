@@ -4,8 +4,8 @@ One run: params (pairs, split, BiLSTM config, each pair's data fingerprint), per
 `<pair>.<model>.qlike` etc. of the per-pair baselines and the pooled candidate on each pair's validation
 window, the per-pair backtest tables, and the fitted pooled model (`pooled_model/`, loadable with
 `crypto_mlops.models.pooled.load_pooled`). The run's tag `pooled.pairs` and the model's `pairs` attribute
-name the pairs it was trained on. Registration and per-pair champions go through the promotion path,
-which this module does not touch.
+name the pairs it was trained on. Registration and per-pair champions go through the promotion path:
+`crypto_mlops.models.promotion_pooled.promote_pooled` binds the model to each pair and gates it there.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.data.market import MarketData
-from crypto_mlops.models.backtest import BacktestResult, prepare
+from crypto_mlops.models.backtest import BacktestResult, Prepared, prepare
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.pooled import POOLABLE, PooledModel, pooled_name, run_pooled_backtest
 from crypto_mlops.models.registry import get_client
@@ -37,6 +37,7 @@ class PooledTrainResult:
     model: PooledModel
     backtests: dict[str, BacktestResult]  # per pair: baselines fitted on that pair, and the pooled candidate
     fingerprints: dict[str, dict[str, Any]]
+    prepared: dict[str, Prepared] = field(default_factory=dict)  # per pair: features and target (for the gate)
 
     @property
     def pairs(self) -> list[str]:
@@ -99,4 +100,4 @@ def train_pooled_logged(
             model.save(Path(tmp))
             (Path(tmp) / "pairs.json").write_text(json.dumps(model.pairs))
             mlflow.log_artifacts(tmp, "pooled_model")
-    return PooledTrainResult(run.info.run_id, name, model, results, fingerprints)
+    return PooledTrainResult(run.info.run_id, name, model, results, fingerprints, prepared)

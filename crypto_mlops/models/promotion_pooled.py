@@ -1,0 +1,93 @@
+"""Per-pair promotion of a pooled model: bound to each of its pairs, gated there like any per-pair candidate.
+
+For each pair of a pooled training (`training_pooled.train_pooled_logged`), the pooled model bound to
+that pair (`pooled_pair.bind`) and calibrated on the pair's validation window goes through the one
+promotion path (`crypto_mlops.models.promotion`):
+
+1. `champion_forecast` re-forecasts the model serving the pair now (`champion-<pair>`, else `champion`)
+   on the pair's window; `gate.score_window` scores it with the bound model and the pair's baselines.
+2. `promote` registers the bound model with the pair's provenance (tags `data.pairs` = the pair,
+   `pooled.pair`, `pooled.pairs`), gates it, and on a win moves `champion-<pair>` (and `champion`
+   for the default pair).
+
+Only the pooled model is a contender: when it loses and the pair's best baseline would beat the
+champion, that is reported, not registered (a per-pair `crypto-mlops train` registers baselines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crypto_mlops.config import Settings, get_settings
+from crypto_mlops.models.baselines import BASELINES
+from crypto_mlops.models.gate import GateDecision, WindowScores, score_window
+from crypto_mlops.models.pooled_pair import bind
+from crypto_mlops.models.promotion import Contenders, PromotionResult, champion_forecast, promote
+from crypto_mlops.models.provenance import Provenance
+from crypto_mlops.models.registry import get_client, is_default_pair, pair_slug
+from crypto_mlops.models.training_pooled import PooledTrainResult
+
+
+@dataclass(frozen=True)
+class PairPromotion:
+    """One pair's outcome: the window scores and what the promotion path did."""
+
+    pair: str
+    scores: WindowScores
+    result: PromotionResult
+
+    @property
+    def decision(self) -> GateDecision | None:
+        return self.result.candidate.decision if self.result.candidate else None
+
+    @property
+    def version(self) -> str | None:
+        """The bound model's registered version (None when the promotion was refused before gating)."""
+        return self.result.candidate.version if self.result.candidate else None
+
+    @property
+    def moved(self) -> bool:
+        return self.result.promoted is not None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "pair": self.pair,
+            "version": self.version,
+            "decision": self.decision.model_dump() if self.decision else None,
+            "champion_before": self.result.champion_before,
+            "champion_after": self.result.champion_after,
+            "aliases": self.result.aliases,
+            "moved": self.moved,
+            "refused": self.result.refused,
+            "notes": self.scores.notes,
+        }
+
+
+def promote_pair(trained: PooledTrainResult, pair: str, settings: Settings | None = None) -> PairPromotion:
+    """Gate the pooled model of `trained`, bound to `pair`, against `pair`'s champion on `pair`'s window."""
+    settings = settings or get_settings()
+    backtest, prepared = trained.backtests[pair], trained.prepared[pair]
+    bound = bind(trained.model, pair)
+    window = backtest.predictions.index
+    bound.calibrate(prepared.features, prepared.target, prepared.features.index.isin(window))
+    baselines = [name for name in backtest.predictions.columns if name in BASELINES]
+    champion = champion_forecast(window, prepared.features, settings, [pair])
+    scores = score_window(backtest.predictions, bound.name, baselines, champion)
+    provenance = Provenance.of(trained.fingerprints[pair], trained.run_id)
+    result = promote(scores, Contenders(models={bound.name: bound}, provenance=provenance), settings, pairs=[pair])
+    if result.candidate is not None:  # one run, one pooled model, several pairs: a decision tag per pair
+        reason = result.candidate.decision.reason
+        get_client(settings).set_tag(trained.run_id, f"gate.decision.{pair_slug(pair)}", reason)
+    return PairPromotion(pair, scores, result)
+
+
+def promote_pooled(
+    trained: PooledTrainResult, settings: Settings | None = None, pairs: Sequence[str] | None = None
+) -> list[PairPromotion]:
+    """`promote_pair` for each of `pairs` (default: every pair the model was trained on), the default pair
+    first (as the pipeline does): it may move the global champion, which the other pairs may fall back on."""
+    settings = settings or get_settings()
+    ordered = sorted(pairs or trained.pairs, key=lambda pair: not is_default_pair(pair, settings))
+    return [promote_pair(trained, pair, settings) for pair in ordered]
