@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +90,20 @@ def test_a_pair_outside_the_pool_is_refused_and_a_bound_model_is_not_refitted(fr
 
 def test_bound_models_stay_out_of_the_catalog_s_list() -> None:
     assert not [name for name in [*MODEL_CLASSES, *known_names()] if name.endswith("_pooled")]
+
+
+def test_loading_a_bound_pooled_har_imports_its_module_on_demand_and_no_torch(
+    frames: dict[str, MarketData], tmp_path: Path
+) -> None:
+    bind(_pooled(frames, "har_xsq"), "ETH/USDT").save(tmp_path)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from crypto_mlops.models.catalog import load_model\n"
+        "before = 'crypto_mlops.models.pooled_pair' in sys.modules\n"
+        f"model = load_model(Path({str(tmp_path)!r}))\n"
+        "print(before, type(model).__name__, model.pair, 'torch' in sys.modules)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
+    assert out.stdout.split() == ["False", "PooledPairModel_har_xsq_pooled", "ETH/USDT", "False"]
