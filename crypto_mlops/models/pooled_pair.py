@@ -107,10 +107,7 @@ def own_pair(pooled: PooledModel, pair: str) -> str:
     for known in pooled.pairs:
         if known in (pair, wanted):
             return known
-    raise InvalidInput(
-        f"{type(pooled).__name__} {_model(pooled).name} was trained on {', '.join(pooled.pairs)}: "
-        f"it cannot be bound to {pair}"
-    )
+    raise InvalidInput(f"{_model(pooled).name} was trained on {', '.join(pooled.pairs)}: it cannot be bound to {pair}")
 
 
 def bind(pooled: PooledModel, pair: str) -> PooledPairModel:
