@@ -1,6 +1,7 @@
 """Per-pair champions on a real `mlflow server` (PostgreSQL backend, S3 artifacts on SeaweedFS):
 two pairs trained and promoted to their own aliases; serving BTC and ETH resolves different versions,
-every answer names the model and alias, and a promotion for one pair reloads that pair only."""
+every answer names the model and alias, and a promotion for one pair reloads that pair only. A pooled
+model promoted per pair is served to each pair bound to it (its files round-trip through S3)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from crypto_mlops.config import Settings
 from crypto_mlops.data.sources.synthetic import simulate
-from crypto_mlops.models.registry import alias_map, get_client, promote
+from crypto_mlops.models.registry import alias_map, get_client, pair_alias, promote
 from crypto_mlops.models.training import train_and_register
 from crypto_mlops.service import CryptoService
 from crypto_mlops.service.pair_models import PairModels
@@ -77,5 +78,43 @@ def test_btc_and_eth_are_served_by_their_own_champions(
         assert book.serve("ETH/USDT").predictor.model_version == newer
         assert book.serve("BTC/USDT").predictor.model_version == btc.version
         assert book.refresh_if_promoted() == []
+    finally:
+        svc.close()
+
+
+def test_a_pooled_model_promoted_per_pair_serves_each_pair_bound_to_it(
+    mlflow_server: Any, s3_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crypto_mlops.models.promotion_pooled import promote_pooled
+    from crypto_mlops.models.training_pooled import train_pooled_logged
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.tracking_uri)
+    settings = Settings(
+        MLFLOW_TRACKING_URI=mlflow_server.tracking_uri,
+        MLFLOW_EXPERIMENT="pooled-champions",
+        MODEL_NAME="pooled-predictor",
+        DATA_SOURCE="synthetic",
+        DEFAULT_SYMBOL="SOL/USDT",  # neither pair moves the global champion: each gets its own alias
+        DATABASE_URL=f"sqlite:///{tmp_path / 'history.db'}",
+        MODEL_POLL_S=0,
+    )
+    end = pd.Timestamp("2024-06-30 23:00", tz="UTC")
+    data = [simulate(2000, seed=7, symbol="BTC/USDT", end=end), simulate(2000, seed=8, symbol="ETH/USDT", end=end)]
+    trained = train_pooled_logged(data, settings, candidate="har_xsq", models=["har"])
+    promotions = {p.pair: p for p in promote_pooled(trained, settings)}
+    assert all(p.moved for p in promotions.values())
+    versions = {pair: p.version for pair, p in promotions.items()}
+    assert alias_map(get_client(settings), "pooled-predictor") == {
+        "champion-btcusdt": versions["BTC/USDT"],
+        "champion-ethusdt": versions["ETH/USDT"],
+    }
+
+    svc = CryptoService(settings, model_book=PairModels(settings))
+    try:
+        for pair in ("BTC/USDT", "ETH/USDT"):
+            answer = svc.ml_signal(pair, record=False)  # the pooled model's pair files came back from S3
+            assert (answer.model_alias, answer.model_version) == (pair_alias(pair), versions[pair])
+            assert answer.ml_prediction.model_type == "har_xsq_pooled"
     finally:
         svc.close()
