@@ -185,6 +185,15 @@ class Settings(BaseSettings):
     mlflow_experiment: str = Field("crypto-volatility", alias="MLFLOW_EXPERIMENT", description="Experiment name.")
     model_name: str = Field("crypto-predictor", alias="MODEL_NAME", description="Registered model name.")
     model_alias: str = Field("champion", alias="MODEL_ALIAS", description="Alias served by the API.")
+    model_engine: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        alias="MODEL_ENGINE",
+        description="What runs a served BiLSTM's network. auto: ONNX Runtime when the registered model has "
+        "net.onnx (written at save when the onnx extra is installed) and onnxruntime is importable, else "
+        "torch; onnx: ONNX Runtime only, and loading refuses with the fix (install crypto-mlops[onnx], or "
+        "register the model again) when it cannot; torch: torch, as before. ONNX Runtime serves without "
+        "importing torch (docs/footprint.md). Other models load the same under every engine.",
+    )
 
     # --- database (history) --------------------------------------------------------------
     database_url: str = Field(

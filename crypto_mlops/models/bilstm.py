@@ -35,12 +35,12 @@ from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.bilstm_inputs import BILSTM_INPUTS, EPS_REL, N_SEQ, input_arrays
 from crypto_mlops.models.bilstm_net import BiLSTMNet, pick_device
 from crypto_mlops.models.catalog import register
-from crypto_mlops.models.har import HarXModel, har_design
-from crypto_mlops.models.har_semiq import HarXsqModel, relative_noise, semivariance_design
-
-EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
+from crypto_mlops.models.har import HarXModel
+from crypto_mlops.models.har_semiq import HarXsqModel
+from crypto_mlops.models.onnx_export import ONNX_FILE, export_if_available
 
 
 @dataclass
@@ -59,7 +59,7 @@ class _Arrays:
 class BiLSTMModel(VolatilityModel):
     name = "bilstm"
     model_type = "bilstm"
-    inputs: ClassVar[tuple[str, ...]] = tuple(dict.fromkeys([*HarXModel.inputs, "log_range", "rel_volume"]))
+    inputs: ClassVar[tuple[str, ...]] = BILSTM_INPUTS
 
     def __init__(self, config: BiLSTMConfig | None = None) -> None:
         super().__init__()
@@ -99,7 +99,7 @@ class BiLSTMModel(VolatilityModel):
 
     def _new_net(self, n_static: int) -> BiLSTMNet:
         c = self.config
-        return BiLSTMNet(5, n_static, c.hidden, c.layers, c.head_hidden, c.dropout)
+        return BiLSTMNet(N_SEQ, n_static, c.hidden, c.layers, c.head_hidden, c.dropout)
 
     def _clock(self, features: pd.DataFrame) -> np.ndarray:
         """Bars since the first row, per row: splits and fine-tuning windows are cut on this clock."""
@@ -113,53 +113,13 @@ class BiLSTMModel(VolatilityModel):
 
     # --- inputs ----------------------------------------------------------------------------
     def _inputs(self, features: pd.DataFrame) -> _Arrays:
-        n_level = 720
-        r = np.nan_to_num(features["log_ret"].to_numpy(float))
-        level = features["rv720"].to_numpy(float) ** 2 / n_level
-        log_level = np.log(np.maximum(level, 1e-14))
-        lr2 = np.nan_to_num(features["log_range"].to_numpy(float)) ** 2
-        rel_vol = features["rel_volume"].to_numpy(float)
-        log_rel_vol = np.clip(np.nan_to_num(np.log(np.maximum(rel_vol, 1e-3)), nan=0.0), -5, 5)
-        factors = np.asarray(self.base_model.factors)
-        how = features["hour_of_week"].to_numpy(int)
-        raw = np.column_stack([r**2, lr2, log_rel_vol, r, np.log(factors[how])])
-
-        har = har_design(features)  # log per-bar variance: day, week, month
-
-        def rel(col: str, bars: int) -> np.ndarray:
-            relative: np.ndarray = log_var(features[col]) - np.log(bars) - log_level
-            return relative
-
-        base = self.base_model.log_forecast(features) - log_level  # per-bar log variance, relative
-        semiq: list[np.ndarray] = []
-        if self.config.base == "har_xsq":  # the base's extra measures enter the static branch too
-            semi = semivariance_design(features)
-            semiq = [semi[:, 0] - log_level, semi[:, 1] - log_level, relative_noise(features)]
-        static = np.column_stack(
-            [
-                har[:, 0] - log_level,
-                har[:, 1] - log_level,
-                log_level,
-                rel("parkinson24", 24),
-                rel("garman_klass24", 24),
-                rel("rv6", 6),
-                np.log(np.maximum(features["ewma_var"].to_numpy(float), 1e-14)) - log_level,
-                self.base_model.calendar_design(features),
-                np.sin(2 * np.pi * how / 24),
-                np.cos(2 * np.pi * how / 24),
-                *semiq,
-                base,
-            ]
-        )
-        valid = np.isfinite(log_level) & np.isfinite(base) & (level > 0)
-        valid &= np.arange(len(r)) >= self.config.window - 1
-        static = np.nan_to_num(static, nan=0.0, posinf=0.0, neginf=0.0)
+        a = input_arrays(features, self.base_model, self.config)
         return _Arrays(
-            raw=torch.tensor(raw, dtype=torch.float32),
-            log_level=torch.tensor(np.nan_to_num(log_level), dtype=torch.float32),
-            static=torch.tensor(static, dtype=torch.float32),
-            base=torch.tensor(np.nan_to_num(base), dtype=torch.float32),
-            valid=valid,
+            raw=torch.tensor(a.raw, dtype=torch.float32),
+            log_level=torch.tensor(a.log_level, dtype=torch.float32),
+            static=torch.tensor(a.static, dtype=torch.float32),
+            base=torch.tensor(a.base, dtype=torch.float32),
+            valid=a.valid,
         )
 
     def _sequences(self, a: _Arrays, idx: torch.Tensor) -> torch.Tensor:
@@ -359,6 +319,8 @@ class BiLSTMModel(VolatilityModel):
     def _save_extra(self, directory: Path) -> None:
         assert self.net is not None
         torch.save(self.net.state_dict(), directory / "weights.pt")
+        # The same net for ONNX Runtime, when `onnx` is installed: serving can then skip torch (MODEL_ENGINE).
+        export_if_available(self.net, self.config.window, N_SEQ, len(self.static_mean), directory / ONNX_FILE)
 
     def _load_extra(self, directory: Path) -> None:
         assert self.net is not None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crypto_mlops.models.base import STATE_FILE, VolatilityModel
+from crypto_mlops.models.engine import use_onnx
 
 # name -> class; tests may add their own doubles to it.
 MODEL_CLASSES: dict[str, type[VolatilityModel]] = {}
@@ -35,8 +36,14 @@ LAZY: dict[str, tuple[str, str, str]] = {
 # a process serving a baseline never imports it. Such models are loaded only, never listed or built by name.
 LAZY_KINDS: dict[str, str] = {"pooled_pair": "crypto_mlops.models.pooled_pair"}
 
-# kind -> (state.json, directory) -> the fitted model.
-KIND_LOADERS: dict[str, Callable[[dict[str, Any], Path], VolatilityModel]] = {}
+# Saved BiLSTMs run by ONNX Runtime instead of torch (MODEL_ENGINE, `models/engine.py`): name -> (state.json,
+# directory) -> the model; filled by this module, imported by the first `load_model` that runs such a net.
+LAZY_ONNX = "crypto_mlops.models.bilstm_onnx"
+ONNX_LOADERS: dict[str, Callable[[dict[str, Any], Path], VolatilityModel]] = {}
+
+# kind -> (state.json, directory, engine) -> the fitted model.
+KindLoader = Callable[[dict[str, Any], Path, str], VolatilityModel]
+KIND_LOADERS: dict[str, KindLoader] = {}
 
 M = TypeVar("M", bound=type[VolatilityModel])
 
@@ -50,7 +57,7 @@ def register(cls: M) -> M:
     return cls
 
 
-def register_kind(kind: str, loader: Callable[[dict[str, Any], Path], VolatilityModel]) -> None:
+def register_kind(kind: str, loader: KindLoader) -> None:
     """Make saved models of `kind` loadable by `load_model`."""
     KIND_LOADERS[kind] = loader
 
@@ -104,14 +111,27 @@ def make_model(name: str, bilstm_config: object | None = None) -> VolatilityMode
     return model_class(name).build(bilstm_config)
 
 
-def load_model(directory: Path) -> VolatilityModel:
-    """The fitted model saved in `directory` by `VolatilityModel.save`."""
+def register_onnx_loader(name: str, loader: Callable[[dict[str, Any], Path], VolatilityModel]) -> None:
+    """Make saved models named `name` loadable with their net under ONNX Runtime."""
+    ONNX_LOADERS[name] = loader
+
+
+def load_model(directory: Path, engine: str = "torch") -> VolatilityModel:
+    """The fitted model saved in `directory` by `VolatilityModel.save`.
+
+    `engine` (`MODEL_ENGINE`: auto, torch, onnx; serving passes the setting) picks what runs a BiLSTM's
+    net (`models/engine.py`): under ONNX Runtime torch is never imported, and the model only forecasts.
+    """
     state = json.loads((directory / STATE_FILE).read_text())
     kind = state.get("kind")
     if not kind:
+        if use_onnx(state["name"], directory, engine):
+            if state["name"] not in ONNX_LOADERS:
+                importlib.import_module(LAZY_ONNX)
+            return ONNX_LOADERS[state["name"]](state, directory)
         return model_class(state["name"]).build().restore(state, directory)
     if kind not in KIND_LOADERS and kind in LAZY_KINDS:
         importlib.import_module(LAZY_KINDS[kind])
     if kind not in KIND_LOADERS:
         raise KeyError(f"unknown kind {kind!r} of saved model {state['name']!r}")
-    return KIND_LOADERS[kind](state, directory)
+    return KIND_LOADERS[kind](state, directory, engine)

@@ -10,7 +10,8 @@
 within ±25 % of the forecast, conditional on how far the forecast is from the 30-day variance level
 (see `crypto_mlops.models.confidence`). It is never a constant.
 
-Importing this module does not import torch or MLflow (only loading a champion does).
+Importing this module does not import torch or MLflow (only loading a champion does; a BiLSTM champion
+loaded with MODEL_ENGINE=onnx, or auto when it was saved with net.onnx, does not import torch either).
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ def load_predictor(settings: Settings | None = None, alias: str | None = None) -
     if version is None:
         raise ModelUnavailable(f"no {name}@{alias} in {settings.mlflow_tracking_uri}")
     try:
-        model = load_volatility_model(f"models:/{name}/{version.version}")
+        model = load_volatility_model(f"models:/{name}/{version.version}", settings.model_engine)
         metrics: dict[str, Any] = dict(client.get_run(version.run_id).data.metrics) if version.run_id else {}
         backtest = run_backtest_json(version.run_id) if version.run_id else None
     except Exception as exc:

@@ -33,6 +33,7 @@ from crypto_mlops.models.backtest import (
 )
 from crypto_mlops.models.base import STATE_FILE, VolatilityModel
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
+from crypto_mlops.models.engine import use_onnx
 from crypto_mlops.models.pooling import POOLED_BASES, PairPart
 from crypto_mlops.models.target import Split, chronological_split
 
@@ -93,10 +94,15 @@ def train_pooled(
     return pooled
 
 
-def load_pooled(directory: Path) -> PooledModel:
-    """A pooled model saved with `save(directory)`."""
+def load_pooled(directory: Path, engine: str = "torch") -> PooledModel:
+    """A pooled model saved with `save(directory)`; `engine` runs a pooled BiLSTM's net (`models/engine.py`)."""
     state = json.loads((directory / STATE_FILE).read_text())
-    model = make_pooled(state["name"])
+    if use_onnx(state["name"], directory, engine):
+        from crypto_mlops.models.bilstm_onnx import OnnxPooledBiLSTMModel  # numpy and onnxruntime only
+
+        model: Any = OnnxPooledBiLSTMModel()
+    else:
+        model = make_pooled(state["name"])
     restored: PooledModel = model.restore(state, directory)  # type: ignore[attr-defined]
     return restored
 

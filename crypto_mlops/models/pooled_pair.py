@@ -115,9 +115,12 @@ def bind(pooled: PooledModel, pair: str) -> PooledPairModel:
     return bound_class(pooled)(pooled, own_pair(pooled, pair))
 
 
-def load_bound(state: dict[str, Any], directory: Path) -> VolatilityModel:
-    """What `PooledPairModel.save` wrote in `directory` (`state`: its state.json); the catalog's loader."""
-    return bind(load_pooled(directory / INNER_DIR), str(state["params"]["pair"])).restore(state, directory)
+def load_bound(state: dict[str, Any], directory: Path, engine: str = "torch") -> VolatilityModel:
+    """What `PooledPairModel.save` wrote in `directory` (`state`: its state.json); the catalog's loader.
+
+    `engine`: what runs a pooled BiLSTM's net (`crypto_mlops.models.engine`)."""
+    pooled = load_pooled(directory / INNER_DIR, engine)
+    return bind(pooled, str(state["params"]["pair"])).restore(state, directory)
 
 
 register_kind(KIND, load_bound)

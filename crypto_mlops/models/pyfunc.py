@@ -1,4 +1,4 @@
-"""MLflow pyfunc wrapper: the fitted model's state (JSON + torch weights) as artifacts.
+"""MLflow pyfunc wrapper: the fitted model's state (JSON + torch weights, and the BiLSTM's net.onnx) as artifacts.
 
 The class lives in the installed package, so a loaded model needs no training-script globals;
 `predict` takes raw OHLCV candles and returns one RV24 forecast per origin.
@@ -6,6 +6,7 @@ The class lives in the installed package, so a loaded model needs no training-sc
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ from crypto_mlops.models.frames import clean_frame
 STATE_ARTIFACT = "model_state"
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy", "pandas", "scipy", "arch", "pydantic"]
 
+# The engine `load_context` loads with (MODEL_ENGINE), set by `load_volatility_model` around MLflow's load:
+# MLflow's own `model_config` only reaches models logged with one, and the registered ones were not.
+_ENGINE: ContextVar[str] = ContextVar("model_engine", default="torch")
+
 
 class VolatilityPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """Input: candles (`timestamp, open, high, low, close, volume`, or a DatetimeIndex).
@@ -40,7 +45,7 @@ class VolatilityPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-def
     model: VolatilityModel
 
     def load_context(self, context: Any) -> None:
-        self.model = load_model(Path(context.artifacts[STATE_ARTIFACT]))
+        self.model = load_model(Path(context.artifacts[STATE_ARTIFACT]), _ENGINE.get())
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         params = params or {}
@@ -87,13 +92,19 @@ def log_pyfunc(model: VolatilityModel, workdir: Path, registered_model_name: str
     return info
 
 
-def load_volatility_model(model_uri: str) -> VolatilityModel:
+def load_volatility_model(model_uri: str, engine: str = "torch") -> VolatilityModel:
     """Load the fitted model behind a pyfunc URI (runs:/..., models:/name@alias).
 
+    `engine` (MODEL_ENGINE: auto, torch, onnx) picks what runs a BiLSTM's net (`models/engine.py`); torch by
+    default, a model that can also be fitted again; serving (`inference.load_predictor`) passes the setting.
     MLflow's requirement check is skipped (`suppress_warnings`): it scans every installed distribution
     on each load, a quarter of a champion's load time, and the model's code is this installed package.
     """
-    loaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
+    token = _ENGINE.set(engine)
+    try:
+        loaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
+    finally:
+        _ENGINE.reset(token)
     python_model = loaded.unwrap_python_model()
     if not isinstance(python_model, VolatilityPyfunc):
         raise TypeError(f"{model_uri} is not a crypto-mlops volatility model")
