@@ -188,11 +188,9 @@ class Settings(BaseSettings):
     model_engine: Literal["auto", "torch", "onnx"] = Field(
         "auto",
         alias="MODEL_ENGINE",
-        description="What runs a served BiLSTM's network. auto: ONNX Runtime when the registered model has "
-        "net.onnx (written at save when the onnx extra is installed) and onnxruntime is importable, else "
-        "torch; onnx: ONNX Runtime only, and loading refuses with the fix (install crypto-mlops[onnx], or "
-        "register the model again) when it cannot; torch: torch, as before. ONNX Runtime serves without "
-        "importing torch (docs/footprint.md). Other models load the same under every engine.",
+        description="What runs a served BiLSTM's net. auto: ONNX Runtime when the model has net.onnx and onnxruntime "
+        "is installed, else torch; onnx: ONNX Runtime, or a refusal naming the fix (pip install 'crypto-mlops[onnx]', "
+        "register the model again); torch: torch. Other models load the same under every engine.",
     )
 
     # --- database (history) --------------------------------------------------------------
