@@ -4,7 +4,9 @@ The names are the column names of the backtest table and predictions file and th
 in a model's state. This module imports only the base class; `crypto_mlops.models.zoo` imports
 every model module, so the catalog is complete once the zoo is imported. Models with a heavy module
 (torch) are listed in `LAZY` and imported the first time they are asked for by name, so a process
-that serves a baseline never loads torch.
+that serves a baseline never loads torch. `load_model(directory, engine)` reads a saved model back; with
+engine `auto` or `onnx` (MODEL_ENGINE) a BiLSTM saved with `net.onnx` comes back torch-free
+(`models/bilstm_onnx.py`, registered in `ONNX_LOADERS`).
 """
 
 from __future__ import annotations
