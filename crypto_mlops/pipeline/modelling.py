@@ -5,7 +5,8 @@ Every step works on each pair of the run (PIPELINE_SYMBOLS; the default pair fir
 trained on its own candles, gated on its own validation window against the model serving it now
 (`champion-<pair>`, else the global `champion`) and promoted to its own alias `champion-<pair>`
 (the default pair also moves `champion`, as before pairs existed). An outcome's `details` is the
-first pair's, `other_pairs` the rest.
+first pair's, `other_pairs` the rest. With PIPELINE_TRAIN_POOLED and 2+ pairs, train fits one pooled
+model over all of them instead (`pipeline.pooled`); evaluate and deploy still work per pair.
 
 train     applies the retrain rule to each pair; where it says so, trains every baseline and the
           candidate (`train_and_register(register=False)`: one MLflow run with params, losses,
