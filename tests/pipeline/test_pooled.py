@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from crypto_mlops.config import TrainingSettings
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.models.registry import alias_map, get_client
-from crypto_mlops.pipeline import layout, pooled
+from crypto_mlops.pipeline import layout, pooled, tasks
 from crypto_mlops.pipeline.manifests import DeployOutcome, EvaluateOutcome, TrainOutcome
 from crypto_mlops.pipeline.runner import run_pipeline
 from crypto_mlops.pipeline.store import open_store
@@ -107,6 +107,10 @@ def test_one_pooled_model_is_trained_then_gated_and_promoted_per_pair(
         assert outcome.key == layout.run_key(summary.run_id, f"{outcome.step}.json")
         stored = kind.model_validate(store.get_json(layout.MODELS, outcome.key))
         assert _text(stored) == _text(outcome)  # as text: the backtest tables hold NaN, which never equals itself
+
+    # the Airflow task wrappers take the train step's JSON as it is passed between tasks
+    evaluated = EvaluateOutcome.model_validate(tasks.evaluate(json.loads(_text(summary.train))))
+    assert [e.pooled_pairs for e in evaluated.pairs] == [run.pairs, run.pairs]
 
     # a second run with no new candles: the run as a whole does not retrain, and says so per pair
     again = run_pipeline(symbols=PAIRS, source="csv", csv_paths=paths, reload_api=False)
