@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from pydantic import BaseModel
 
@@ -17,16 +18,19 @@ from crypto_mlops.pipeline import layout, pooled, tasks
 from crypto_mlops.pipeline.manifests import DeployOutcome, EvaluateOutcome, TrainOutcome
 from crypto_mlops.pipeline.runner import run_pipeline
 from crypto_mlops.pipeline.store import open_store
-from tests.pipeline.conftest import candles, write_csv
+from tests.pipeline.conftest import END, candles, write_csv
 
 PAIRS = ["ETH/USDT", "BTC/USDT"]
+BTC_LATER = 30  # hours of BTC candles a third run finds (>= PIPELINE_MIN_NEW_HOURS: BTC asks to retrain)
 
 
-def _paths(workdir: Path) -> dict[str, str]:
-    """Seeds where the pooled har_xsq beats ETH's best baseline (garch) but not BTC's (both on their windows)."""
+def _paths(workdir: Path, btc_new_hours: int = 0) -> dict[str, str]:
+    """Seeds where the pooled har_xsq beats ETH's best baseline but not BTC's (both on their windows); BTC's
+    file may hold `btc_new_hours` more candles of the same series (a later run's new data)."""
+    btc = candles(4000 + BTC_LATER, seed=1, end=END + pd.Timedelta(hours=BTC_LATER))
     return {
         "ETH/USDT": str(write_csv(candles(4000, seed=2), workdir / "eth.csv")),
-        "BTC/USDT": str(write_csv(candles(4000, seed=1), workdir / "btc.csv")),
+        "BTC/USDT": str(write_csv(btc.iloc[: 4000 + btc_new_hours], workdir / "btc.csv")),
     }
 
 
@@ -119,6 +123,17 @@ def test_one_pooled_model_is_trained_then_gated_and_promoted_per_pair(
     assert again.train.reason.startswith("no retrain (pooled over BTC/USDT, ETH/USDT)")
     assert "BTC/USDT: no new candles" in again.train.reason and "ETH/USDT: no new candles" in again.train.reason
     assert alias_map(get_client(), "crypto-predictor") == aliases
+
+    # new candles for BTC only: BTC asks to retrain, so the run retrains the pooled model on both pairs
+    third = run_pipeline(symbols=PAIRS, source="csv", csv_paths=_paths(workdir, BTC_LATER), reload_api=False)
+    assert third.status == "succeeded", third.reason
+    assert third.train is not None and third.train.done and third.train.pooled is not None
+    btc_details, eth_details = third.train.pairs
+    assert btc_details.decision.retrain and not eth_details.decision.retrain
+    assert btc_details.trained is not None and eth_details.trained is not None  # one fit: both pairs trained
+    assert "because BTC/USDT: 30 h of new candles" in third.train.reason
+    assert "ETH/USDT: no new" not in third.train.reason  # only the pairs that asked are the reason
+    assert third.train.pooled.mlflow_run_id != run.mlflow_run_id
 
 
 def test_a_candidate_that_cannot_be_pooled_fails_before_any_extract(
