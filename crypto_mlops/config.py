@@ -79,6 +79,11 @@ class TrainingSettings(BaseSettings):
     max_bars: int = Field(0, ge=0, description="Train on the newest N candles only (0 = all history).")
     max_seconds: float | None = Field(None, description="Stop BiLSTM training after this many seconds.")
     train_frac: float = Field(0.7, gt=0.3, lt=0.95, description="Share of the candles used for fitting.")
+    pooled: bool = Field(
+        False,
+        description="With 2+ pairs: train ONE model of `candidate` (har_x | har_xsq | bilstm) over all the run's "
+        "pairs, then gate and promote it per pair (champion-<pair>); false: one model per pair.",
+    )
 
 
 class StackSettings(BaseSettings):

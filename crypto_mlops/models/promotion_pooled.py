@@ -10,6 +10,10 @@ promotion path (`crypto_mlops.models.promotion`):
    `pooled.pair`, `pooled.pairs`), gates it, and on a win moves `champion-<pair>` (and `champion`
    for the default pair).
 
+`promote_pair` runs both at once (the CLI's `train --promote`). The pipeline runs them in two steps: its
+train step registers `bound_model` (no alias moves), evaluate calls `score_pair` (step 1) and deploy
+`promote_scored` (step 2) with the registered version.
+
 Only the pooled model is a contender: when it loses and the pair's best baseline would beat the
 champion, that is reported, not registered (a per-pair `crypto-mlops train` registers baselines).
 """
@@ -20,10 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from crypto_mlops.config import Settings, get_settings
 from crypto_mlops.models.baselines import BASELINES
 from crypto_mlops.models.gate import GateDecision, WindowScores, score_window
-from crypto_mlops.models.pooled_pair import bind
+from crypto_mlops.models.pooled_pair import PooledPairModel, bind
 from crypto_mlops.models.promotion import Contenders, PromotionResult, champion_forecast, promote
 from crypto_mlops.models.provenance import Provenance
 from crypto_mlops.models.registry import get_client, is_default_pair, pair_slug
@@ -65,21 +71,46 @@ class PairPromotion:
         }
 
 
+def bound_model(trained: PooledTrainResult, pair: str) -> PooledPairModel:
+    """The pooled model of `trained` bound to `pair`, its confidence calibrated on `pair`'s validation window."""
+    backtest, prepared = trained.backtests[pair], trained.prepared[pair]
+    bound = bind(trained.model, pair)
+    bound.calibrate(prepared.features, prepared.target, prepared.features.index.isin(backtest.predictions.index))
+    return bound
+
+
+def score_pair(
+    predictions: pd.DataFrame, features: pd.DataFrame, candidate: str, pair: str, settings: Settings | None = None
+) -> WindowScores:
+    """Step 1 on one pair: its champion re-forecast at the window's origins (`predictions`: `realized` and one
+    column per model), scored with the bound model (column `candidate`) and every baseline of the window."""
+    baselines = [name for name in predictions.columns if name in BASELINES]
+    champion = champion_forecast(predictions.index, features, settings, [pair])
+    return score_window(predictions, candidate, baselines, champion)
+
+
+def promote_scored(
+    scores: WindowScores, contenders: Contenders, pair: str, settings: Settings | None = None, reason_prefix: str = ""
+) -> PromotionResult:
+    """Step 2 on one pair: `promotion.promote` on `pair`'s aliases, then the decision as a per-pair tag of the
+    training's run (one run, one pooled model, several pairs)."""
+    settings = settings or get_settings()
+    result = promote(scores, contenders, settings, reason_prefix=reason_prefix, pairs=[pair])
+    if result.candidate is not None and contenders.provenance is not None:
+        reason = result.candidate.decision.reason
+        get_client(settings).set_tag(contenders.provenance.mlflow_run_id, f"gate.decision.{pair_slug(pair)}", reason)
+    return result
+
+
 def promote_pair(trained: PooledTrainResult, pair: str, settings: Settings | None = None) -> PairPromotion:
     """Gate the pooled model of `trained`, bound to `pair`, against `pair`'s champion on `pair`'s window."""
     settings = settings or get_settings()
-    backtest, prepared = trained.backtests[pair], trained.prepared[pair]
-    bound = bind(trained.model, pair)
-    window = backtest.predictions.index
-    bound.calibrate(prepared.features, prepared.target, prepared.features.index.isin(window))
-    baselines = [name for name in backtest.predictions.columns if name in BASELINES]
-    champion = champion_forecast(window, prepared.features, settings, [pair])
-    scores = score_window(backtest.predictions, bound.name, baselines, champion)
+    bound = bound_model(trained, pair)
+    scores = score_pair(
+        trained.backtests[pair].predictions, trained.prepared[pair].features, bound.name, pair, settings
+    )
     provenance = Provenance.of(trained.fingerprints[pair], trained.run_id)
-    result = promote(scores, Contenders(models={bound.name: bound}, provenance=provenance), settings, pairs=[pair])
-    if result.candidate is not None:  # one run, one pooled model, several pairs: a decision tag per pair
-        reason = result.candidate.decision.reason
-        get_client(settings).set_tag(trained.run_id, f"gate.decision.{pair_slug(pair)}", reason)
+    result = promote_scored(scores, Contenders(models={bound.name: bound}, provenance=provenance), pair, settings)
     return PairPromotion(pair, scores, result)
 
 

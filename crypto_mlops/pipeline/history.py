@@ -6,6 +6,7 @@ commit the same candles only produce duplicates that `load_history` drops.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -49,3 +50,23 @@ def last_training(store: Store, series: str) -> dict[str, Any] | None:
     """The newest training-log entry of a series (what data the last training used)."""
     entries = _json_objects(store, layout.MODELS, f"training-log/{series}/")
     return max(entries, key=lambda entry: (entry["data_end"], entry["run_id"])) if entries else None
+
+
+def record_training(
+    store: Store, series: str, run_id: str, symbol: str, candles: pd.DataFrame, mlflow_run_id: str, version: str
+) -> None:
+    """Write the training-log entry of a series: which candles this run trained on (read by `last_training`)."""
+    store.put_json(
+        layout.MODELS,
+        layout.SeriesKeys.of(series, run_id).training_log,
+        {
+            "run_id": run_id,
+            "symbol": symbol,
+            "data_start": candles.index[0].isoformat(),
+            "data_end": candles.index[-1].isoformat(),
+            "rows": len(candles),
+            "mlflow_run_id": mlflow_run_id,
+            "candidate_version": version,
+            "trained_at": datetime.now(UTC).isoformat(),
+        },
+    )

@@ -28,7 +28,7 @@ from crypto_mlops.data.schema import (
     timeframe_hours,
 )
 from crypto_mlops.features import compute_features
-from crypto_mlops.pipeline import history, layout
+from crypto_mlops.pipeline import history, layout, pooled
 from crypto_mlops.pipeline.errors import ValidationFailed
 from crypto_mlops.pipeline.manifests import RunContext, SymbolManifest
 from crypto_mlops.pipeline.store import Store, open_store
@@ -61,7 +61,8 @@ def plan_run(
     csv_paths: dict[str, str] | None = None,
     settings: Settings | None = None,
 ) -> RunContext:
-    """Resolve what a run works on; fails fast (InvalidInput) on unknown sources, symbols or files."""
+    """Resolve what a run works on; fails fast (InvalidInput) on unknown sources, symbols or files, or on a
+    pooled run (PIPELINE_TRAIN_POOLED) whose candidate cannot be pooled."""
     settings = settings or get_settings()
     psettings = PipelineSettings()
     source = source or psettings.source or settings.data_source
@@ -71,6 +72,7 @@ def plan_run(
     timeframe_hours(timeframe)
     names = [normalize_symbol(s) for s in (symbols or psettings.symbol_list(settings.default_symbol))]
     names = list(dict.fromkeys(names))
+    pooled.check(names)  # a pooled run's candidate must be poolable: say so before any candle is fetched
     paths: dict[str, str] = {}
     if source == "csv":
         given = {normalize_symbol(k): v for k, v in (csv_paths or {}).items()}

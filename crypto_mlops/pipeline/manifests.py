@@ -89,6 +89,10 @@ class TrainedModels(BaseModel):
     frame_key: str = Field(description="models-bucket key of the candles trained on.")
     timeframe: str
     backtest: dict[str, Any] = Field(description="The backtest's split, metric table and fit seconds.")
+    pooled_pairs: list[str] = Field(
+        default_factory=list,
+        description="A pooled training: every pair of the model `candidate` is bound to (empty: a per-pair model).",
+    )
 
 
 class TrainDetails(BaseModel):
@@ -100,8 +104,17 @@ class TrainDetails(BaseModel):
     trained: TrainedModels | None = None
 
 
+class PooledTraining(BaseModel):
+    """A pooled train step (PIPELINE_TRAIN_POOLED): one model fitted on every pair, then bound to each."""
+
+    mlflow_run_id: str = Field(description="The one MLflow run of the pooled fit (tag `pooled.pairs`).")
+    candidate: str = Field(description="The pooled model's name, e.g. har_xsq_pooled.")
+    pairs: list[str]
+
+
 class TrainOutcome(StepOutcome):
     step: Literal["train"] = "train"
+    pooled: PooledTraining | None = Field(None, description="Set when one pooled model was trained for all pairs.")
     details: TrainDetails | None = Field(None, description="The first pair's (the default pair when listed).")
     other_pairs: list[TrainDetails] = Field(default_factory=list, description="Every other pair, in run order.")
 
@@ -116,6 +129,7 @@ class Evaluation(WindowScores):
     candidate_version: str
     baseline_version: str | None = None
     provenance: Provenance
+    pooled_pairs: list[str] = Field(default_factory=list, description="As `TrainedModels.pooled_pairs`.")
 
 
 class EvaluateOutcome(StepOutcome):

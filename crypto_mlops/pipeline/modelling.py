@@ -5,7 +5,8 @@ Every step works on each pair of the run (PIPELINE_SYMBOLS; the default pair fir
 trained on its own candles, gated on its own validation window against the model serving it now
 (`champion-<pair>`, else the global `champion`) and promoted to its own alias `champion-<pair>`
 (the default pair also moves `champion`, as before pairs existed). An outcome's `details` is the
-first pair's, `other_pairs` the rest.
+first pair's, `other_pairs` the rest. With PIPELINE_TRAIN_POOLED and 2+ pairs, train fits one pooled
+model over all of them instead (`pipeline.pooled`); evaluate and deploy still work per pair.
 
 train     applies the retrain rule to each pair; where it says so, trains every baseline and the
           candidate (`train_and_register(register=False)`: one MLflow run with params, losses,
@@ -24,7 +25,6 @@ deploy    step 2 (`promotion.promote`): the candidate must beat the best baselin
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
@@ -33,7 +33,7 @@ from crypto_mlops.data.market import MarketData
 from crypto_mlops.data.schema import normalize_symbol
 from crypto_mlops.models.provenance import ROLE_BASELINE, ROLE_CANDIDATE, Provenance
 from crypto_mlops.models.registry import current_champion, target_aliases
-from crypto_mlops.pipeline import history, layout, retrain
+from crypto_mlops.pipeline import history, layout, pooled, retrain
 from crypto_mlops.pipeline.errors import PipelineFailed
 from crypto_mlops.pipeline.ingest import series_of
 from crypto_mlops.pipeline.manifests import (
@@ -123,14 +123,19 @@ def train(
         return _record(store, outcome)
     parts: list[tuple[str, str]] = []
     details: list[TrainDetails] = []
-    for manifest in ordered:
-        step = on_step
-        if on_step is not None and len(ordered) > 1:
-            step = partial(_prefixed, on_step, manifest.symbol)
-        others = [n for n in names if n != manifest.symbol]
-        pair, reason = _train_pair(context, manifest, others, store, settings, training, step)
-        details.append(pair)
-        parts.append((manifest.symbol, reason))
+    if pooled.is_pooled(names, training):  # one model over every pair (PIPELINE_TRAIN_POOLED)
+        bilstm = _bilstm_config(training) if training.candidate.startswith("bilstm") else None
+        details, reason, outcome.pooled = pooled.train(context, ordered, store, settings, training, bilstm, on_step)
+        parts.append(("", reason))
+    else:
+        for manifest in ordered:
+            step = on_step
+            if on_step is not None and len(ordered) > 1:
+                step = partial(_prefixed, on_step, manifest.symbol)
+            others = [n for n in names if n != manifest.symbol]
+            pair, reason = _train_pair(context, manifest, others, store, settings, training, step)
+            details.append(pair)
+            parts.append((manifest.symbol, reason))
     outcome.details, outcome.other_pairs = details[0], details[1:]
     outcome.done = any(d.trained is not None for d in details)
     outcome.reason = _joined(parts)
@@ -195,20 +200,7 @@ def _train_pair(
     baseline_version = None
     if best_baseline != training.candidate:
         baseline_version = register_version(backtest.models[best_baseline], provenance, ROLE_BASELINE, settings)
-    store.put_json(
-        layout.MODELS,
-        layout.SeriesKeys.of(series, context.run_id).training_log,
-        {
-            "run_id": context.run_id,
-            "symbol": symbol,
-            "data_start": candles.index[0].isoformat(),
-            "data_end": candles.index[-1].isoformat(),
-            "rows": len(candles),
-            "mlflow_run_id": result.run_id,
-            "candidate_version": candidate_version,
-            "trained_at": datetime.now(UTC).isoformat(),
-        },
-    )
+    history.record_training(store, series, context.run_id, symbol, candles, result.run_id, candidate_version)
     details.trained = TrainedModels(
         provenance=provenance,
         candidate=training.candidate,
@@ -271,6 +263,7 @@ def _evaluate_pair(symbol: str, models: TrainedModels, store: Store, settings: S
         candidate_version=models.candidate_version,
         baseline_version=models.baseline_version,
         provenance=models.provenance,
+        pooled_pairs=models.pooled_pairs,
     )
 
 
@@ -303,13 +296,17 @@ def deploy(evaluated: EvaluateOutcome, store: Store | None = None, settings: Set
 def _deploy_pair(scores: Evaluation, run_id: str, settings: Settings) -> tuple[Deployment, bool]:
     """The gate for one pair's evaluation: its deployment record, and whether a model was promoted."""
     from crypto_mlops.models.promotion import Contenders, promote
+    from crypto_mlops.models.promotion_pooled import promote_scored
 
     versions = {scores.candidate: scores.candidate_version}
     if scores.baseline_version:
         versions[scores.best_baseline] = scores.baseline_version
     contenders = Contenders(versions=versions, provenance=scores.provenance)
-    result = promote(scores, contenders, settings, reason_prefix=f"pipeline {run_id}: ")
     symbol = scores.provenance.symbol
+    if scores.pooled_pairs:  # a pooled model bound to this pair: also tags the pooled run with this pair's decision
+        result = promote_scored(scores, contenders, symbol, settings, reason_prefix=f"pipeline {run_id}: ")
+    else:
+        result = promote(scores, contenders, settings, reason_prefix=f"pipeline {run_id}: ")
     if result.refused:
         refused = Deployment(champion_version=result.champion_after, symbol=symbol, aliases=result.aliases)
         refused.reason = result.refused
