@@ -70,3 +70,15 @@ def record_training(
             "trained_at": datetime.now(UTC).isoformat(),
         },
     )
+
+
+def store_training_inputs(
+    store: Store, run_id: str, slug: str, predictions: pd.DataFrame, candles: pd.DataFrame
+) -> tuple[str, str]:
+    """The validation forecasts and the training candles of one pair's training (evaluate reads them back):
+    their keys in the models bucket."""
+    window_key = layout.run_key(run_id, f"{slug}/validation-forecasts.parquet")
+    store.put_parquet(layout.MODELS, window_key, predictions)
+    frame_key = layout.run_key(run_id, f"{slug}/training-candles.parquet")
+    store.put_parquet(layout.MODELS, frame_key, candles)
+    return window_key, frame_key

@@ -191,10 +191,9 @@ def _train_pair(
         raise PipelineFailed("train", f"cannot train on {len(candles)} candles of {symbol}: {exc}") from exc
     backtest = result.backtest
     best_baseline = backtest.best([n for n in BASELINES if n in backtest.models])["model"]
-    window_key = layout.run_key(context.run_id, f"{manifest.slug}/validation-forecasts.parquet")
-    store.put_parquet(layout.MODELS, window_key, backtest.predictions)
-    frame_key = layout.run_key(context.run_id, f"{manifest.slug}/training-candles.parquet")
-    store.put_parquet(layout.MODELS, frame_key, candles)
+    window_key, frame_key = history.store_training_inputs(
+        store, context.run_id, manifest.slug, backtest.predictions, candles
+    )
     provenance = Provenance.of(result.fingerprint, result.run_id, pipeline_run_id=context.run_id)
     candidate_version = register_version(backtest.models[training.candidate], provenance, ROLE_CANDIDATE, settings)
     baseline_version = None

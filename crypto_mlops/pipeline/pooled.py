@@ -133,10 +133,9 @@ def _fit(
     for manifest, pair in zip(manifests, details, strict=True):
         backtest, candles = result.backtests[pair.symbol], frames[pair.symbol]
         bound = bound_model(result, pair.symbol)
-        window_key = layout.run_key(context.run_id, f"{manifest.slug}/validation-forecasts.parquet")
-        store.put_parquet(layout.MODELS, window_key, backtest.predictions)
-        frame_key = layout.run_key(context.run_id, f"{manifest.slug}/training-candles.parquet")
-        store.put_parquet(layout.MODELS, frame_key, candles)
+        window_key, frame_key = history.store_training_inputs(
+            store, context.run_id, manifest.slug, backtest.predictions, candles
+        )
         provenance = Provenance.of(result.fingerprints[pair.symbol], result.run_id, pipeline_run_id=context.run_id)
         version = register_version(bound, provenance, ROLE_CANDIDATE, settings)
         best_baseline = backtest.best([n for n in BASELINES if n in backtest.models])["model"]
