@@ -44,6 +44,8 @@ class VolatilityModel(ABC):
     # A model that wraps another (a pooled model bound to one pair) is saved with this kind, and
     # `catalog.load_model` reads it back through the loader registered for it; "" for the catalog's models.
     saved_kind: ClassVar[str] = ""
+    # What computes its forecasts once fitted (shown by the service): numpy, torch or onnxruntime.
+    engine: str = "numpy"
 
     def __init__(self) -> None:
         self.bar_hours = 1.0

@@ -59,6 +59,7 @@ class _Arrays:
 class BiLSTMModel(VolatilityModel):
     name = "bilstm"
     model_type = "bilstm"
+    engine = "torch"
     inputs: ClassVar[tuple[str, ...]] = BILSTM_INPUTS
 
     def __init__(self, config: BiLSTMConfig | None = None) -> None:

@@ -41,6 +41,7 @@ class OnnxBiLSTMModel(VolatilityModel):
 
     name = "bilstm"
     model_type = "bilstm"
+    engine = "onnxruntime"
     inputs: ClassVar[tuple[str, ...]] = BILSTM_INPUTS
 
     def __init__(self) -> None:

@@ -59,6 +59,7 @@ class Predictor(Protocol):
     metrics: dict[str, Any]
     backtest: dict[str, Any] | None
     sequence_length: int | None
+    engine: str  # what computes the forecasts: numpy, torch or onnxruntime
     feature_columns: list[str]
 
     def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> MLPrediction:

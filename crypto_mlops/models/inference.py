@@ -105,6 +105,7 @@ class ModelPredictor:
         self.backtest = backtest
         self.refit_on_frame = refit_on_frame
         self.sequence_length = model.sequence_length
+        self.engine = model.engine
         self.feature_columns = list(model.inputs)
 
     def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> MLPrediction:

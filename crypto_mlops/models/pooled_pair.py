@@ -41,7 +41,7 @@ class PooledPairModel(VolatilityModel):
         self.pair = pair
         if pooled is not None:
             inner = _model(pooled)
-            self.bar_hours, self.fitted = inner.bar_hours, inner.fitted
+            self.bar_hours, self.fitted, self.engine = inner.bar_hours, inner.fitted, inner.engine
 
     @property
     def sequence_length(self) -> int | None:
@@ -79,6 +79,7 @@ class PooledPairModel(VolatilityModel):
         if self.pooled is None:  # `load` binds before restoring; a bare restore reads the pooled model here
             self.pooled = load_pooled(directory / INNER_DIR)
         own_pair(self.pooled, self.pair)
+        self.engine = _model(self.pooled).engine
 
 
 def _model(pooled: PooledModel | None) -> VolatilityModel:

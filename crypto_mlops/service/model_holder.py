@@ -184,6 +184,7 @@ class ModelHolder:
             metrics=_jsonable(metrics),
             sequence_length=predictor.sequence_length if predictor else None,
             feature_columns=list(predictor.feature_columns) if predictor else [],
+            engine=predictor.engine if predictor else None,
             fallback=self.fallback,
             fallback_reason=self.fallback_reason,
             model_uri=self.model_uri,

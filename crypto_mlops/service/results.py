@@ -188,6 +188,9 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     sequence_length: int | None = None
     feature_columns: list[str] = Field(default_factory=list)
+    engine: str | None = Field(
+        None, description="What computes the forecasts: numpy (linear and GARCH models), torch or onnxruntime."
+    )
     fallback: bool = Field(description="True when serving the HAR baseline because no champion could be loaded.")
     fallback_reason: str | None = None
     model_uri: str

@@ -128,6 +128,7 @@ def test_model_info(client: TestClient) -> None:
     assert body["model_loaded"] is True and body["model_name"]
     assert body["model_uri"] == "models:/crypto-predictor@champion"
     assert body["fallback"] is True and body["fallback_reason"]
+    assert body["engine"] == "numpy"  # the HAR baseline
 
 
 def test_reload_needs_api_key(client: TestClient) -> None:

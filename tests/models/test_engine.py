@@ -67,6 +67,7 @@ def test_load_predictor_serves_the_registered_champion_with_the_engine_of_model_
 ) -> None:
     monkeypatch.chdir(tmp_path)  # embedded registry: ./mlruns artifacts beside the SQLite file
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # mlflow.set_tracking_uri exports it: restored after the test
     settings = Settings(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT="engine-test")
     client = get_client(settings)
     mlflow.set_experiment(settings.mlflow_experiment)
@@ -82,5 +83,6 @@ def test_load_predictor_serves_the_registered_champion_with_the_engine_of_model_
     for engine, cls in (("onnx", OnnxBiLSTMModel), ("torch", BiLSTMModel), ("auto", OnnxBiLSTMModel)):
         predictor = load_predictor(settings.model_copy(update={"model_engine": engine}))
         assert type(predictor.model) is cls and predictor.model_type == "bilstm"
+        assert predictor.engine == ("torch" if engine == "torch" else "onnxruntime")  # what model info shows
         answers[engine] = predictor.predict(candles, "synthetic").predicted_rv_24h
     np.testing.assert_allclose(answers["onnx"], answers["torch"], rtol=1e-5)

@@ -22,6 +22,7 @@ class Named:
     backtest: dict[str, Any] | None = None
     sequence_length: int | None = None
     feature_columns: list[str] = field(default_factory=list)
+    engine: str = "numpy"
 
     def predict(self, frame: pd.DataFrame, source: str, bar_hours: float = 1.0) -> Any:
         raise NotImplementedError
