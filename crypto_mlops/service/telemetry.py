@@ -145,11 +145,11 @@ class _ModelsCollector(Collector):
         family = GaugeMetricFamily(
             "crypto_served_model_info",
             "Every loaded model by the registry alias it serves for (value 1; labels say which).",
-            labels=["alias", "model_name", "model_version", "model_type", "fallback"],
+            labels=["alias", "model_name", "model_version", "model_type", "engine", "fallback"],
         )
         for alias, predictor, fallback in self._served():
             labels = [alias, str(predictor.model_name), str(predictor.model_version), str(predictor.model_type)]
-            family.add_metric([*labels, str(fallback).lower()], 1)
+            family.add_metric([*labels, str(predictor.engine), str(fallback).lower()], 1)
         yield family
 
 

@@ -247,7 +247,7 @@ def test_prometheus_lists_the_model_serving_each_loaded_alias(two_pair_service: 
     assert len(served) == 2, text
     assert 'alias="champion"' in served[0] and 'model_type="har"' in served[0]
     assert 'alias="champion-ethusdt"' in served[1] and 'model_type="ewma"' in served[1]
-    assert all('fallback="false"' in line and line.endswith(" 1.0") for line in served)
+    assert all('engine="numpy"' in line and 'fallback="false"' in line and line.endswith(" 1.0") for line in served)
 
 
 def test_rest_and_graphql_model_info_take_a_symbol(two_pair_service: Any) -> None:
