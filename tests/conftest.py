@@ -56,12 +56,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_settings() -> Iterator[None]:
-    """Settings are cached per process; clear the cache so a test's monkeypatched env applies."""
+    """Settings are cached per process; clear the cache so a test's monkeypatched env applies.
+
+    `mlflow.set_tracking_uri` (called by `registry.get_client`) also exports MLFLOW_TRACKING_URI, so a
+    test that points the registry elsewhere without monkeypatching the variable would hand its private
+    registry to every later test: the registry URI is put back after each test.
+    """
     from crypto_mlops.config import get_settings
 
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    if tracking_uri is not None and os.environ.get("MLFLOW_TRACKING_URI") != tracking_uri:
+        import sys
+
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+        if "mlflow" in sys.modules:
+            sys.modules["mlflow"].set_tracking_uri(tracking_uri)
+            sys.modules["mlflow"].set_registry_uri(tracking_uri)
 
 
 @pytest.fixture(scope="session")
