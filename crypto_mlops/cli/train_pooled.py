@@ -74,6 +74,8 @@ def promotion_line(p: PairPromotion) -> str:
         return f"{p.pair}: {p.result.refused}"
     reason = p.decision.reason if p.decision else "not gated"
     head = f"{p.pair}: {p.scores.candidate} → version {p.version}: {reason}"
+    if p.baseline_promoted:
+        return f"{head}; best baseline {p.baseline_promoted} promoted instead: {aliases} → v{p.result.champion_after}"
     if p.moved:
         return f"{head}; {aliases} → v{p.result.champion_after}"
     before = f"v{p.result.champion_before}" if p.result.champion_before else "a baseline"

@@ -14,8 +14,8 @@ promotion path (`crypto_mlops.models.promotion`):
 train step registers `bound_model` (no alias moves), evaluate calls `score_pair` (step 1) and deploy
 `promote_scored` (step 2) with the registered version.
 
-Only the pooled model is a contender: when it loses and the pair's best baseline would beat the
-champion, that is reported, not registered (a per-pair `crypto-mlops train` registers baselines).
+As in a per-pair training, when the bound model loses, the pair's best baseline (fitted on that pair
+alone in the same run) is gated next and registered only if it becomes the pair's champion.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ class PairPromotion:
     def moved(self) -> bool:
         return self.result.promoted is not None
 
+    @property
+    def baseline_promoted(self) -> str | None:
+        """The pair's best baseline when it, not the bound model, became the pair's champion."""
+        baseline = self.result.baseline
+        return self.scores.best_baseline if baseline is not None and baseline.decision.promote else None
+
     def summary(self) -> dict[str, Any]:
         return {
             "pair": self.pair,
@@ -66,6 +72,7 @@ class PairPromotion:
             "champion_after": self.result.champion_after,
             "aliases": self.result.aliases,
             "moved": self.moved,
+            "baseline_promoted": self.baseline_promoted,
             "refused": self.result.refused,
             "notes": self.scores.notes,
         }
@@ -110,7 +117,9 @@ def promote_pair(trained: PooledTrainResult, pair: str, settings: Settings | Non
         trained.backtests[pair].predictions, trained.prepared[pair].features, bound.name, pair, settings
     )
     provenance = Provenance.of(trained.fingerprints[pair], trained.run_id)
-    result = promote_scored(scores, Contenders(models={bound.name: bound}, provenance=provenance), pair, settings)
+    fitted = trained.backtests[pair].models  # the pair's own baselines: the fallback when the bound model loses
+    models = {name: fitted[name] for name in BASELINES if name in fitted} | {bound.name: bound}
+    result = promote_scored(scores, Contenders(models=models, provenance=provenance), pair, settings)
     return PairPromotion(pair, scores, result)
 
 

@@ -19,13 +19,14 @@ from typer.testing import CliRunner
 
 from crypto_mlops.api.app import create_app
 from crypto_mlops.cli.main import app as cli_app
+from crypto_mlops.cli.train_pooled import promotion_line
 from crypto_mlops.config import Settings
 from crypto_mlops.data.market import MarketData
 from crypto_mlops.data.sources.synthetic import simulate
 from crypto_mlops.models import zoo
 from crypto_mlops.models.inference import load_predictor
 from crypto_mlops.models.pooled_pair import PooledPairModel
-from crypto_mlops.models.promotion_pooled import PairPromotion, promote_pooled
+from crypto_mlops.models.promotion_pooled import PairPromotion, promote_pair, promote_pooled
 from crypto_mlops.models.registry import alias_map, get_client
 from crypto_mlops.models.training import train_and_register
 from crypto_mlops.models.training_pooled import PooledTrainResult, train_pooled_logged
@@ -116,6 +117,28 @@ def test_ml_signal_for_eth_serves_the_pooled_model(promoted: Promoted, tmp_path:
         "1",
         "near_oracle",
     )
+
+
+def test_a_pair_where_the_bound_model_loses_gets_its_best_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in a per-pair training: the bound model is gated first, then the pair's own best baseline."""
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    settings = Settings(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT="pooled-fallback", DEFAULT_SYMBOL="SOL/USDT")
+    trained = train_pooled_logged(_markets(), settings, candidate="har_xsq", models=["har", "ewma"])
+    table = trained.backtests["ETH/USDT"].predictions
+    table["har_xsq_pooled"] *= 3.0  # a forecast three times too high loses on ETH's window
+    eth = promote_pair(trained, "ETH/USDT", settings)
+    assert eth.decision is not None and not eth.decision.promote
+    best = eth.scores.best_baseline
+    assert best in {"har", "ewma"} and eth.baseline_promoted == best and eth.moved
+    assert eth.result.baseline is not None and eth.result.champion_after == eth.result.baseline.version
+    tags = get_client(settings).get_model_version(settings.model_name, eth.result.champion_after).tags
+    assert tags["model_type"] == best and tags["data.pairs"] == "ETH/USDT" and "pooled.pair" not in tags
+    assert alias_map(get_client(settings), settings.model_name) == {"champion-ethusdt": eth.result.champion_after}
+    assert f"best baseline {best} promoted instead: champion-ethusdt → v" in promotion_line(eth)
 
 
 def test_train_promote_on_the_cli_prints_each_pair_s_decision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
