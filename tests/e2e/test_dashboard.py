@@ -65,7 +65,8 @@ def test_dashboard_renders_charts_with_data(service: CryptoService, tmp_path: Pa
             # Side-by-side signals, model info, disclaimer.
             assert page.locator("#heuristic .big").inner_text().strip() != ""
             assert "%" in page.locator("#ml .big").inner_text()
-            assert "har" in page.locator("#model-info").inner_text().lower()
+            model_info = page.locator("#model-info").inner_text().lower()
+            assert "har" in model_info and "engine" in model_info and "numpy" in model_info
             assert page.locator("#disclaimer").is_visible()
             assert "Research only" in page.locator("#disclaimer").inner_text()
 

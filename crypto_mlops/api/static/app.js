@@ -161,6 +161,7 @@ function renderModel(info) {
     <div class="row"><span>name</span><span>${esc(info.model_name)}</span></div>
     <div class="row"><span>version</span><span>${esc(info.model_version)}</span></div>
     <div class="row"><span>type</span><span>${esc(info.model_type)}</span></div>
+    <div class="row"><span>engine</span><span>${esc(info.engine || "?")}</span></div>
     <div class="row"><span>serving</span><span>${info.fallback ? "HAR baseline (no champion)" : esc(info.model_uri)}</span></div>
     <div class="row"><span>loaded</span><span>${esc(info.load_time)}</span></div>
     ${info.fallback_reason ? `<p class="meta">${esc(info.fallback_reason)}</p>` : ""}
