@@ -9,8 +9,8 @@ and the candidate once on all pairs. For each pair the model bound to it and cal
 (`promotion_pooled.bound_model`) is registered as a candidate version with the pair's provenance, no
 alias moved; its validation forecasts and candles go to the models bucket as for a per-pair training.
 As in a per-pair run, each pair's best baseline is registered too, so a pair where the pooled model loses
-may still fall back on its best baseline (the pipeline's gate; `crypto-mlops train --promote` reports that
-fallback without registering it). Evaluate then scores each pair as for a per-pair run
+may still fall back on its best baseline (the same gate as `crypto-mlops train --promote`, which registers
+that baseline only when it wins). Evaluate then scores each pair as for a per-pair run
 (`promotion.champion_forecast`, `gate.score_window`); deploy sees `Evaluation.pooled_pairs` and runs
 `promotion_pooled.promote_scored`: each pair is gated against its own champion, moves its own
 `champion-<pair>` (and `champion` for the default pair), and its decision is tagged on the pooled run.
