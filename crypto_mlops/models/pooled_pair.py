@@ -75,12 +75,6 @@ class PooledPairModel(VolatilityModel):
             raise RuntimeError(f"model {self.name!r} is not bound to a pooled model")
         self.pooled.save(directory / INNER_DIR)
 
-    def _load_extra(self, directory: Path) -> None:
-        if self.pooled is None:  # `load` binds before restoring; a bare restore reads the pooled model here
-            self.pooled = load_pooled(directory / INNER_DIR)
-        own_pair(self.pooled, self.pair)
-        self.engine = _model(self.pooled).engine
-
 
 def _model(pooled: PooledModel | None) -> VolatilityModel:
     """Every pooled model is a `VolatilityModel` too (the protocol lists only what pooling adds)."""
@@ -119,7 +113,8 @@ def bind(pooled: PooledModel, pair: str) -> PooledPairModel:
 def load_bound(state: dict[str, Any], directory: Path, engine: str = "torch") -> VolatilityModel:
     """What `PooledPairModel.save` wrote in `directory` (`state`: its state.json); the catalog's loader.
 
-    `engine`: what runs a pooled BiLSTM's net (`crypto_mlops.models.engine`)."""
+    `engine`: what runs a pooled BiLSTM's net (`crypto_mlops.models.engine`). The pooled model is read first and
+    bound to the saved pair, which `bind` checks; `restore` then adds the confidence."""
     pooled = load_pooled(directory / INNER_DIR, engine)
     return bind(pooled, str(state["params"]["pair"])).restore(state, directory)
 
