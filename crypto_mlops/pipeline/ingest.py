@@ -30,6 +30,7 @@ from crypto_mlops.data.schema import (
 from crypto_mlops.features import compute_features
 from crypto_mlops.pipeline import history, layout, pooled
 from crypto_mlops.pipeline.errors import ValidationFailed
+from crypto_mlops.pipeline.layout import series_of
 from crypto_mlops.pipeline.manifests import RunContext, SymbolManifest
 from crypto_mlops.pipeline.store import Store, open_store
 
@@ -94,10 +95,6 @@ def plan_run(
         csv_paths=paths,
         started_at=datetime.now(UTC).isoformat(),
     )
-
-
-def series_of(manifest: SymbolManifest) -> str:
-    return layout.series_prefix(manifest.source_key, manifest.slug, manifest.timeframe)
 
 
 def _stitch_synthetic(

@@ -11,6 +11,10 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crypto_mlops.pipeline.manifests import SymbolManifest
 
 RAW = "raw-data"
 PROCESSED = "processed-data"
@@ -36,6 +40,11 @@ def safe_run_id(run_id: str) -> str:
 
 def series_prefix(source_key: str, slug: str, timeframe: str) -> str:
     return f"{source_key}/{slug}/{timeframe}"
+
+
+def series_of(manifest: SymbolManifest) -> str:
+    """The series prefix of one symbol of a run."""
+    return series_prefix(manifest.source_key, manifest.slug, manifest.timeframe)
 
 
 @dataclass(frozen=True)

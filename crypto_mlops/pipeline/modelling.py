@@ -35,7 +35,6 @@ from crypto_mlops.models.provenance import ROLE_BASELINE, ROLE_CANDIDATE, Proven
 from crypto_mlops.models.registry import current_champion, target_aliases
 from crypto_mlops.pipeline import history, layout, pooled, retrain
 from crypto_mlops.pipeline.errors import PipelineFailed
-from crypto_mlops.pipeline.ingest import series_of
 from crypto_mlops.pipeline.manifests import (
     Deployment,
     DeployOutcome,
@@ -156,16 +155,8 @@ def _train_pair(
     on_step: Callable[[str], None] | None,
 ) -> tuple[TrainDetails, str]:
     symbol = manifest.symbol
-    series = series_of(manifest)
-    champion = current_champion(settings, symbol)
-    decision = retrain.decide(store, series, symbol, context.timeframe, has_champion=champion is not None)
-    details = TrainDetails(
-        symbol=symbol,
-        series=series,
-        decision=decision,
-        champion_version=str(champion.version) if champion is not None else None,
-        other_symbols=others,
-    )
+    details = retrain.assess(store, manifest, context.timeframe, others, settings)
+    series, decision = details.series, details.decision
     if not decision.retrain:
         return details, f"no retrain ({symbol}): {decision.reason}"
 

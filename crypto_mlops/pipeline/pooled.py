@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING
 from crypto_mlops.config import Settings, TrainingSettings
 from crypto_mlops.data.errors import InvalidInput
 from crypto_mlops.data.market import MarketData
-from crypto_mlops.models.registry import current_champion
-from crypto_mlops.pipeline import history, layout, retrain
+from crypto_mlops.pipeline import history, retrain
 from crypto_mlops.pipeline.errors import PipelineFailed
 from crypto_mlops.pipeline.manifests import PooledTraining, RunContext, SymbolManifest, TrainDetails, TrainedModels
 from crypto_mlops.pipeline.store import Store
@@ -73,20 +72,9 @@ def train(
         check(names, training)
     except InvalidInput as exc:
         raise PipelineFailed("train", str(exc)) from exc
-    details = []
-    for manifest in manifests:
-        series = layout.series_prefix(manifest.source_key, manifest.slug, manifest.timeframe)
-        champion = current_champion(settings, manifest.symbol)
-        decision = retrain.decide(store, series, manifest.symbol, context.timeframe, has_champion=champion is not None)
-        details.append(
-            TrainDetails(
-                symbol=manifest.symbol,
-                series=series,
-                decision=decision,
-                champion_version=str(champion.version) if champion is not None else None,
-                other_symbols=[n for n in names if n != manifest.symbol],
-            )
-        )
+    details = [
+        retrain.assess(store, m, context.timeframe, [n for n in names if n != m.symbol], settings) for m in manifests
+    ]
     asked = [(d.symbol, d.decision.reason) for d in details if d.decision.retrain]
     if not asked:
         return (

@@ -20,10 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crypto_mlops.config import PipelineSettings
+from crypto_mlops.config import PipelineSettings, Settings
 from crypto_mlops.data.schema import timeframe_hours
+from crypto_mlops.models.registry import current_champion
 from crypto_mlops.pipeline import history
-from crypto_mlops.pipeline.manifests import RetrainDecision
+from crypto_mlops.pipeline.layout import series_of
+from crypto_mlops.pipeline.manifests import RetrainDecision, SymbolManifest, TrainDetails
 from crypto_mlops.pipeline.store import Store
 
 REFERENCE_DAYS = 30
@@ -115,3 +117,18 @@ def decide(
         f"{psettings.min_new_hours:.0f} h) and no drift (vol ratio {ratio_text}, limit {limit:.2f})"
     )
     return decision
+
+
+def assess(
+    store: Store, manifest: SymbolManifest, timeframe: str, others: list[str], settings: Settings
+) -> TrainDetails:
+    """One pair of a run: the rule's decision for its series, with the champion serving it now."""
+    series = series_of(manifest)
+    champion = current_champion(settings, manifest.symbol)
+    return TrainDetails(
+        symbol=manifest.symbol,
+        series=series,
+        decision=decide(store, series, manifest.symbol, timeframe, has_champion=champion is not None),
+        champion_version=str(champion.version) if champion is not None else None,
+        other_symbols=others,
+    )
