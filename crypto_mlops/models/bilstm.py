@@ -35,11 +35,10 @@ from torch import nn
 
 from crypto_mlops.models.base import VolatilityModel, log_var
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
-from crypto_mlops.models.bilstm_inputs import BILSTM_INPUTS, EPS_REL, N_SEQ, input_arrays
+from crypto_mlops.models.bilstm_inputs import BILSTM_INPUTS, EPS_REL, N_SEQ, input_arrays, linear_base, saved_config
 from crypto_mlops.models.bilstm_net import BiLSTMNet, pick_device
 from crypto_mlops.models.catalog import register
 from crypto_mlops.models.har import HarXModel
-from crypto_mlops.models.har_semiq import HarXsqModel
 from crypto_mlops.models.onnx_export import ONNX_FILE, export_if_available
 
 
@@ -94,9 +93,7 @@ class BiLSTMModel(VolatilityModel):
         return self.config.window
 
     def _make_base(self) -> HarXModel:
-        if self.config.base not in ("har_x", "har_xsq"):
-            raise ValueError(f"bilstm base must be har_x or har_xsq, got {self.config.base!r}")
-        return HarXsqModel() if self.config.base == "har_xsq" else HarXModel()
+        return linear_base(self.config)
 
     def _new_net(self, n_static: int) -> BiLSTMNet:
         c = self.config
@@ -299,8 +296,7 @@ class BiLSTMModel(VolatilityModel):
         }
 
     def set_params(self, params: dict[str, Any]) -> None:
-        # A model saved before the `base` option existed was built on har_x, whatever today's default.
-        self.config = BiLSTMConfig(**{"base": "har_x", **params["config"]})
+        self.config = saved_config(params)
         self.base_model = self._make_base()
         self.base_model.set_params(params["base_model"])
         self.base_model.fitted = True

@@ -4,13 +4,15 @@
 the raw sequence channels, the 30-day log variance level, the static branch and the base forecast,
 each relative to that level. `sequences` gathers the relative sequence of each origin; the torch
 model has the same few lines in torch (training gathers them per batch), and the two agree to float32
-rounding. Importing this module does not import torch.
+rounding. `linear_base` and `saved_config` are the base and the config both engines build from a saved
+state. Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,12 +20,25 @@ import pandas as pd
 from crypto_mlops.models.base import log_var
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
 from crypto_mlops.models.har import HarXModel, har_design
-from crypto_mlops.models.har_semiq import relative_noise, semivariance_design
+from crypto_mlops.models.har_semiq import HarXsqModel, relative_noise, semivariance_design
 
 EPS_REL = 0.05  # floor added to squared returns/ranges, as a share of the 30-day level
 N_SEQ = 5  # sequence channels: log r², log range², log relative volume, signed return, hour-of-week factor
 N_LEVEL = 720  # bars of the variance level the inputs are relative to (`rv720`)
 BILSTM_INPUTS: tuple[str, ...] = tuple(dict.fromkeys([*HarXModel.inputs, "log_range", "rel_volume"]))
+
+
+def linear_base(config: BiLSTMConfig) -> HarXModel:
+    """A new linear base of the kind `config.base` names (HAR-X or HAR-XSQ): the forecast the net corrects."""
+    if config.base not in ("har_x", "har_xsq"):
+        raise ValueError(f"bilstm base must be har_x or har_xsq, got {config.base!r}")
+    return HarXsqModel() if config.base == "har_xsq" else HarXModel()
+
+
+def saved_config(params: dict[str, Any]) -> BiLSTMConfig:
+    """The config of a saved BiLSTM (its state's `params`)."""
+    # A model saved before the `base` option existed was built on har_x, whatever today's default.
+    return BiLSTMConfig(**{"base": "har_x", **params["config"]})
 
 
 @dataclass

@@ -21,10 +21,16 @@ import pandas as pd
 
 from crypto_mlops.models.base import VolatilityModel
 from crypto_mlops.models.bilstm_config import BiLSTMConfig
-from crypto_mlops.models.bilstm_inputs import BILSTM_INPUTS, InputArrays, input_arrays, sequences
+from crypto_mlops.models.bilstm_inputs import (
+    BILSTM_INPUTS,
+    InputArrays,
+    input_arrays,
+    linear_base,
+    saved_config,
+    sequences,
+)
 from crypto_mlops.models.catalog import register_onnx_loader
 from crypto_mlops.models.har import HarXModel
-from crypto_mlops.models.har_semiq import HarXsqModel
 from crypto_mlops.models.onnx_export import ONNX_FILE, OnnxNet
 from crypto_mlops.models.pooling import POOLED_BASES, PairAware, pair_codes, rows_in_pair
 
@@ -59,7 +65,7 @@ class OnnxBiLSTMModel(VolatilityModel):
         return self.config.window
 
     def _make_base(self) -> HarXModel:
-        return HarXsqModel() if self.config.base == "har_xsq" else HarXModel()
+        return linear_base(self.config)
 
     def _fit(self, features: pd.DataFrame, target: pd.Series, train_mask: np.ndarray) -> None:
         raise TypeError(f"{self.name} loaded with the ONNX engine only forecasts: fit it with torch")
@@ -105,8 +111,7 @@ class OnnxBiLSTMModel(VolatilityModel):
         return self._params
 
     def set_params(self, params: dict[str, Any]) -> None:
-        # A model saved before the `base` option existed was built on har_x, as in the torch model.
-        self.config = BiLSTMConfig(**{"base": "har_x", **params["config"]})
+        self.config = saved_config(params)
         self.base_model = self._make_base()
         self.base_model.set_params(params["base_model"])
         self.base_model.fitted = True
