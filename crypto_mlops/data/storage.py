@@ -27,6 +27,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = ["BUCKETS", "BucketStore", "LocalBackend", "ObjectNotFound", "S3Backen
 
 #: The buckets the project uses (before BUCKET_PREFIX).
 BUCKETS = ("raw-data", "processed-data", "quality-reports", "models")
+CREATE_ATTEMPTS = 5  # CreateBucket tries while another client is creating the same bucket (S3 backend)
 
 # S3 bucket naming rules (the subset that matters): 3-63 chars, lowercase, digits, '-', '.'.
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -218,14 +220,24 @@ class S3Backend(Backend):
         with self._lock:
             if bucket in self._ensured:
                 return
-            try:
-                self._call(f"create bucket {bucket}", self.client.create_bucket, Bucket=bucket)
-            except DataUnavailable as exc:
-                # Another process (or an earlier run) created it first: that is fine.
-                cause = exc.__cause__
-                code = cause.response.get("Error", {}).get("Code", "") if isinstance(cause, ClientError) else ""
-                if code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
-                    raise
+            action = f"create bucket {bucket}"
+            for attempt in range(CREATE_ATTEMPTS):
+                try:
+                    self._call(action, self.client.create_bucket, Bucket=bucket)
+                except ClientError as exc:
+                    # SeaweedFS answers NoSuchBucket to a CreateBucket that races another client's creation
+                    # of the same bucket; asked again a moment later, it says the bucket exists.
+                    if attempt == CREATE_ATTEMPTS - 1:
+                        raise self._unavailable(exc, action) from exc
+                    time.sleep(0.1 * (attempt + 1))
+                    continue
+                except DataUnavailable as exc:
+                    # Another process (or an earlier run) created it first: that is fine.
+                    cause = exc.__cause__
+                    code = cause.response.get("Error", {}).get("Code", "") if isinstance(cause, ClientError) else ""
+                    if code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                        raise
+                break
             self._ensured.add(bucket)
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
