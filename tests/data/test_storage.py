@@ -200,6 +200,37 @@ def test_concurrent_bucket_creation_is_tolerated(s3_env: dict[str, str]) -> None
     assert stores[0].get_json(name, "k.json") == {"ok": True}
 
 
+def _no_such_bucket() -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "NoSuchBucket", "Message": "racing"}}, "CreateBucket")
+
+
+def test_create_bucket_racing_another_creator_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SeaweedFS may answer NoSuchBucket to a CreateBucket racing another client's: asked again, it is fine."""
+    store = BucketStore.s3(f"http://127.0.0.1:{free_port()}", "k", "s")
+    backend = store.backend
+    answers: list[Exception | None] = [_no_such_bucket(), _no_such_bucket(), None]
+    calls: list[str] = []
+
+    def create_bucket(Bucket: str) -> None:  # boto3's keyword
+        calls.append(Bucket)
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+
+    monkeypatch.setattr(backend.client, "create_bucket", create_bucket)  # type: ignore[attr-defined]
+    backend.ensure_bucket("models")
+    assert calls == ["models"] * 3
+    backend.ensure_bucket("models")  # remembered: not asked again
+    assert len(calls) == 3
+
+    answers[:] = [_no_such_bucket()] * 5
+    with pytest.raises(DataUnavailable, match="failed to create bucket other.*NoSuchBucket"):
+        backend.ensure_bucket("other")  # a bucket that never appears is an outage, not a race
+    assert calls[3:] == ["other"] * 5
+
+
 def test_unreachable_s3_is_data_unavailable() -> None:
     store = BucketStore.s3(f"http://127.0.0.1:{free_port()}", "k", "s")
     t0 = time.monotonic()
