@@ -226,7 +226,7 @@ def test_create_bucket_racing_another_creator_is_asked_again(monkeypatch: pytest
     assert len(calls) == 3
 
     answers[:] = [_no_such_bucket()] * 5
-    with pytest.raises(DataUnavailable, match="failed to create bucket other.*NoSuchBucket"):
+    with pytest.raises(DataUnavailable, match=r"failed to create bucket other.*NoSuchBucket"):
         backend.ensure_bucket("other")  # a bucket that never appears is an outage, not a race
     assert calls[3:] == ["other"] * 5
 
